@@ -1,0 +1,85 @@
+"""One frozen Settings object, built once at the edge (CLI or WSGI entry point) and passed down."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stationmap.errors import BadRequestError
+
+__all__ = ["PROJECT_ROOT", "Settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """
+    Runtime settings with documented defaults.
+
+    Attributes
+    ----------
+    data_dir
+        Folder holding ``stations/*.geojson`` and ``boundaries/*.geojson`` (WGS-84).
+    static_dir
+        Folder of vendored web assets.
+    default_radius_m
+        Service radius in meters used when a caller gives none (the "one-kilometre service circle").
+    max_results
+        Upper bound on ``k`` / ``limit`` in queries.
+    host, port
+        Address the WSGI server binds to.
+    tile_provider
+        ``osm`` (default), ``amap`` (GCJ-02 tiles; markers are converted) or ``tianditu`` (needs `tianditu_key`).
+    tianditu_key
+        API key for Tianditu tiles.
+    max_request_bytes
+        Largest request body the server accepts.
+    """
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    static_dir: Path = PROJECT_ROOT / "static"
+    default_radius_m: float = 1000.0
+    max_results: int = 200
+    host: str = "127.0.0.1"
+    port: int = 8000
+    tile_provider: str = "osm"
+    tianditu_key: str = field(default="", repr=False)
+    max_request_bytes: int = 1_000_000
+
+    @classmethod
+    def from_env(cls, prefix: str = "STATIONMAP_", environ: dict[str, str] | None = None) -> Settings:
+        """
+        Build settings from environment variables such as ``STATIONMAP_PORT``.
+
+        Parameters
+        ----------
+        prefix
+            Prefix of the variable names; the rest is the upper-cased field name.
+        environ
+            Mapping to read instead of ``os.environ`` (for tests).
+
+        Raises
+        ------
+        BadRequestError
+            If a variable cannot be converted to its field's type.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(prefix + f.name.upper())
+            if raw is None:
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = Path(raw) if isinstance(f.default, Path) else kind(raw)
+            except ValueError as err:
+                msg = f"Environment variable {prefix + f.name.upper()}={raw!r} is not a valid {kind.__name__}."
+                raise BadRequestError(msg) from err
+        return cls(**values)
+
+    def replace(self, **changes: object) -> Settings:
+        """Return a copy with `changes` applied, ignoring those whose value is None."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

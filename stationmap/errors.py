@@ -1,0 +1,94 @@
+"""The one error tree of stationmap; every error knows the HTTP status it maps to.
+
+::
+
+    StationMapError                      base, 500
+    ├── BadRequestError (ValueError)     a request or CLI parameter is malformed or out of range, 400
+    ├── StationDataError (ValueError)    a station file or record is missing, malformed or invalid, 422
+    │   └── ImportMappingError           an import could not map columns or values, 422
+    ├── DatumError (ValueError)          a coordinate datum is missing, unknown or unsupported, 400
+    ├── CRSMismatchError (ValueError)    two inputs are in different CRS, 422
+    ├── BoundaryError (ValueError)       a district boundary is unknown or unreadable, 422
+    ├── OpeningHoursError (ValueError)   an opening_hours string cannot be parsed, 422
+    ├── EmptyInputError (ValueError)     an analysis got nothing to work on, 422
+    └── StationNotFoundError (KeyError)  no station with that id, 404
+
+Faces translate these only at the edge: the web app to ``{"ok": false, "error": msg, "status": n}``, the CLI to
+exit code 1 with the message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadRequestError",
+    "BoundaryError",
+    "CRSMismatchError",
+    "DatumError",
+    "EmptyInputError",
+    "ImportMappingError",
+    "OpeningHoursError",
+    "StationDataError",
+    "StationMapError",
+    "StationNotFoundError",
+]
+
+
+class StationMapError(Exception):
+    """Base class of every error stationmap raises on purpose."""
+
+    http_status = 500
+
+
+class BadRequestError(StationMapError, ValueError):
+    """A request or command-line parameter is malformed or out of range."""
+
+    http_status = 400
+
+
+class StationDataError(StationMapError, ValueError):
+    """A station file or record is missing, malformed, or fails validation."""
+
+    http_status = 422
+
+
+class ImportMappingError(StationDataError):
+    """An import could not map a column or value of the source table."""
+
+
+class DatumError(StationMapError, ValueError):
+    """A coordinate datum is missing, unknown, or cannot be applied."""
+
+    http_status = 400
+
+
+class CRSMismatchError(StationMapError, ValueError):
+    """Two inputs that must share a CRS do not."""
+
+    http_status = 422
+
+
+class BoundaryError(StationMapError, ValueError):
+    """A district boundary is unknown, unreadable, or not a polygon."""
+
+    http_status = 422
+
+
+class OpeningHoursError(StationMapError, ValueError):
+    """An ``opening_hours`` string cannot be parsed."""
+
+    http_status = 422
+
+
+class EmptyInputError(StationMapError, ValueError):
+    """An analysis was given no stations, no region, or no demand."""
+
+    http_status = 422
+
+
+class StationNotFoundError(StationMapError, KeyError):
+    """No station has the requested id."""
+
+    http_status = 404
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
