@@ -88,7 +88,7 @@ def parse_datum(name: str | None) -> Datum:
         If `name` is empty (a datum is never guessed) or unknown.
     """
     if name is None or not str(name).strip():
-        msg = "No coordinate datum given: say which one the coordinates are in (wgs84, gcj02 or bd09)."
+        msg = "No coordinate datum given: say which one the coordinates are in (wgs84, gcj02 or bd09); it is never guessed."
         raise DatumError(msg)
     key = str(name).strip().lower()
     if key not in _DATUM_ALIASES:

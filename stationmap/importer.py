@@ -425,6 +425,8 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
     columns = [str(c) for c in table.columns]
     table.columns = columns
     mapping = _map_headers(columns, dict(column_map or {}))
+    # the "extra" column of our own exports holds JSON; any other unmapped column is kept verbatim
+    extra_json_columns = {c for c in columns if (column_map or {}).get(c, _HEADER_LOOKUP.get(_norm_header(c))) == "extra"}
     problems: list[Problem] = []
     records: list[dict[str, Any]] = []
     coords: list[tuple[float, float]] = []
@@ -439,8 +441,8 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
                 lon_lat[target] = _coordinate(text)
                 if lon_lat[target] is None:
                     reader.error(column, text, "a number of decimal degrees")
-            elif target == "extra":
-                reader.extra[column] = text
+            elif target == "extra" and column not in extra_json_columns:
+                reader.extra[column] = text  # an unrecognised column: kept as it is
             else:
                 reader.read(target, column, text)
         for target in ("lon", "lat"):

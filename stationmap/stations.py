@@ -583,8 +583,8 @@ def stations_from_features(features: Sequence[Mapping[str, Any]],
         rows.append(props)
         extra_cols.extend(k for k in props if k not in FIELDS and k not in extra_cols)
     columns = [*FIELDS, *extra_cols]
-    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
-    frame = frame.astype(object).where(frame.notna(), None)
+    # column by column as object Series, so ints stay ints and missing values stay None (no float upcasting)
+    frame = pd.DataFrame({name: pd.Series([r.get(name) for r in rows], dtype=object) for name in columns})
     frame["kind"] = [k or "outdoor_worker_station" for k in frame["kind"]]
     frame["stars"] = [0 if s is None else int(s) for s in frame["stars"]]
     frame["status"] = [s or "open" for s in frame["status"]]
@@ -730,13 +730,14 @@ def atomic_write(path: str | Path, *, suffix: str | None = None) -> Iterator[Pat
     Yield a temporary path beside `path`; on success rename it over `path`, under an exclusive lock.
 
     Readers see either the old file or the new one, never a half-written file, and two writers never interleave.
-    On error the temporary file is removed and `path` is untouched.
+    The lock is an ``flock`` on the folder itself, so no lock file is left behind. On error the temporary file is
+    removed and `path` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.with_name(f".{path.name}.lock")
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(dir_fd, fcntl.LOCK_EX)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
         os.close(fd)
         tmp_path = Path(tmp)
@@ -746,12 +747,13 @@ def atomic_write(path: str | Path, *, suffix: str | None = None) -> Iterator[Pat
             with open(tmp_path, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp_path, path)
+            os.fsync(dir_fd)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    with contextlib.suppress(FileNotFoundError):
-        lock_path.unlink()
+    finally:
+        fcntl.flock(dir_fd, fcntl.LOCK_UN)
+        os.close(dir_fd)
 
 
 #: Chinese column headers for CSV/XLSX export; import accepts them back.
@@ -766,13 +768,24 @@ _ZH_HEADERS = {
 }
 
 
+_VOCAB_LISTS = {"amenities": AMENITIES, "served_groups": SERVED_GROUPS}
+
+
 def _table(stations: gpd.GeoDataFrame, datum: str, headers: str) -> pd.DataFrame:
+    """Flatten stations to one row each: vocabulary lists as labels a clerk reads, other nested values as JSON."""
     lon, lat = geo.convert_coords(stations.geometry.x.to_numpy(dtype=float), stations.geometry.y.to_numpy(dtype=float),
                                   src="wgs84", dst=datum)
     records = []
     for props, x, y in zip(_iter_records(stations), lon, lat, strict=True):
-        row = {k: (json.dumps(v, ensure_ascii=False) if k in NESTED_FIELDS or isinstance(v, (list, dict)) else v)
-               for k, v in props.items()}
+        row: dict[str, Any] = {}
+        for k, v in props.items():
+            if k in _VOCAB_LISTS:
+                row[k] = ("、".join(_VOCAB_LISTS[k].label(key, "zh") for key in v) if headers == "zh"
+                          else ";".join(v))
+            elif k in NESTED_FIELDS or isinstance(v, (list, dict)):
+                row[k] = json.dumps(v, ensure_ascii=False)
+            else:
+                row[k] = v
         row["lon"], row["lat"] = round(float(x), 7), round(float(y), 7)
         records.append(row)
     columns = ["id", "name", "lon", "lat", *[c for c in stations.columns if c not in {"id", "name", "geometry"}]]
