@@ -13,8 +13,11 @@ from typing import Any
 
 import click
 
+import pandas as pd
+
 from stationmap import districts as district_mod
-from stationmap import importer, stations
+from stationmap import importer, rubric, stations
+from stationmap.analysis import rating
 from stationmap.config import Settings
 from stationmap.errors import StationMapError
 
@@ -148,6 +151,42 @@ def export(ctx: click.Context, source: Path, output: Path, fmt: str | None, datu
     frame = stations.load_stations(source)
     stations.export_stations(frame, output, fmt=fmt, datum=datum, headers=headers)
     click.echo(f"wrote {len(frame)} stations to {output} ({datum})")
+
+
+@main.command()
+@click.option("--district", "district_code", metavar="ADCODE", help="Bundled district by adcode (default: all bundled).")
+@click.option("--stations", "station_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Station file to rate instead of the bundled data.")
+@click.option("--rubric", "rubric_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Rubric TOML (default: <data-dir>/rubric/stars-v1.toml); a district may supply its own.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--review-only", is_flag=True, help="Only stations recorded above the level they qualify for.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.pass_context
+@_domain_errors
+def stars(ctx: click.Context, district_code: str | None, station_file: Path | None, rubric_file: Path | None,
+          fmt: str, review_only: bool, lang: str) -> None:
+    """Rate stations against the star rubric: the level they qualify for, what is missing, review candidates."""
+    settings = _settings(ctx)
+    rules = rubric.load_rubric(rubric_file or rubric.default_rubric_path(settings.data_dir))
+    folder = settings.data_dir / "stations"
+    paths = ([station_file] if station_file else [folder / f"{district_code}.geojson"] if district_code
+             else sorted(folder.glob("*.geojson")))
+    frame = pd.concat([stations.load_stations(p) for p in paths], ignore_index=True)
+    ratings = rating.rate_stations(frame, rules, lang=lang)
+    summary_ = rating.summarize_ratings(ratings)
+    shown = ratings[ratings["review_candidate"]] if review_only else ratings
+    if fmt == "csv":
+        click.echo(shown.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps({"rubric": rules.version, "summary": summary_.to_dict(),
+                               "stations": json.loads(shown.to_json(orient="records", force_ascii=False))},
+                              ensure_ascii=False, indent=1))
+    else:
+        for row in shown.itertuples():
+            click.echo(f"{row.station_id} {row.name}: {row.headline}")
+        name = rules.name_zh if lang == "zh" else rules.name_en
+        click.echo(f"{name} {rules.version}: {summary_.describe(lang=lang)}")
 
 
 @main.command()

@@ -97,3 +97,21 @@ def test_summary(runner):
     assert result.exit_code == 0, result.output
     assert "610111 西安市灞桥区: 63 stations" in result.output
     assert "illustrative" in result.output
+
+
+def test_stars_review_list(runner):
+    result = runner.invoke(main, ["stars", "--district", "450305", "--lang", "en", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["summary"]["n_stations"] == 12
+    reviews = runner.invoke(main, ["stars", "--district", "450305", "--review-only", "--lang", "en"])
+    lines = [line for line in reviews.output.splitlines() if line.startswith("450305-")]
+    assert lines and all("review" in line for line in lines)
+    assert len(lines) == doc["summary"]["n_review_candidates"]
+
+
+def test_stars_invalid_rubric_is_a_clean_error(runner, tmp_path):
+    bad = tmp_path / "rubric.toml"
+    bad.write_text("[meta\nversion = 1", encoding="utf-8")
+    result = runner.invoke(main, ["stars", "--rubric", str(bad)])
+    assert result.exit_code == 1 and "invalid TOML" in result.output and "Traceback" not in result.output
