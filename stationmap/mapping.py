@@ -1,0 +1,335 @@
+"""Folium maps and navigation links: the only module that imports folium.
+
+The worker's map is a folium ``Map`` whose Leaflet, plugin and CSS links point at the copies vendored under
+``static/vendor/`` (``tools/vendor_static.sh``), never at a CDN. Stations are not embedded in the HTML: a small
+element of our own (`StationLayer`) hands the map to ``static/stationmap.js``, which asks the JSON API for the
+stations in the current view. Station text therefore never passes through folium's unescaped popup HTML; the
+browser script writes it with ``textContent``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+import folium
+from branca.element import MacroElement
+from jinja2 import Template
+
+from stationmap import geo
+from stationmap.errors import BadRequestError
+
+__all__ = [
+    "TILE_PROVIDERS",
+    "MapParts",
+    "NavigationLinks",
+    "StationLayer",
+    "TileProvider",
+    "build_map",
+    "navigation_links",
+    "render_map_parts",
+    "tile_provider",
+    "vendored_assets",
+]
+
+#: Versions folium 0.20.0 links to; ``tools/vendor_static.sh`` vendors exactly these.
+LEAFLET_VERSION = "1.9.3"
+MARKERCLUSTER_VERSION = "1.1.0"
+
+
+@dataclass(frozen=True)
+class TileProvider:
+    """
+    A base-map tile source.
+
+    Attributes
+    ----------
+    key
+        Setting value: ``osm``, ``amap`` or ``tianditu``.
+    url
+        Leaflet URL template.
+    attribution
+        HTML attribution (fixed text, no user data).
+    datum
+        Datum the tiles are drawn in: markers are converted to it before display.
+    subdomains
+        Values of ``{s}``.
+    max_zoom
+        Deepest zoom the provider serves.
+    overlay_url
+        Optional label layer drawn on top (Tianditu's annotations).
+    """
+
+    key: str
+    url: str
+    attribution: str
+    datum: str = "wgs84"
+    subdomains: str = "abc"
+    max_zoom: int = 19
+    overlay_url: str = ""
+
+
+TILE_PROVIDERS: dict[str, TileProvider] = {
+    "osm": TileProvider(
+        key="osm",
+        url="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        attribution='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        subdomains="abc",
+        max_zoom=19,
+    ),
+    "amap": TileProvider(
+        key="amap",
+        url="https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        attribution="&copy; 高德地图 AutoNavi",
+        datum="gcj02",
+        subdomains="1234",
+        max_zoom=18,
+    ),
+    "tianditu": TileProvider(
+        key="tianditu",
+        # CGCS2000, which agrees with WGS-84 to a few centimetres: no conversion
+        url=("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec"
+             "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"),
+        overlay_url=("https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                     "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                     "&TILECOL={x}&tk={key}"),
+        attribution="&copy; 天地图 Tianditu",
+        subdomains="01234567",
+        max_zoom=18,
+    ),
+}
+
+
+def tile_provider(name: str, *, tianditu_key: str = "") -> TileProvider:
+    """
+    Return the tile provider for a setting value, with its key filled in.
+
+    Parameters
+    ----------
+    name
+        ``osm``, ``amap`` or ``tianditu``.
+    tianditu_key
+        Tianditu API key; required for ``tianditu``.
+
+    Raises
+    ------
+    BadRequestError
+        If `name` is unknown, or ``tianditu`` is chosen without a key.
+    """
+    key = str(name).strip().lower()
+    if key not in TILE_PROVIDERS:
+        msg = f"tile_provider must be one of {', '.join(TILE_PROVIDERS)}, got {name!r}"
+        raise BadRequestError(msg)
+    provider = TILE_PROVIDERS[key]
+    if key == "tianditu":
+        if not tianditu_key.strip():
+            msg = "tile_provider 'tianditu' needs a Tianditu key (--tianditu-key or STATIONMAP_TIANDITU_KEY)"
+            raise BadRequestError(msg)
+        token = quote(tianditu_key.strip(), safe="")
+        provider = TileProvider(key=key, url=provider.url.replace("{key}", token),
+                                overlay_url=provider.overlay_url.replace("{key}", token),
+                                attribution=provider.attribution, datum=provider.datum,
+                                subdomains=provider.subdomains, max_zoom=provider.max_zoom)
+    return provider
+
+
+def vendored_assets(static_url: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """
+    Return the (name, url) lists of JavaScript and CSS the map page loads, all under `static_url`.
+
+    Parameters
+    ----------
+    static_url
+        URL prefix of the ``static/`` folder, e.g. ``/static``.
+
+    Returns
+    -------
+    js, css
+        In load order: Leaflet, Leaflet.markercluster, then the app's own script and style sheet.
+    """
+    base = static_url.rstrip("/")
+    js = [
+        ("leaflet", f"{base}/vendor/leaflet/leaflet.js"),
+        ("leaflet_markercluster", f"{base}/vendor/leaflet.markercluster/leaflet.markercluster.js"),
+        ("stationmap", f"{base}/stationmap.js"),
+    ]
+    css = [
+        ("leaflet_css", f"{base}/vendor/leaflet/leaflet.css"),
+        ("markercluster_css", f"{base}/vendor/leaflet.markercluster/MarkerCluster.css"),
+        ("markercluster_default_css", f"{base}/vendor/leaflet.markercluster/MarkerCluster.Default.css"),
+        ("stationmap_css", f"{base}/stationmap.css"),
+    ]
+    return js, css
+
+
+class StationLayer(MacroElement):
+    """
+    Hand the folium map to ``static/stationmap.js``, which loads the stations in view from the API.
+
+    Parameters
+    ----------
+    config_id
+        Id of the ``<script type="application/json">`` element holding the page's configuration.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.stationmap.attach({{ this._parent.get_name() }}, {{ this.config_id|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, config_id: str) -> None:
+        super().__init__()
+        self._name = "StationLayer"
+        self.config_id = config_id
+
+
+def build_map(*, center_lon: float, center_lat: float, zoom: int, provider: TileProvider, static_url: str,
+              config_id: str = "stationmap-config") -> folium.Map:
+    """
+    Build the worker's map: tiles, vendored assets, and the element that loads stations from the API.
+
+    Parameters
+    ----------
+    center_lon, center_lat
+        Initial centre, WGS-84 degrees (converted to the tiles' datum here).
+    zoom
+        Initial zoom level.
+    provider
+        Base-map tiles (see `tile_provider`).
+    static_url
+        URL prefix of the ``static/`` folder.
+    config_id
+        Id of the page's JSON configuration element.
+
+    Returns
+    -------
+    m
+        A folium map with no CDN links.
+    """
+    lon, lat = geo.convert_coords(center_lon, center_lat, src="wgs84", dst=provider.datum)
+    m = folium.Map(
+        location=(lat, lon),  # folium wants (lat, lon)
+        zoom_start=zoom,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+        zoom_control=True,
+        max_zoom=provider.max_zoom,
+        world_copy_jump=True,
+    )
+    js, css = vendored_assets(static_url)
+    m.default_js = js  # instance attributes replace folium's CDN lists
+    m.default_css = css
+    folium.TileLayer(tiles=provider.url, attr=provider.attribution, subdomains=provider.subdomains,
+                     max_zoom=provider.max_zoom, name=provider.key, control=False).add_to(m)
+    if provider.overlay_url:
+        folium.TileLayer(tiles=provider.overlay_url, attr=provider.attribution, subdomains=provider.subdomains,
+                         max_zoom=provider.max_zoom, name=f"{provider.key}_labels", overlay=True,
+                         control=False).add_to(m)
+    StationLayer(config_id=config_id).add_to(m)
+    return m
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """
+    A rendered folium map split into the pieces our own page template places.
+
+    Attributes
+    ----------
+    header
+        ``<head>`` content: script and style links, map CSS.
+    html
+        The map's ``<div>``.
+    script
+        The JavaScript that creates the map (without ``<script>`` tags).
+    map_name
+        The map's JavaScript variable and element id.
+    """
+
+    header: str
+    html: str
+    script: str
+    map_name: str
+
+
+def render_map_parts(m: folium.Map) -> MapParts:
+    """
+    Render `m` into header, body and script pieces for a page template.
+
+    Parameters
+    ----------
+    m
+        A folium map (typically from `build_map`).
+
+    Returns
+    -------
+    parts
+        Rendered pieces; they hold no data from station records.
+    """
+    figure = m.get_root()
+    figure.render()  # renders children, which register their links and scripts on the figure
+    return MapParts(header=figure.header.render(), html=figure.html.render(), script=figure.script.render(),
+                    map_name=m.get_name())
+
+
+@dataclass(frozen=True)
+class NavigationLinks:
+    """
+    Links that open a station in a navigation app.
+
+    Attributes
+    ----------
+    amap
+        Amap (高德) walking navigation; GCJ-02, longitude first.
+    baidu
+        Baidu map marker with its "go there" button; BD-09 (``coord_type=bd09ll``), latitude first.
+    geo
+        RFC 5870 ``geo:`` URI (WGS-84), opened by the phone's default map app.
+    osm
+        OpenStreetMap, WGS-84.
+    """
+
+    amap: str
+    baidu: str
+    geo: str
+    osm: str
+
+
+def _quote_keep_commas(value: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
+    """Percent-encode a query value but keep the commas that separate coordinates, as the apps document them."""
+    return quote(value, safe=",", encoding=encoding, errors=errors)
+
+
+def navigation_links(lon: float, lat: float, *, name: str) -> NavigationLinks:
+    """
+    Build navigation links to a station, converting its coordinates to each app's datum.
+
+    Parameters
+    ----------
+    lon, lat
+        The station, WGS-84 degrees.
+    name
+        Station name, shown by the app as the destination (URL-encoded here).
+
+    Returns
+    -------
+    links
+        Amap, Baidu, ``geo:`` and OpenStreetMap links.
+    """
+    gcj_lon, gcj_lat = geo.wgs84_to_gcj02(lon, lat)
+    bd_lon, bd_lat = geo.wgs84_to_bd09(lon, lat)
+    amap = "https://uri.amap.com/navigation?" + urlencode(
+        {"to": f"{gcj_lon:.6f},{gcj_lat:.6f},{name}", "mode": "walk", "coordinate": "gaode",
+         "callnative": "1", "src": "stationmap"}, quote_via=_quote_keep_commas)
+    baidu = "https://api.map.baidu.com/marker?" + urlencode(
+        # Baidu's URI API puts latitude first
+        {"location": f"{bd_lat:.6f},{bd_lon:.6f}", "title": name, "content": name, "output": "html",
+         "coord_type": "bd09ll", "src": "webapp.stationmap"}, quote_via=_quote_keep_commas)
+    # RFC 5870 and OSM's URL both put latitude first
+    geo_uri = f"geo:{lat:.6f},{lon:.6f}?q={lat:.6f},{lon:.6f}({quote(name, safe='')})"
+    osm = f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
+    return NavigationLinks(amap=amap, baidu=baidu, geo=geo_uri, osm=osm)

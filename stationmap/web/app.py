@@ -1,0 +1,74 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from stationmap.config import Settings
+from stationmap.web.state import load_state
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """
+    Create the web application: load the stations once, register the API, the page and the error handlers.
+
+    Parameters
+    ----------
+    settings
+        Runtime settings; None reads them from the environment (``Settings.from_env()``).
+
+    Returns
+    -------
+    app
+        A Flask WSGI application, ready for waitress (see `stationmap.web.server.serve`).
+
+    Raises
+    ------
+    StationDataError
+        If a station file is invalid.
+    BadRequestError
+        If the tile provider setting is unknown or lacks its key.
+    """
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=str(settings.static_dir), static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["JSON_AS_ASCII"] = False
+    state = load_state(settings)
+    app.extensions["stationmap"] = state
+    policy = _content_security_policy([state.provider.url, state.provider.overlay_url])
+
+    from stationmap.web import api, errors, views  # import inside the factory (flaskr)
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    errors.register_error_handlers(app)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+    return app
+
+
+def _content_security_policy(tile_urls: list[str]) -> str:
+    """Allow scripts, styles and requests from this origin only, and images from the tile servers."""
+    hosts = []
+    for url in filter(None, tile_urls):
+        scheme, rest = url.split("://", 1)
+        labels = rest.split("/", 1)[0].split(".")
+        if "{s}" in labels[0]:  # a subdomain template becomes a wildcard
+            labels[0] = "*"
+        hosts.append(f"{scheme}://{'.'.join(labels)}")
+    images = " ".join(["'self'", "data:", *dict.fromkeys(hosts)])
+    return ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            f"img-src {images}; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")

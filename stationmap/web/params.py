@@ -1,0 +1,300 @@
+"""Parse and validate query parameters, each error a `BadRequestError` that names the parameter.
+
+The helpers take a ``MultiDict``-like mapping (``getlist``) or a plain mapping and know nothing of Flask, so the
+API functions stay testable without a request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from stationmap import geo, hours
+from stationmap.errors import BadRequestError, DatumError
+from stationmap.schema import AMENITIES, TOILET
+
+__all__ = [
+    "Args",
+    "BBox",
+    "StationFilters",
+    "parse_bbox",
+    "parse_datum",
+    "parse_filters",
+    "parse_float",
+    "parse_int",
+    "parse_lang",
+    "parse_lon_lat",
+    "parse_max_distance",
+]
+
+_ADCODE = re.compile(r"^\d{6}$")
+_MAX_DISTANCE_M = 20_100_000.0  # half the equator: farther than any two points on Earth
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Args(Protocol):
+    """What the helpers need from request arguments: Werkzeug's ``MultiDict`` fits."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def getlist(self, key: str) -> list[str]: ...
+    def __contains__(self, key: object) -> bool: ...
+
+
+def _single(args: Args, name: str) -> str | None:
+    values = args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        msg = f"parameter {name!r} is given {len(values)} times; give it once"
+        raise BadRequestError(msg)
+    return values[0].strip()
+
+
+def parse_float(args: Args, name: str, *, default: float | None = None, lo: float = -math.inf,
+                hi: float = math.inf) -> float | None:
+    """
+    Read a finite number between `lo` and `hi`, or `default` if the parameter is absent.
+
+    Raises
+    ------
+    BadRequestError
+        If the value is empty, not a number, NaN, infinite or out of range (the message names `name`).
+    """
+    raw = _single(args, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        msg = f"parameter {name!r} must be a number, got {raw!r}"
+        raise BadRequestError(msg) from None
+    if not math.isfinite(value):
+        msg = f"parameter {name!r} must be a finite number, got {raw!r}"
+        raise BadRequestError(msg)
+    if not lo <= value <= hi:
+        msg = f"parameter {name!r} must be between {lo:g} and {hi:g}, got {raw!r}"
+        raise BadRequestError(msg)
+    return value
+
+
+def parse_int(args: Args, name: str, *, default: int | None = None, lo: int = 0, hi: int | None = None) -> int | None:
+    """
+    Read a whole number between `lo` and `hi`, or `default` if the parameter is absent.
+
+    Raises
+    ------
+    BadRequestError
+        If the value is not a whole number or out of range (the message names `name`).
+    """
+    raw = _single(args, name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[+-]?\d{1,12}", raw):
+        msg = f"parameter {name!r} must be a whole number, got {raw!r}"
+        raise BadRequestError(msg)
+    value = int(raw)
+    if value < lo or (hi is not None and value > hi):
+        msg = (f"parameter {name!r} must be between {lo} and {hi}, got {raw!r}" if hi is not None
+               else f"parameter {name!r} must be at least {lo}, got {raw!r}")
+        raise BadRequestError(msg)
+    return value
+
+
+def parse_lon_lat(args: Args) -> tuple[float, float]:
+    """
+    Read the required ``lon`` and ``lat`` (WGS-84 degrees).
+
+    Raises
+    ------
+    BadRequestError
+        If either is missing, not a finite number, or out of range; every problem is reported at once.
+    """
+    problems = []
+    values: dict[str, float] = {}
+    for name, limit in (("lon", 180.0), ("lat", 90.0)):
+        if _single(args, name) in (None, ""):
+            problems.append(f"parameter {name!r} is required (WGS-84 degrees)")
+            continue
+        try:
+            values[name] = parse_float(args, name, lo=-limit, hi=limit)  # type: ignore[assignment]
+        except BadRequestError as err:
+            problems.append(str(err))
+    if problems:
+        msg = "; ".join(problems)
+        raise BadRequestError(msg)
+    return values["lon"], values["lat"]
+
+
+def parse_lang(args: Args, *, default: str = "zh") -> str:
+    """Read ``lang`` (``zh`` or ``en``)."""
+    raw = _single(args, "lang")
+    if raw is None:
+        return default
+    if raw not in ("zh", "en"):
+        msg = f"parameter 'lang' must be 'zh' or 'en', got {raw!r}"
+        raise BadRequestError(msg)
+    return raw
+
+
+def parse_datum(args: Args, name: str) -> str:
+    """Read a datum parameter (``wgs84``, ``gcj02`` or ``bd09``), default ``wgs84``."""
+    raw = _single(args, name)
+    if raw is None or raw == "":
+        return "wgs84"
+    try:
+        return geo.parse_datum(raw)
+    except DatumError:
+        msg = f"parameter {name!r} must be one of wgs84, gcj02 or bd09, got {raw!r}"
+        raise BadRequestError(msg) from None
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A lon/lat box, WGS-84 degrees, west <= east and south <= north."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+def parse_bbox(args: Args, name: str = "bbox") -> BBox | None:
+    """
+    Read ``bbox=west,south,east,north`` in WGS-84 degrees (RFC 7946 order), or None if absent.
+
+    Raises
+    ------
+    BadRequestError
+        If it does not have four finite numbers, a value is out of range, or a minimum exceeds its maximum.
+    """
+    raw = _single(args, name)
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    if len(parts) != 4:
+        msg = f"parameter {name!r} must be four numbers west,south,east,north, got {raw!r}"
+        raise BadRequestError(msg)
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        msg = f"parameter {name!r} must be four numbers west,south,east,north, got {raw!r}"
+        raise BadRequestError(msg) from None
+    problems = []
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        problems.append("every value must be finite")
+    else:
+        if not (-180 <= west <= 180 and -180 <= east <= 180):
+            problems.append("longitudes must be between -180 and 180")
+        if not (-90 <= south <= 90 and -90 <= north <= 90):
+            problems.append("latitudes must be between -90 and 90")
+        if west > east:
+            problems.append(f"west {west:g} is greater than east {east:g}")
+        if south > north:
+            problems.append(f"south {south:g} is greater than north {north:g}")
+    if problems:
+        msg = f"parameter {name!r} = {raw!r}: " + "; ".join(problems)
+        raise BadRequestError(msg)
+    return BBox(west, south, east, north)
+
+
+@dataclass(frozen=True)
+class StationFilters:
+    """
+    Filters shared by the station list, the map view and nearest.
+
+    Attributes
+    ----------
+    amenities
+        Amenity keys every station must have.
+    open_at
+        Moment a station must be open at (Asia/Shanghai), or None.
+    min_stars
+        Minimum star level.
+    toilet
+        Accepted ``toilet`` values; empty accepts all.
+    district_code
+        6-digit adcode, or None.
+    """
+
+    amenities: tuple[str, ...] = ()
+    open_at: datetime | None = None
+    min_stars: int = 0
+    toilet: tuple[str, ...] = ()
+    district_code: str | None = None
+
+
+def _plus_offset(text: str) -> str:
+    """Restore the ``+`` of a UTC offset that an unencoded query string turned into a space."""
+    return re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$", r"\1+\2", text)
+
+
+def _listed(args: Args, name: str) -> list[str]:
+    """Values of a list parameter given repeatedly and/or comma-separated."""
+    return [v.strip() for raw in args.getlist(name) for v in raw.split(",") if v.strip()]
+
+
+def parse_filters(args: Args, *, now: datetime | None = None) -> StationFilters:
+    """
+    Read ``amenity``, ``open_at`` (or ``open_now``), ``min_stars``, ``toilet`` and ``district_code``.
+
+    ``amenity`` and ``toilet`` may repeat or hold comma-separated values; amenity keys, Chinese labels and
+    synonyms are accepted. ``open_at`` is ``now``, ``HH:MM`` (today, Asia/Shanghai) or an ISO 8601 date-time.
+
+    Raises
+    ------
+    BadRequestError
+        Naming the parameter and, for vocabularies, suggesting the closest key.
+    """
+    problems = []
+    amenities = []
+    for value in _listed(args, "amenity"):
+        key = AMENITIES.resolve(value)
+        if key is None:
+            problems.append(f"parameter 'amenity': {AMENITIES.unknown_message(value)}")
+        elif key not in amenities:
+            amenities.append(key)
+    toilets = []
+    for value in _listed(args, "toilet"):
+        key = TOILET.resolve(value)
+        if key is None:
+            problems.append(f"parameter 'toilet': {TOILET.unknown_message(value)}")
+        elif key not in toilets:
+            toilets.append(key)
+    open_at = None
+    try:
+        raw_open = _single(args, "open_at")
+        open_now = _single(args, "open_now")
+        if open_now is not None and open_now.lower() not in _TRUE | _FALSE:
+            problems.append(f"parameter 'open_now' must be true or false, got {open_now!r}")
+        elif open_now is not None and open_now.lower() in _TRUE:
+            open_at = hours.resolve_when(None, now=now)
+        if raw_open:
+            open_at = hours.resolve_when(None if raw_open.lower() == "now" else _plus_offset(raw_open), now=now)
+    except BadRequestError as err:
+        problems.append(f"parameter 'open_at': {err}" if "open_at" not in str(err) else str(err))
+    min_stars = 0
+    try:
+        min_stars = parse_int(args, "min_stars", default=0, lo=0, hi=5) or 0
+    except BadRequestError as err:
+        problems.append(str(err))
+    district = None
+    try:
+        district = _single(args, "district_code")
+    except BadRequestError as err:
+        problems.append(str(err))
+    if district is not None and not _ADCODE.fullmatch(district):
+        problems.append(f"parameter 'district_code' must be a 6-digit adcode such as 610111, got {district!r}")
+    if problems:
+        msg = "; ".join(problems)
+        raise BadRequestError(msg)
+    return StationFilters(amenities=tuple(amenities), open_at=open_at, min_stars=min_stars,
+                          toilet=tuple(toilets), district_code=district or None)
+
+
+def parse_max_distance(args: Args) -> float | None:
+    """Read ``max_distance_m`` in meters (0 to half the equator), or None."""
+    return parse_float(args, "max_distance_m", lo=0.0, hi=_MAX_DISTANCE_M)

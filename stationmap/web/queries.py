@@ -1,0 +1,377 @@
+"""The API's work, without Flask: each function takes the app state and the request arguments and returns a body.
+
+Routes in `stationmap.web.api` are one-line adapters around these (pygeoapi's split), so every answer can be
+tested without a request and no function here does file I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+
+from stationmap import geo, hours
+from stationmap.analysis.nearest import WALKING_SPEED_M_PER_MIN
+from stationmap.errors import BadRequestError, OpeningHoursError, StationNotFoundError
+from stationmap.mapping import navigation_links
+from stationmap.web.params import (
+    Args,
+    BBox,
+    StationFilters,
+    parse_bbox,
+    parse_datum,
+    parse_filters,
+    parse_int,
+    parse_lang,
+    parse_lon_lat,
+    parse_max_distance,
+)
+from stationmap.web.state import AppState
+
+__all__ = [
+    "CLUSTER_CELL_PX",
+    "POINTS_LIMIT",
+    "list_stations",
+    "nearest",
+    "station_detail",
+    "view",
+]
+
+#: Most single stations the map view sends; above it, counts per grid cell are sent instead.
+POINTS_LIMIT = 1500
+#: Grid cell of the zoomed-out aggregation, in screen pixels.
+CLUSTER_CELL_PX = 80
+_DEFAULT_LIMIT = 100
+_DEFAULT_K = 10
+_MAX_QUERY_CHARS = 100
+_HONOUR_RANK = {"national": 3, "provincial": 2, "city": 1}
+
+
+def _metadata(state: AppState) -> dict[str, Any]:
+    return {"demo": state.demo, "notices": list(state.notices)}
+
+
+def _filter_rows(state: AppState, filters: StationFilters, bbox: BBox | None, query: str | None) -> np.ndarray:
+    """Return the rows (positions) that pass every filter, in file order."""
+    mask = state.index.filter_mask(amenities=filters.amenities, open_at=filters.open_at,
+                                   min_stars=filters.min_stars, toilet=filters.toilet)
+    mask = np.ones(len(state.index), dtype=bool) if mask is None else mask
+    if filters.district_code:
+        mask &= state.district_codes == filters.district_code
+    if bbox is not None:
+        lon, lat = state.index.lon, state.index.lat
+        mask &= (lon >= bbox.west) & (lon <= bbox.east) & (lat >= bbox.south) & (lat <= bbox.north)
+    if query:
+        needle = query.lower()
+        rows = np.flatnonzero(mask)
+        hits = np.fromiter((needle in state.search_text[r] for r in rows), dtype=bool, count=len(rows))
+        return rows[hits]
+    return np.flatnonzero(mask)
+
+
+def _query_text(args: Args) -> str | None:
+    values = args.getlist("q")
+    if len(values) > 1:
+        msg = f"parameter 'q' is given {len(values)} times; give it once"
+        raise BadRequestError(msg)
+    if not values or not values[0].strip():
+        return None
+    text = values[0].strip()
+    if len(text) > _MAX_QUERY_CHARS:
+        msg = f"parameter 'q' must be at most {_MAX_QUERY_CHARS} characters, got {len(text)}"
+        raise BadRequestError(msg)
+    return text
+
+
+def _page_link(base_url: str, args: Args, *, offset: int, rel: str) -> dict[str, str]:
+    pairs = [(key, value) for key in args for value in args.getlist(key) if key != "offset"]
+    pairs.append(("offset", str(offset)))
+    return {"rel": rel, "type": "application/geo+json", "href": f"{base_url}?{urlencode(pairs)}"}
+
+
+def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/stations``: a page of stations as an RFC 7946 FeatureCollection.
+
+    Parameters
+    ----------
+    state
+        The app state.
+    args
+        ``bbox``, ``amenity``, ``min_stars``, ``open_at``/``open_now``, ``toilet``, ``district_code``, ``q``
+        (substring of name, address or id), ``limit``, ``offset``.
+    base_url
+        URL of this endpoint, for the ``next``/``prev`` links.
+    now
+        The present moment, for ``open_at=now`` and ``HH:MM`` (tests pass one).
+
+    Raises
+    ------
+    BadRequestError
+        For any malformed parameter, naming it.
+    """
+    problems = []
+    parsed: dict[str, Any] = {}
+    for name, parse in (
+        ("bbox", lambda: parse_bbox(args)),
+        ("filters", lambda: parse_filters(args, now=now)),
+        ("limit", lambda: parse_int(args, "limit", default=min(_DEFAULT_LIMIT, state.settings.max_results), lo=1,
+                                    hi=state.settings.max_results)),
+        ("offset", lambda: parse_int(args, "offset", default=0, lo=0)),
+        ("q", lambda: _query_text(args)),
+    ):
+        try:
+            parsed[name] = parse()
+        except BadRequestError as err:
+            problems.append(str(err))
+    if problems:
+        msg = "; ".join(problems)
+        raise BadRequestError(msg)
+    rows = _filter_rows(state, parsed["filters"], parsed["bbox"], parsed["q"])
+    offset, limit = parsed["offset"], parsed["limit"]
+    page = rows[offset: offset + limit]
+    links = [_page_link(base_url, args, offset=offset, rel="self")]
+    if offset + limit < len(rows):
+        links.append(_page_link(base_url, args, offset=offset + limit, rel="next"))
+    if offset > 0:
+        links.append(_page_link(base_url, args, offset=max(0, offset - limit), rel="prev"))
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": len(rows),
+        "numberReturned": len(page),
+        "links": links,
+        "metadata": _metadata(state),
+        "features": state.features(page),
+    }
+
+
+def _state_properties(props: dict[str, Any], moment: datetime, lang: str) -> dict[str, Any]:
+    """Open/closed now, the next change and the words for them, for one station's properties."""
+    try:
+        state = hours.hours_state(props, moment)
+        change = hours.next_change(props, moment)
+        words = hours.describe_state(props, moment, lang=lang)
+    except OpeningHoursError:
+        state, change, words = "unknown", None, hours.describe_state({}, moment, lang=lang)
+    return {
+        "open_now": True if state == "open" else False if state == "closed" else None,
+        "state_text": words,
+        "next_change": change.isoformat() if change else None,
+    }
+
+
+def _with_display(feature: dict[str, Any], display_datum: str) -> None:
+    if display_datum != "wgs84":
+        lon, lat = feature["geometry"]["coordinates"]
+        d_lon, d_lat = geo.convert_coords(lon, lat, src="wgs84", dst=display_datum)
+        feature["properties"]["map_lonlat"] = [round(d_lon, 7), round(d_lat, 7)]
+
+
+def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/nearest``: the `k` nearest stations by geodesic distance, nearest first.
+
+    Parameters
+    ----------
+    state
+        The app state.
+    args
+        ``lon``, ``lat`` (required; WGS-84 unless ``datum`` says ``gcj02``/``bd09``), ``k`` (1 to
+        ``max_results``, default 10), ``amenity``, ``open_at``/``open_now``, ``min_stars``, ``toilet``,
+        ``max_distance_m``, ``lang`` and ``map_datum`` (adds ``map_lonlat`` for GCJ-02 tiles).
+    now
+        The present moment (tests pass one).
+
+    Raises
+    ------
+    BadRequestError
+        For any malformed parameter, naming it; every problem is reported at once.
+    """
+    problems = []
+    parsed: dict[str, Any] = {}
+    for name, parse in (
+        ("point", lambda: parse_lon_lat(args)),
+        ("k", lambda: parse_int(args, "k", default=min(_DEFAULT_K, state.settings.max_results), lo=1,
+                                hi=state.settings.max_results)),
+        ("filters", lambda: parse_filters(args, now=now)),
+        ("max_distance_m", lambda: parse_max_distance(args)),
+        ("lang", lambda: parse_lang(args)),
+        ("datum", lambda: parse_datum(args, "datum")),
+        ("map_datum", lambda: parse_datum(args, "map_datum")),
+    ):
+        try:
+            parsed[name] = parse()
+        except BadRequestError as err:
+            problems.append(str(err))
+    if "filters" in parsed and parsed["filters"].district_code:
+        problems.append("parameter 'district_code' is not supported by /api/nearest; nearest searches every district")
+    if problems:
+        msg = "; ".join(problems)
+        raise BadRequestError(msg)
+    lon, lat = parsed["point"]
+    if parsed["datum"] != "wgs84":
+        lon, lat = geo.convert_coords(lon, lat, src=parsed["datum"], dst="wgs84")
+    filters: StationFilters = parsed["filters"]
+    result = state.index.query(lon, lat, k=parsed["k"], amenities=filters.amenities, open_at=filters.open_at,
+                               min_stars=filters.min_stars, toilet=filters.toilet,
+                               max_distance_m=parsed["max_distance_m"])
+    moment = filters.open_at or hours.resolve_when(None, now=now)
+    features = state.features([s.row for s in result.stations])
+    for rank, (feature, found) in enumerate(zip(features, result.stations, strict=True), start=1):
+        props = feature["properties"]
+        props.update({"rank": rank, "distance_m": round(found.distance_m, 1), "walk_min": found.walk_min})
+        props.update(_state_properties(props, moment, parsed["lang"]))
+        _with_display(feature, parsed["map_datum"])
+    origin: dict[str, Any] = {"lon": result.lon, "lat": result.lat}
+    if parsed["map_datum"] != "wgs84":
+        o_lon, o_lat = geo.convert_coords(result.lon, result.lat, src="wgs84", dst=parsed["map_datum"])
+        origin["map_lonlat"] = [round(o_lon, 7), round(o_lat, 7)]
+    return {
+        "type": "FeatureCollection",
+        "query": {
+            "lon": result.lon, "lat": result.lat, "k": parsed["k"], "amenity": list(filters.amenities),
+            "open_at": filters.open_at.isoformat() if filters.open_at else None, "min_stars": filters.min_stars,
+            "toilet": list(filters.toilet), "max_distance_m": parsed["max_distance_m"],
+        },
+        "origin": origin,
+        "evaluated_at": moment.isoformat(),
+        "distance_method": result.method,
+        "walking_speed_m_per_min": WALKING_SPEED_M_PER_MIN,
+        "numberReturned": len(features),
+        "metadata": _metadata(state),
+        "features": features,
+    }
+
+
+def station_detail(state: AppState, station_id: str, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/stations/<id>``: one Feature with its state now, hours in words and navigation links.
+
+    Parameters
+    ----------
+    state
+        The app state.
+    station_id
+        The station's id.
+    args
+        ``lang`` (``zh``/``en``), ``at`` (a moment other than now) and ``map_datum``.
+    now
+        The present moment (tests pass one).
+
+    Raises
+    ------
+    StationNotFoundError
+        If no station has `station_id`.
+    BadRequestError
+        For a malformed parameter.
+    """
+    lang = parse_lang(args)
+    map_datum = parse_datum(args, "map_datum")
+    at = args.getlist("at")
+    try:
+        moment = hours.resolve_when(at[0] if at else None, now=now)
+    except BadRequestError as err:
+        msg = f"parameter 'at': {err}"
+        raise BadRequestError(msg) from err
+    row = state.row_of.get(station_id)
+    if row is None:
+        msg = f"Station {station_id!r} not found."
+        raise StationNotFoundError(msg)
+    feature = state.features([row])[0]
+    props = feature["properties"]
+    props.update(_state_properties(props, moment, lang))
+    text = props.get("opening_hours")
+    try:
+        props["hours_text"] = hours.describe_hours(text, lang=lang) if text else None
+    except OpeningHoursError:
+        props["hours_text"] = text
+    lon, lat = feature["geometry"]["coordinates"]
+    links = navigation_links(lon, lat, name=str(props.get("name") or station_id))
+    props["navigation"] = {"amap": links.amap, "baidu": links.baidu, "geo": links.geo, "osm": links.osm}
+    _with_display(feature, map_datum)
+    feature["metadata"] = _metadata(state)
+    return feature
+
+
+def view(state: AppState, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/view``: what the map draws for a bbox and zoom.
+
+    Up to `POINTS_LIMIT` single stations (``mode: "points"``: id, name, position, stars, open now, best
+    honour), or above that, counts per grid cell of about `CLUSTER_CELL_PX` screen pixels
+    (``mode: "clusters"``), so the payload stays small at national scale.
+
+    Parameters
+    ----------
+    state
+        The app state.
+    args
+        ``bbox`` and ``zoom`` (required), the station filters, and ``map_datum`` for the tiles' datum.
+    now
+        The present moment (tests pass one).
+
+    Raises
+    ------
+    BadRequestError
+        For any malformed or missing parameter, naming it.
+    """
+    problems = []
+    parsed: dict[str, Any] = {}
+    for name, parse in (
+        ("bbox", lambda: parse_bbox(args)),
+        ("zoom", lambda: parse_int(args, "zoom", lo=0, hi=22)),
+        ("filters", lambda: parse_filters(args, now=now)),
+        ("map_datum", lambda: parse_datum(args, "map_datum")),
+    ):
+        try:
+            parsed[name] = parse()
+        except BadRequestError as err:
+            problems.append(str(err))
+    for name in ("bbox", "zoom"):
+        if name not in args:
+            problems.append(f"parameter {name!r} is required")
+    if problems:
+        msg = "; ".join(dict.fromkeys(problems))
+        raise BadRequestError(msg)
+    bbox: BBox = parsed["bbox"]
+    zoom: int = parsed["zoom"]
+    rows = _filter_rows(state, parsed["filters"], bbox, None)
+    lon, lat = state.index.lon[rows], state.index.lat[rows]
+    if parsed["map_datum"] != "wgs84" and len(rows):
+        lon, lat = geo.convert_coords(lon, lat, src="wgs84", dst=parsed["map_datum"])
+    body: dict[str, Any] = {"zoom": zoom, "total": len(rows), "metadata": _metadata(state)}
+    if len(rows) <= POINTS_LIMIT:
+        open_now = state.index.filter_mask(open_at=hours.resolve_when(None, now=now))
+        open_now = np.zeros(len(state.index), dtype=bool) if open_now is None else open_now
+        names = state.index.names
+        honours = state.stations.get("honours")
+        body["mode"] = "points"
+        body["items"] = [
+            {"id": str(state.index.ids[r]), "name": str(names[r]), "lon": round(float(x), 7),
+             "lat": round(float(y), 7), "stars": int(state.index.stars[r]), "open": bool(open_now[r]),
+             "honour": _best_honour(honours.iloc[r] if honours is not None else None)}
+            for r, x, y in zip(rows, lon, lat, strict=True)
+        ]
+        return body
+    cell = 360.0 / (256 * 2 ** zoom) * CLUSTER_CELL_PX
+    keys = np.floor(lon / cell).astype(np.int64) * 10_000_000 + np.floor(lat / cell).astype(np.int64)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    mean_lon = np.bincount(inverse, weights=lon) / counts
+    mean_lat = np.bincount(inverse, weights=lat) / counts
+    body["mode"] = "clusters"
+    body["cell_deg"] = cell
+    body["items"] = [{"lon": round(float(x), 6), "lat": round(float(y), 6), "count": int(c)}
+                     for x, y, c in zip(mean_lon, mean_lat, counts, strict=True)
+                     if math.isfinite(x) and math.isfinite(y)]
+    return body
+
+
+def _best_honour(honours: object) -> str | None:
+    if not isinstance(honours, (list, tuple)) or not honours:
+        return None
+    levels = [h.get("level") for h in honours if isinstance(h, dict)]
+    ranked = sorted((lvl for lvl in levels if lvl in _HONOUR_RANK), key=_HONOUR_RANK.__getitem__, reverse=True)
+    return ranked[0] if ranked else None

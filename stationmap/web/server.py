@@ -1,0 +1,125 @@
+"""Run the web app under waitress, a production WSGI server, with one access-log line per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import waitress
+from flask import Flask
+from waitress.server import BaseWSGIServer, MultiSocketServer
+
+from stationmap.config import Settings
+from stationmap.web.app import create_app
+
+__all__ = ["AccessLog", "create_server", "serve"]
+
+logger = logging.getLogger("stationmap.access")
+_THREADS = 8
+
+
+class AccessLog:
+    """
+    WSGI middleware writing one line per request: client, method, path and query, status, bytes, milliseconds.
+
+    Parameters
+    ----------
+    app
+        The WSGI application to wrap.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
+
+        def _start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen["status"] = status.split(" ", 1)[0]
+            seen["length"] = next((v for k, v in headers if k.lower() == "content-length"), "-")
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        def _log() -> None:
+            query = environ.get("QUERY_STRING")
+            target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+            logger.info('%s "%s %s" %s %s %.1fms', environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"),
+                        target, seen.get("status", "-"), seen.get("length", "-"),
+                        (time.perf_counter() - started) * 1000)
+
+        return _ClosingBody(self.app(environ, _start), _log)
+
+
+class _ClosingBody:
+    """Pass the body through, close it as WSGI requires, then log once."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self.body = body
+        self.on_close = on_close
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.on_close()
+
+
+def create_server(settings: Settings, *, app: Flask | None = None) -> BaseWSGIServer | MultiSocketServer:
+    """
+    Build (but do not start) the waitress server for `settings`.
+
+    Parameters
+    ----------
+    settings
+        Host, port (0 picks a free one: read ``server.effective_port``), data and request-size limit.
+    app
+        An already created app, else `create_app(settings)`.
+
+    Returns
+    -------
+    server
+        Call ``run()`` to serve and ``close()`` to stop.
+    """
+    app = app or create_app(settings)
+    return waitress.create_server(
+        AccessLog(app),
+        host=settings.host,
+        port=settings.port,
+        threads=_THREADS,
+        max_request_body_size=settings.max_request_bytes,
+        ident="stationmap",
+        clear_untrusted_proxy_headers=True,
+    )
+
+
+def serve(settings: Settings) -> None:
+    """
+    Serve the app with waitress until interrupted, logging one line per request to stderr.
+
+    Parameters
+    ----------
+    settings
+        Host, port, data folder, tile provider and request-size limit.
+
+    Raises
+    ------
+    StationDataError, BadRequestError
+        If the data or the tile settings are invalid (before anything listens).
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logger.setLevel(logging.INFO)
+    server = create_server(settings)
+    logger.info("stationmap serving on http://%s:%s/ (tiles: %s)", settings.host,
+                getattr(server, "effective_port", settings.port), settings.tile_provider)
+    try:
+        server.run()
+    finally:
+        server.close()

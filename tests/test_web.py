@@ -1,0 +1,488 @@
+"""The web app through Flask's test client: API answers, every parameter error, the error shape, the page."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from stationmap import geo
+from stationmap.config import PROJECT_ROOT, Settings
+from stationmap.web import create_app
+from stationmap.web.errors import error_body
+from stationmap.web.i18n import UI, best_lang
+
+MONDAY_0530 = "2025-06-02T05:30:00+08:00"
+MONDAY_NOON = "2025-06-02T12:00:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def fixture_dir(tmp_path_factory, fixture_path):
+    root = tmp_path_factory.mktemp("web-data")
+    (root / "stations").mkdir()
+    shutil.copy(fixture_path, root / "stations" / "fixture.geojson")
+    return root
+
+
+@pytest.fixture(scope="module")
+def app(fixture_dir):
+    return create_app(Settings(data_dir=fixture_dir, max_results=20))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def bundled_client():
+    return create_app(Settings(data_dir=PROJECT_ROOT / "data")).test_client()
+
+
+def _strict_json(response):
+    """Parse a response, refusing NaN/Infinity as a strict JSON client would."""
+    def _reject(token):
+        raise AssertionError(f"non-standard JSON constant {token}")
+
+    return json.loads(response.get_data(as_text=True), parse_constant=_reject)
+
+
+def _assert_error(response, status, *fragments):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = _strict_json(response)
+    assert set(body) == {"ok", "error", "status"}
+    assert body["ok"] is False and body["status"] == status
+    for fragment in fragments:
+        assert fragment in body["error"], body["error"]
+    assert "Traceback" not in body["error"]
+    return body
+
+
+# --- the error shape ------------------------------------------------------------------------------------
+
+def test_error_shape_is_pinned():
+    assert error_body("x", 400) == {"ok": False, "error": "x", "status": 400}
+
+
+def test_unknown_station_is_404_json(client):
+    _assert_error(client.get("/api/stations/NOPE"), 404, "'NOPE' not found")
+
+
+def test_unknown_api_path_is_404_json(client):
+    _assert_error(client.get("/api/nothing"), 404, "/api/openapi.json")
+
+
+def test_wrong_method_is_405_json(client):
+    response = client.post("/api/nearest?lon=109&lat=34")
+    _assert_error(response, 405, "POST")
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_body_over_limit_is_413_json(fixture_dir):
+    app = create_app(Settings(data_dir=fixture_dir, max_request_bytes=100))
+
+    @app.post("/api/_echo_for_test")
+    def _echo():  # reading the body enforces the limit
+        from flask import request
+
+        return str(len(request.get_data()))
+
+    response = app.test_client().post("/api/_echo_for_test", data=b"x" * 1000)
+    _assert_error(response, 413, "limit is 100 bytes")
+
+
+def test_unexpected_exception_is_500_without_traceback(fixture_dir):
+    app = create_app(Settings(data_dir=fixture_dir))
+
+    @app.get("/api/_boom")
+    def _boom():
+        raise RuntimeError("secret internals")
+
+    body = _assert_error(app.test_client().get("/api/_boom"), 500)
+    assert "secret" not in body["error"]
+
+
+def test_html_404_page_is_bilingual(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "页面不存在" in response.get_data(as_text=True)
+
+
+# --- /api/nearest ---------------------------------------------------------------------------------------
+
+def test_nearest_orders_by_geodesic_distance(client):
+    response = client.get("/api/nearest?lon=109.06&lat=34.27&k=5")
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    body = _strict_json(response)
+    ids = [f["id"] for f in body["features"]]
+    assert ids == ["T-1", "T-2", "T-3", "T-4", "T-5"]
+    props = [f["properties"] for f in body["features"]]
+    assert [p["distance_m"] for p in props] == [0.0, 500.0, 999.9, 1500.0, 3000.0]
+    assert [p["walk_min"] for p in props] == [1, 7, 14, 20, 40]
+    assert [p["rank"] for p in props] == [1, 2, 3, 4, 5]
+    assert "geodesic" in body["distance_method"]
+    assert body["walking_speed_m_per_min"] == 75.0
+    assert body["metadata"]["demo"] is True
+
+
+def test_nearest_open_at_and_state_words(client):
+    body = _strict_json(client.get(f"/api/nearest?lon=109.06&lat=34.27&open_at={MONDAY_0530}&lang=en"))
+    assert [f["id"] for f in body["features"]] == ["T-1", "T-3"]
+    assert body["features"][1]["properties"]["state_text"] == "Open · closes 21:00"
+    assert body["features"][1]["properties"]["open_now"] is True
+
+
+def test_nearest_state_at_a_time_in_chinese(client):
+    body = _strict_json(client.get(f"/api/nearest?lon=109.06&lat=34.27&k=5&open_at={MONDAY_NOON}"))
+    assert [f["id"] for f in body["features"]] == ["T-1", "T-3", "T-4"]
+    body = _strict_json(client.get("/api/nearest?lon=109.065429&lat=34.27&k=1&open_at=2025-06-02T10:00"))
+    assert body["features"][0]["properties"]["state_text"] == "营业中 · 11:00 关闭"
+
+
+def test_nearest_filters(client):
+    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&amenity=aed"))
+    assert [f["id"] for f in body["features"]] == ["T-1"]
+    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&amenity=饮水&amenity=休息,热饭"))
+    assert body["query"]["amenity"] == ["drinking_water", "seating", "meal_heating"]
+    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&max_distance_m=1200"))
+    assert [f["id"] for f in body["features"]] == ["T-1", "T-2", "T-3"]
+    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&min_stars=3"))
+    assert [f["id"] for f in body["features"]] == ["T-1", "T-2"]
+    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&toilet=onsite"))
+    assert [f["id"] for f in body["features"]] == ["T-1", "T-3"]
+
+
+def test_nearest_accepts_gcj02_input_and_gives_map_coordinates(client):
+    lon, lat = geo.wgs84_to_gcj02(109.06, 34.27)
+    body = _strict_json(client.get(f"/api/nearest?lon={lon}&lat={lat}&datum=gcj02&k=1&map_datum=gcj02"))
+    first = body["features"][0]
+    assert first["id"] == "T-1"
+    assert first["properties"]["distance_m"] < 0.01
+    assert first["properties"]["map_lonlat"] == pytest.approx([lon, lat], abs=1e-6)
+    assert body["origin"]["lon"] == pytest.approx(109.06, abs=1e-7)
+
+
+def test_nearest_far_away_still_answers(client):
+    body = _strict_json(client.get("/api/nearest?lon=-70&lat=-45&k=2"))
+    assert len(body["features"]) == 2
+    assert all(math.isfinite(f["properties"]["distance_m"]) for f in body["features"])
+
+
+@pytest.mark.parametrize(
+    ("query", "fragments"),
+    [
+        ("", ["'lon' is required", "'lat' is required"]),
+        ("lon=abc&lat=34", ["'lon' must be a number"]),
+        ("lon=109&lat=nan", ["'lat' must be a finite number"]),
+        ("lon=NaN&lat=34", ["'lon' must be a finite number"]),
+        ("lon=inf&lat=34", ["'lon' must be a finite number"]),
+        ("lon=109&lat=-Infinity", ["'lat' must be a finite number"]),
+        ("lon=109&lat=90.5", ["'lat' must be between -90 and 90"]),
+        ("lon=181&lat=34", ["'lon' must be between -180 and 180"]),
+        ("lon=109&lat=34&k=0", ["'k' must be between 1 and 20"]),
+        ("lon=109&lat=34&k=-3", ["'k' must be between 1 and 20"]),
+        ("lon=109&lat=34&k=21", ["'k' must be between 1 and 20"]),
+        ("lon=109&lat=34&k=2.5", ["'k' must be a whole number"]),
+        ("lon=109&lat=34&k=ten", ["'k' must be a whole number"]),
+        ("lon=109&lat=34&amenity=drinking_wter", ["'amenity'", "did you mean 'drinking_water'"]),
+        ("lon=109&lat=34&amenity=spaceship", ["'amenity'", "unknown amenity 'spaceship'"]),
+        ("lon=109&lat=34&open_at=25:00", ["'open_at'", "25:00"]),
+        ("lon=109&lat=34&open_at=yesterday", ["'open_at'"]),
+        ("lon=109&lat=34&open_now=maybe", ["'open_now'"]),
+        ("lon=109&lat=34&min_stars=6", ["'min_stars' must be between 0 and 5"]),
+        ("lon=109&lat=34&min_stars=x", ["'min_stars' must be a whole number"]),
+        ("lon=109&lat=34&toilet=inside", ["'toilet'", "unknown toilet"]),
+        ("lon=109&lat=34&max_distance_m=-1", ["'max_distance_m' must be between 0"]),
+        ("lon=109&lat=34&max_distance_m=nan", ["'max_distance_m' must be a finite number"]),
+        ("lon=109&lat=34&max_distance_m=1e309", ["'max_distance_m' must be a finite number"]),
+        ("lon=109&lat=34&lang=fr", ["'lang' must be 'zh' or 'en'"]),
+        ("lon=109&lat=34&datum=mars", ["'datum' must be one of wgs84, gcj02 or bd09"]),
+        ("lon=109&lat=34&map_datum=utm", ["'map_datum'"]),
+        ("lon=109&lon=110&lat=34", ["'lon' is given 2 times"]),
+        ("lon=109&lat=34&district_code=610111", ["'district_code' is not supported"]),
+        ("lon=abc&lat=95&k=0", ["'lon'", "'lat'", "'k'"]),
+    ],
+)
+def test_nearest_parameter_errors(client, query, fragments):
+    _assert_error(client.get(f"/api/nearest?{query}"), 400, *fragments)
+
+
+def test_nearest_matches_brute_force_on_bundled_data(bundled_client):
+    from stationmap.stations import load_stations
+
+    stations = [load_stations(p) for p in sorted((PROJECT_ROOT / "data" / "stations").glob("*.geojson"))]
+    lon_all = np.concatenate([s.geometry.x.to_numpy() for s in stations])
+    lat_all = np.concatenate([s.geometry.y.to_numpy() for s in stations])
+    rng = np.random.default_rng(11)
+    for lon, lat in zip(rng.uniform(102, 111, 25), rng.uniform(24, 35, 25), strict=True):
+        body = _strict_json(bundled_client.get(f"/api/nearest?lon={lon}&lat={lat}&k=5"))
+        _, _, dist = geo.GEOD.inv(np.full(len(lon_all), lon), np.full(len(lat_all), lat), lon_all, lat_all)
+        expected = np.sort(dist)[:5]
+        got = [f["properties"]["distance_m"] for f in body["features"]]
+        assert np.abs(np.array(got) - expected).max() < 1.0
+
+
+# --- /api/stations -------------------------------------------------------------------------------------
+
+def test_stations_is_geojson_with_paging_links(client):
+    response = client.get("/api/stations?limit=2")
+    assert response.mimetype == "application/geo+json"
+    body = _strict_json(response)
+    assert body["type"] == "FeatureCollection"
+    assert body["numberMatched"] == 5 and body["numberReturned"] == 2
+    assert [f["id"] for f in body["features"]] == ["T-1", "T-2"]
+    feature = body["features"][0]
+    assert feature["geometry"] == {"type": "Point", "coordinates": [109.06, 34.27]}
+    rels = {link["rel"]: link["href"] for link in body["links"]}
+    assert "offset=2" in rels["next"] and "prev" not in rels
+    page2 = _strict_json(client.get(rels["next"].replace("http://localhost", "")))
+    assert [f["id"] for f in page2["features"]] == ["T-3", "T-4"]
+    assert any(link["rel"] == "prev" and "offset=0" in link["href"] for link in page2["links"])
+    last = _strict_json(client.get("/api/stations?limit=2&offset=4"))
+    assert [link["rel"] for link in last["links"]] == ["self", "prev"]
+
+
+def test_stations_filters(client):
+    def ids(query):
+        return [f["id"] for f in _strict_json(client.get(f"/api/stations?{query}"))["features"]]
+
+    assert ids("bbox=109.05,34.265,109.07,34.275") == ["T-1", "T-2"]
+    assert ids("amenity=aed") == ["T-1"]
+    assert ids("min_stars=2") == ["T-1", "T-2", "T-3"]
+    assert ids(f"open_at={MONDAY_NOON}") == ["T-1", "T-3", "T-4"]
+    assert ids("district_code=610111") == ["T-1", "T-2", "T-3", "T-4", "T-5"]
+    assert ids("district_code=530111") == []
+    assert ids("q=纺织城") == ["T-1"]
+    assert ids("q=test station a") == ["T-1"]
+    assert ids("offset=99") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "fragments"),
+    [
+        ("bbox=1,2,3", ["'bbox' must be four numbers"]),
+        ("bbox=a,b,c,d", ["'bbox' must be four numbers"]),
+        ("bbox=110,30,100,40", ["west 110 is greater than east 100"]),
+        ("bbox=100,40,110,30", ["south 40 is greater than north 30"]),
+        ("bbox=100,nan,110,40", ["every value must be finite"]),
+        ("bbox=100,-95,110,40", ["latitudes must be between -90 and 90"]),
+        ("bbox=-200,30,110,40", ["longitudes must be between -180 and 180"]),
+        ("limit=0", ["'limit' must be between 1 and 20"]),
+        ("limit=21", ["'limit' must be between 1 and 20"]),
+        ("offset=-1", ["'offset' must be at least 0"]),
+        ("district_code=6101", ["'district_code' must be a 6-digit adcode"]),
+        ("amenity=wifi,teleporter", ["unknown amenity 'teleporter'"]),
+        ("min_stars=9", ["'min_stars'"]),
+        ("open_at=2025-06-02", ["'open_at'", "give a time of day too"]),
+        ("q=" + "x" * 101, ["'q' must be at most 100 characters"]),
+    ],
+)
+def test_stations_parameter_errors(client, query, fragments):
+    _assert_error(client.get(f"/api/stations?{query}"), 400, *fragments)
+
+
+def test_station_detail(client):
+    response = client.get("/api/stations/T-2?lang=en&at=2025-06-02T12:00")
+    assert response.mimetype == "application/geo+json"
+    feature = _strict_json(response)
+    props = feature["properties"]
+    assert feature["type"] == "Feature" and feature["id"] == "T-2"
+    assert props["state_text"] == "Closed · opens 13:30"
+    assert props["open_now"] is False
+    assert props["next_change"] == "2025-06-02T13:30:00+08:00"
+    assert props["hours_text"] == "Mon–Fri 08:30–11:00, 13:30–17:00"
+    assert props["navigation"]["amap"].startswith("https://uri.amap.com/navigation?to=")
+    assert props["navigation"]["geo"].startswith("geo:34.270000,109.065429")
+    assert feature["metadata"]["demo"] is True
+
+
+def test_station_detail_errors(client):
+    _assert_error(client.get("/api/stations/T-1?lang=de"), 400, "'lang'")
+    _assert_error(client.get("/api/stations/T-1?at=soon"), 400, "'at'")
+
+
+# --- /api/view -------------------------------------------------------------------------------------------
+
+def test_view_points_when_few(client):
+    body = _strict_json(client.get("/api/view?bbox=109,34,110,35&zoom=13"))
+    assert body["mode"] == "points" and body["total"] == 5
+    item = body["items"][0]
+    assert set(item) == {"id", "name", "lon", "lat", "stars", "open", "honour"}
+    assert item["id"] == "T-1" and item["honour"] == "national" and item["stars"] == 5
+    closed = next(i for i in body["items"] if i["id"] == "T-5")
+    assert closed["open"] is False  # temporarily closed
+
+
+def test_view_clusters_at_national_scale(bundled_client, monkeypatch):
+    from stationmap.web import queries
+
+    monkeypatch.setattr(queries, "POINTS_LIMIT", 10)
+    body = _strict_json(bundled_client.get("/api/view?bbox=70,15,140,55&zoom=4"))
+    assert body["mode"] == "clusters"
+    assert sum(i["count"] for i in body["items"]) == body["total"] == 168
+    assert len(body["items"]) <= 8
+
+
+def test_view_requires_bbox_and_zoom(client):
+    _assert_error(client.get("/api/view"), 400, "'bbox' is required", "'zoom' is required")
+    _assert_error(client.get("/api/view?bbox=1,2,3,4&zoom=30"), 400, "'zoom' must be between 0 and 22")
+
+
+def test_openapi_document(client):
+    doc = _strict_json(client.get("/api/openapi.json"))
+    assert doc["openapi"].startswith("3.")
+    assert {"/api/stations", "/api/stations/{id}", "/api/nearest", "/api/view"} <= set(doc["paths"])
+    names = {p["name"] for p in doc["paths"]["/api/nearest"]["get"]["parameters"]}
+    assert {"lon", "lat", "k", "amenity", "open_at", "max_distance_m"} <= names
+
+
+# --- the page ----------------------------------------------------------------------------------------------
+
+def test_page_renders_without_cdn_and_with_config(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in html
+    assert "工会户外劳动者服务站点地图" in html
+    assert "/static/vendor/leaflet/leaflet.js" in html
+    for cdn in ("jsdelivr", "cdnjs", "jquery", "bootstrapcdn"):
+        assert cdn not in html
+    assert "T-1" not in html  # stations come from the API, not the HTML
+    assert 'id="stationmap-config"' in html
+    assert "示意数据" in html  # the demo notice
+    csp = response.headers["Content-Security-Policy"]
+    assert "connect-src 'self'" in csp and "https://tile.openstreetmap.org" in csp
+
+
+def test_page_language_from_param_and_browser(client):
+    assert '<html lang="en">' in client.get("/?lang=en").get_data(as_text=True)
+    html = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.8"}).get_data(as_text=True)
+    assert "Outdoor worker service stations" in html
+    assert best_lang(None, [("fr", 1.0)]) == "zh"
+    assert best_lang("xx", [("en-US", 1.0)]) == "en"
+
+
+def test_every_ui_string_has_both_languages():
+    for key, (zh, en) in UI.items():
+        assert zh.strip() and en.strip(), key
+
+
+def test_static_assets_are_served(client):
+    for path in ("/static/stationmap.js", "/static/stationmap.css", "/static/vendor/leaflet/leaflet.css",
+                 "/static/vendor/leaflet.markercluster/leaflet.markercluster.js"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        response.close()
+
+
+def test_hostile_metadata_is_escaped_in_page(tmp_path, fixture_path):
+    (tmp_path / "stations").mkdir()
+    doc = json.loads(fixture_path.read_text(encoding="utf-8"))
+    doc["metadata"]["notice_zh"] = "<script>alert(1)</script>"
+    doc["features"][0]["properties"]["name"] = "</script><img src=x onerror=alert(1)>"
+    (tmp_path / "stations" / "x.geojson").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    client = create_app(Settings(data_dir=tmp_path)).test_client()
+    html = client.get("/").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    body = _strict_json(client.get("/api/stations/T-1"))
+    assert body["properties"]["name"] == "</script><img src=x onerror=alert(1)>"
+
+
+def test_tianditu_without_key_fails_at_startup(fixture_dir):
+    from stationmap.errors import BadRequestError
+
+    with pytest.raises(BadRequestError, match="Tianditu key"):
+        create_app(Settings(data_dir=fixture_dir, tile_provider="tianditu"))
+
+
+def test_empty_data_dir_serves_an_empty_map(tmp_path, caplog):
+    client = create_app(Settings(data_dir=tmp_path)).test_client()
+    assert client.get("/").status_code == 200
+    body = _strict_json(client.get("/api/nearest?lon=109&lat=34"))
+    assert body["features"] == []
+
+
+def test_duplicate_ids_across_files_are_refused(tmp_path, fixture_path):
+    from stationmap.errors import StationDataError
+
+    (tmp_path / "stations").mkdir()
+    shutil.copy(fixture_path, tmp_path / "stations" / "a.geojson")
+    shutil.copy(fixture_path, tmp_path / "stations" / "b.geojson")
+    with pytest.raises(StationDataError, match="more than one record"):
+        create_app(Settings(data_dir=tmp_path))
+
+
+def test_requests_do_no_file_io(client, monkeypatch):
+    import builtins
+
+    def _no_open(*args, **kwargs):
+        raise AssertionError(f"file opened during a request: {args[:1]}")
+
+    client.get("/api/nearest?lon=109.06&lat=34.27")  # warm caches
+    monkeypatch.setattr(builtins, "open", _no_open)
+    assert client.get("/api/nearest?lon=109.06&lat=34.27&amenity=aed").status_code == 200
+    assert client.get("/api/stations?bbox=109,34,110,35").status_code == 200
+    assert client.get("/api/stations/T-3").status_code == 200
+
+
+def test_features_match_the_exporter(app):
+    from stationmap.stations import stations_to_geojson
+
+    state = app.extensions["stationmap"]
+    expected = stations_to_geojson(state.stations, metadata={})["features"]
+    assert state.features(range(len(state.stations))) == expected
+    # callers get copies: adding a property does not leak into the next answer
+    state.features([0])[0]["properties"]["distance_m"] = 1.0
+    assert "distance_m" not in state.features([0])[0]["properties"]
+
+
+def test_view_in_gcj02_for_amap_tiles(client):
+    body = _strict_json(client.get("/api/view?bbox=109,34,110,35&zoom=13&map_datum=gcj02"))
+    first = next(i for i in body["items"] if i["id"] == "T-1")
+    lon, lat = geo.wgs84_to_gcj02(109.06, 34.27)
+    assert (first["lon"], first["lat"]) == pytest.approx((lon, lat), abs=1e-6)
+
+
+def test_amap_page_config(fixture_dir):
+    client = create_app(Settings(data_dir=fixture_dir, tile_provider="amap")).test_client()
+    html = client.get("/").get_data(as_text=True)
+    assert '"map_datum": "gcj02"' in html
+    assert "autonavi.com" in html
+
+
+def test_real_server_logs_each_request_and_refuses_big_bodies(fixture_dir, caplog):
+    import http.client
+    import logging
+    import threading
+
+    from stationmap.web.server import create_server
+
+    server = create_server(Settings(data_dir=fixture_dir, port=0, max_request_bytes=1000))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="stationmap.access"):
+            conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+            conn.request("GET", "/api/nearest?lon=109.06&lat=34.27&k=1")
+            response = conn.getresponse()
+            assert response.status == 200
+            response.read()
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+            conn.request("POST", "/api/nearest", body=b"x" * 5000)
+            big = conn.getresponse()
+            assert big.status == 413
+            big.read()
+            conn.close()
+        lines = [r.getMessage() for r in caplog.records if r.name == "stationmap.access"]
+        assert len(lines) == 1
+        assert '"GET /api/nearest?lon=109.06&lat=34.27&k=1" 200' in lines[0]
+    finally:
+        server.close()
+        thread.join(timeout=5)
