@@ -1,0 +1,142 @@
+"""Read demand layers (population grids, worker hot spots, street lengths): points or polygons with a weight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from stationmap import geo
+from stationmap.errors import BadRequestError, DatumError, EmptyInputError
+
+__all__ = ["load_demand"]
+
+_LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
+_LAT_NAMES = ("lat", "latitude", "y", "纬度")
+
+
+def load_demand(path: str | Path, *, weight_col: str | None = None, layer: str | None = None,
+                crs: str | None = None) -> gpd.GeoDataFrame:
+    """
+    Read a demand layer into EPSG:4326 with a numeric ``weight`` column.
+
+    Parameters
+    ----------
+    path
+        GeoJSON, GeoPackage, shapefile (any OGR format) of points or polygons, or a CSV with lon/lat columns
+        (``lon``/``lat``, ``lng``, ``longitude``/``latitude``, ``x``/``y``, ``经度``/``纬度``).
+    weight_col
+        Column with the demand weight (people, workers, metres of street). None: a column named ``weight`` if
+        there is one, else every feature weighs 1.
+    layer
+        Layer of a multi-layer file (GeoPackage); default the first.
+    crs
+        Datum or CRS of the coordinates when the file does not carry one (CSV): ``wgs84``, ``gcj02``, ``bd09`` or
+        an EPSG code. Chinese datums are converted to WGS-84; a CRS the file states is used as is.
+
+    Returns
+    -------
+    demand
+        EPSG:4326 frame with the file's columns plus ``weight`` (float, missing values 0) and ``id`` (str).
+
+    Raises
+    ------
+    BadRequestError
+        If the file cannot be read, has no coordinates, or its weights are not non-negative numbers.
+    DatumError
+        If a CSV gives no datum.
+    EmptyInputError
+        If it has no features.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"Demand file {str(path)!r} not found."
+        raise BadRequestError(msg)
+    if path.suffix.lower() in {".csv", ".txt"}:
+        frame = _read_csv(path, crs)
+    else:
+        try:
+            frame = pyogrio.read_dataframe(path, layer=layer)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as err:
+            msg = f"Cannot read demand file {str(path)!r}: {err}"
+            raise BadRequestError(msg) from err
+        frame = _set_crs(frame, crs, path)
+    if len(frame) == 0:
+        msg = f"Demand file {path.name!r} has no features."
+        raise EmptyInputError(msg)
+    frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+    kinds = set(frame.geom_type.unique())
+    if not kinds <= {"Point", "Polygon", "MultiPolygon"}:
+        msg = f"Demand file {path.name!r} must hold points or polygons, found {', '.join(sorted(kinds))}."
+        raise BadRequestError(msg)
+    name = weight_col or ("weight" if "weight" in frame.columns else None)
+    if name is None:
+        weights = np.ones(len(frame))
+    elif name not in frame.columns:
+        cols = ", ".join(c for c in frame.columns if c != frame.geometry.name)
+        msg = f"Demand file {path.name!r} has no column {name!r} (columns: {cols})."
+        raise BadRequestError(msg)
+    else:
+        weights = pd.to_numeric(frame[name], errors="coerce")
+        bad = frame[name].notna() & weights.isna()
+        if bad.any() or (weights < 0).any():
+            example = frame.loc[bad | (weights < 0), name].iloc[0]
+            msg = f"Demand column {name!r} must hold non-negative numbers; found {example!r}."
+            raise BadRequestError(msg)
+        weights = weights.fillna(0.0).to_numpy(dtype=float)
+    frame = frame.copy()
+    frame["weight"] = weights
+    frame["id"] = frame["id"].astype(str) if "id" in frame.columns else [str(i) for i in range(1, len(frame) + 1)]
+    return frame.reset_index(drop=True)
+
+
+def _set_crs(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDataFrame:
+    if frame.crs is not None:
+        return frame.to_crs(geo.WGS84)
+    if crs is None:
+        msg = f"Demand file {path.name!r} states no CRS; give it (wgs84, gcj02, bd09 or an EPSG code)."
+        raise DatumError(msg)
+    return _apply_datum(frame, crs)
+
+
+def _apply_datum(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    try:
+        datum = geo.parse_datum(crs)
+    except DatumError:
+        datum = None
+    if datum is None:
+        try:
+            return frame.set_crs(crs).to_crs(geo.WGS84)
+        except Exception as err:  # pyproj's CRSError for an unknown code
+            msg = f"Unknown demand CRS {crs!r}: expected wgs84, gcj02, bd09 or an EPSG code ({err})."
+            raise DatumError(msg) from err
+    geoms = geo.convert_geometry(frame.geometry.values, src=datum, dst="wgs84")
+    return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geoms, crs=geo.WGS84)
+
+
+def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
+    try:
+        table = pd.read_csv(path, encoding="utf-8-sig")
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        msg = f"Cannot read demand CSV {str(path)!r}: {err}"
+        raise BadRequestError(msg) from err
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    lon_col = next((lower[n] for n in _LON_NAMES if n in lower), None)
+    lat_col = next((lower[n] for n in _LAT_NAMES if n in lower), None)
+    if lon_col is None or lat_col is None:
+        msg = f"Demand CSV {path.name!r} needs lon and lat columns; found {', '.join(map(str, table.columns))}."
+        raise BadRequestError(msg)
+    if crs is None:
+        msg = f"Demand CSV {path.name!r}: say which datum its coordinates are in (wgs84, gcj02 or bd09)."
+        raise DatumError(msg)
+    lon = pd.to_numeric(table[lon_col], errors="coerce")
+    lat = pd.to_numeric(table[lat_col], errors="coerce")
+    if lon.isna().any() or lat.isna().any():
+        row = int(np.flatnonzero((lon.isna() | lat.isna()).to_numpy())[0]) + 2
+        msg = f"Demand CSV {path.name!r} line {row}: lon/lat must be numbers."
+        raise BadRequestError(msg)
+    frame = gpd.GeoDataFrame(table.drop(columns=[lon_col, lat_col]), geometry=gpd.points_from_xy(lon, lat))
+    return _apply_datum(frame, crs)

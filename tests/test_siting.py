@@ -1,0 +1,186 @@
+"""Siting: the ILP against brute force, the greedy within its bound, set cover, gains, candidates and defaults."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from stationmap import geo
+from stationmap.analysis.siting import (
+    area_demand,
+    candidates_in_gaps,
+    cover_all,
+    cover_matrix,
+    greedy_max_cover,
+    plan_sites,
+    propose_sites,
+    solve_max_cover,
+)
+from stationmap.config import PROJECT_ROOT
+from stationmap.districts import load_district
+from stationmap.errors import BadRequestError, CRSMismatchError, EmptyInputError
+from stationmap.stations import load_stations
+
+DATA = PROJECT_ROOT / "data"
+
+
+def instance(seed: int, n_demand: int = 40, n_cand: int = 9, span: float = 0.04):
+    rng = np.random.default_rng(seed)
+    demand = gpd.GeoDataFrame({"weight": rng.integers(1, 50, n_demand).astype(float)},
+                              geometry=gpd.points_from_xy(109.0 + rng.random(n_demand) * span,
+                                                          34.3 + rng.random(n_demand) * span), crs=4326)
+    names = {"id": [f"c{i}" for i in range(n_cand)], "name": [f"候选{i}" for i in range(n_cand)]}
+    candidates = gpd.GeoDataFrame(names,
+                                  geometry=gpd.points_from_xy(109.0 + rng.random(n_cand) * span,
+                                                              34.3 + rng.random(n_cand) * span), crs=4326)
+    return demand, candidates
+
+
+def brute_force(demand, candidates, k, radius_m):
+    d_lon, d_lat = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
+    c_lon, c_lat = candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy()
+    dist = geo.geodesic_distance_m(d_lon[:, None], d_lat[:, None], c_lon[None, :], c_lat[None, :])
+    reach = dist <= radius_m
+    w = demand["weight"].to_numpy()
+    return max(float(w[reach[:, list(s)].any(axis=1)].sum()) for s in itertools.combinations(range(len(c_lon)), k))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_ilp_matches_brute_force_and_greedy_stays_within_bound(seed, k):
+    demand, candidates = instance(seed)
+    best = brute_force(demand, candidates, k, 1000)
+    exact = propose_sites(demand, candidates, k=k, radius_m=1000, method="ilp")
+    greedy = propose_sites(demand, candidates, k=k, radius_m=1000, method="greedy")
+    assert exact.method == "ilp" and exact.optimal
+    assert exact.covered_by_new == pytest.approx(best)
+    assert exact.gap_pct == pytest.approx(0.0, abs=1e-9)
+    assert greedy.method == "greedy"
+    assert (1 - 1 / math.e) * best - 1e-9 <= greedy.covered_by_new <= best + 1e-9
+    assert greedy.upper_bound >= best - 1e-9  # the reported bound really bounds the optimum
+    gap_to_ilp = 100 * (best - greedy.covered_by_new) / best if best else 0.0
+    assert gap_to_ilp <= greedy.gap_pct + 1e-9
+    # The ILP's result reports the greedy's measured gap to it.
+    assert exact.greedy_covered == pytest.approx(greedy.covered_by_new)
+    assert exact.greedy_gap_pct == pytest.approx(gap_to_ilp)
+
+
+def test_gains_are_marginal_and_in_order():
+    demand, candidates = instance(11, n_demand=200, n_cand=30, span=0.08)
+    result = propose_sites(demand, candidates, k=5, radius_m=1200)
+    gains = [s.gain for s in result.sites]
+    assert gains == sorted(gains, reverse=True)
+    assert sum(gains) == pytest.approx(result.covered_by_new)
+    assert result.sites[-1].cumulative == pytest.approx(result.covered_by_new)
+    assert [s.rank for s in result.sites] == [1, 2, 3, 4, 5]
+    # Taking the first 3 of 5 gives what the gains say.
+    first3 = candidates[candidates["id"].isin([s.candidate_id for s in result.sites[:3]])]
+    again = propose_sites(demand, first3, k=3, radius_m=1200)
+    assert again.covered_by_new == pytest.approx(result.sites[2].cumulative)
+    frame = result.sites_frame()
+    assert frame.crs.equals(4326) and frame["rank"].tolist() == [1, 2, 3, 4, 5]
+    json.dumps(result.to_dict(), allow_nan=False, ensure_ascii=False)
+
+
+def test_existing_stations_keep_their_demand():
+    demand, candidates = instance(3)
+    station = candidates.iloc[[0]].rename(columns={"name": "station_name"})
+    with_station = propose_sites(demand, candidates, k=2, radius_m=1000, stations=station)
+    alone = propose_sites(demand, candidates, k=2, radius_m=1000)
+    assert with_station.already_covered > 0
+    assert with_station.uncovered_before == pytest.approx(with_station.total_demand - with_station.already_covered)
+    assert "c0" not in [s.candidate_id for s in with_station.sites]  # it would add nothing new
+    assert with_station.covered_by_new <= alone.covered_by_new
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_set_cover_matches_brute_force(seed):
+    demand, candidates = instance(seed, n_demand=30, n_cand=8, span=0.03)
+    result = cover_all(demand, candidates, radius_m=1000, method="ilp")
+    reach = cover_matrix(demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy(), candidates.geometry.x.to_numpy(),
+                         candidates.geometry.y.to_numpy(), radius_m=1000).toarray().astype(bool)
+    reachable = reach.any(axis=1)
+    fewest = next(k for k in range(len(candidates) + 1) for s in itertools.combinations(range(len(candidates)), k)
+                  if (reach[:, list(s)].any(axis=1) | ~reachable).all())
+    assert result.optimal and result.k == fewest
+    assert result.uncovered_after == pytest.approx(result.unreachable)
+    greedy = cover_all(demand, candidates, radius_m=1000, method="greedy")
+    assert greedy.k >= fewest and greedy.upper_bound <= fewest
+    assert greedy.uncovered_after == pytest.approx(greedy.unreachable)
+
+
+def test_greedy_bound_on_a_classic_trap():
+    # Candidate 0 covers the middle of two groups; 1 and 2 each cover one group exactly: greedy takes 0 first.
+    import scipy.sparse as sp
+
+    rows = np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1], [1, 0, 1], [0, 1, 0], [0, 0, 1]])
+    weights = np.array([1, 1, 1, 1, 1.5, 1.5])
+    chosen, gains, bound = greedy_max_cover(sp.csr_matrix(rows), weights, 2)
+    exact, optimal, ilp_bound = solve_max_cover(sp.csr_matrix(rows), weights, 2)
+    assert optimal and sorted(exact.tolist()) == [1, 2] and ilp_bound == pytest.approx(7.0)
+    assert chosen[0] == 0 and gains.sum() == pytest.approx(5.5)
+    assert gains.sum() >= (1 - 1 / math.e) * 7.0 and bound >= 7.0
+
+
+def test_auto_falls_back_to_greedy_above_the_pair_limit():
+    demand, candidates = instance(2, n_demand=100, n_cand=20)
+    result = propose_sites(demand, candidates, k=3, radius_m=1000, max_ilp_pairs=10)
+    assert result.method == "greedy" and not result.optimal
+    assert any("ILP limit" in n for n in result.notes)
+    assert 0 <= result.gap_pct < 100 * (1 / math.e) + 1e-9
+
+
+def test_candidates_in_gaps_and_area_demand():
+    region = gpd.GeoSeries([shapely.box(500_000, 3_790_000, 504_000, 3_792_000)], crs=32649).to_crs(4326).iloc[0]
+    demand = area_demand(region, spacing_m=100)
+    assert demand["weight"].sum() == pytest.approx(8e6, rel=0.01)
+    gaps = gpd.GeoDataFrame({"rank": [1]}, geometry=[region], crs=4326)
+    cands = candidates_in_gaps(gaps, spacing_m=500)
+    assert cands.crs.equals(4326) and len(cands) == 1 + 8 * 4
+    assert cands["id"].is_unique and cands["name"].iloc[0] == "gap 1"
+    with pytest.raises(BadRequestError):
+        candidates_in_gaps(gaps, spacing_m=0)
+
+
+def test_plan_sites_for_a_bundled_district():
+    district = load_district("450305", data_dir=DATA)
+    stations = load_stations(DATA / "stations" / "450305.geojson")
+    stages = []
+    result = plan_sites(stations, district.geometry, k=3, radius_m=1000, demand_spacing_m=500,
+                        candidate_spacing_m=1000, progress=stages.append)
+    assert len(result.sites) == 3 and result.problem == "max-cover"
+    assert stages[0] == "gaps" and stages[-1] == "done"
+    assert result.already_covered > 0
+    for s in result.sites:
+        assert shapely.contains_xy(district.geometry.buffer(0.01), s.lon, s.lat)
+
+
+def test_siting_errors():
+    demand, candidates = instance(0)
+    with pytest.raises(BadRequestError, match="k must"):
+        propose_sites(demand, candidates, k=0)
+    with pytest.raises(BadRequestError, match="method"):
+        propose_sites(demand, candidates, k=1, method="magic")
+    with pytest.raises(EmptyInputError):
+        propose_sites(demand, candidates.iloc[:0], k=1)
+    with pytest.raises(CRSMismatchError):
+        propose_sites(demand, candidates.to_crs(32649), k=1)
+
+
+def test_auto_skips_the_ilp_when_the_greedy_bound_proves_optimality():
+    # Area demand on a grid far from any station: k disjoint discs are optimal and the greedy's bound shows it,
+    # so "auto" answers without the ILP (which would spend its time limit on symmetric ties).
+    region = shapely.box(109.0, 34.0, 109.3, 34.3)
+    far = gpd.GeoDataFrame({"id": ["S"]}, geometry=gpd.points_from_xy([110.5], [35.5]), crs=4326)
+    result = plan_sites(far, region, k=3, radius_m=1000)
+    assert result.method == "greedy" and result.optimal and result.gap_pct == pytest.approx(0.0, abs=1e-9)
+    # By hand: no k sites can cover more than k times the best single site, and these three reach that.
+    best_single = result.sites[0].gain
+    assert [s.gain for s in result.sites] == pytest.approx([best_single] * 3)
+    assert result.upper_bound == pytest.approx(3 * best_single)
