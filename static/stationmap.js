@@ -393,6 +393,7 @@
       row(t("address"), p.address),
       row(t("hours"), p.hours_text || p.opening_hours),
       row(t("stars"), stars(p.stars)),
+      p.rating ? row(t("rating"), p.rating.headline) : null,
       (p.honours || []).length ? row(t("honours"), honours) : null,
       row(t("amenities"), amenityChips(p.amenities)),
       row(t("toilet"), p.toilet ? vocab("toilet", p.toilet) : null),
@@ -457,6 +458,11 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-amenity]"), function (node) { node.textContent = vocab("amenities", node.getAttribute("data-i18n-amenity")); });
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-preset]"), function (node) {
       node.textContent = state.cfg.strings.presets[node.getAttribute("data-i18n-preset")].label[state.lang];
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-report-lang]"), function (node) {
+      var link = new URL(node.getAttribute("href"), window.location.href);
+      link.searchParams.set("lang", state.lang);
+      node.setAttribute("href", link.pathname + link.search);
     });
     Array.prototype.forEach.call(document.querySelectorAll("[data-notice]"), function (node) {
       node.textContent = state.cfg.notices[Number(node.getAttribute("data-notice"))][state.lang];

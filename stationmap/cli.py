@@ -215,3 +215,443 @@ def summary(ctx: click.Context) -> None:
                "示意数据：站点位置为示意，并非官方登记名录。")
     if failed:
         ctx.exit(1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# planner commands: coverage, gaps, site (issue 4)
+
+
+def _radii(values: tuple[str, ...], default: float) -> list[float]:
+    """Parse repeatable / comma-separated --radius-m values into metres."""
+    out = []
+    for value in values:
+        for part in str(value).split(","):
+            if part.strip():
+                try:
+                    out.append(float(part))
+                except ValueError as err:
+                    msg = f"--radius-m takes metres, e.g. 500,1000,1500; got {part!r}."
+                    raise click.BadParameter(msg) from err
+    return out or [default]
+
+
+def _planner_inputs(settings: Settings, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
+                    stations_path: Path | None, *, need_district: bool = True) -> tuple[Any, Any]:
+    """Resolve the district and load its stations (the bundled file unless --stations is given)."""
+    chosen = district_mod.resolve_district(adcode=district_code, boundary=boundary, boundary_crs=boundary_crs,
+                                           data_dir=settings.data_dir)
+    if chosen is None and need_district:
+        raise click.UsageError("Name the district with --district ADCODE, or --boundary FILE --boundary-crs DATUM.")
+    if stations_path is None:
+        code = chosen.adcode if chosen is not None else ""
+        stations_path = settings.data_dir / "stations" / f"{code}.geojson"
+        if not code or not stations_path.is_file():
+            raise click.UsageError("No bundled stations for this district; give a station file with --stations.")
+    return chosen, stations.load_stations(stations_path)
+
+
+def _load_demand(path: Path | None, weight_col: str | None, demand_crs: str | None) -> Any:
+    from stationmap.demand import load_demand
+
+    return None if path is None else load_demand(path, weight_col=weight_col, crs=demand_crs)
+
+
+def _stderr_bar(length: int, label: str) -> Any:
+    import sys
+
+    return click.progressbar(length=length, label=label, file=sys.stderr)  # stdout stays clean for JSON
+
+
+def _planner_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by coverage, gaps and site."""
+    options = [
+        click.option("--stations", "stations_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Station file (default: the bundled data/stations/<adcode>.geojson)."),
+        click.option("--at", "at", metavar="HH:MM", help="Count only stations open at this time (Asia/Shanghai), "
+                     "e.g. 05:00 when sanitation shifts start."),
+        click.option("--demand", "demand_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Demand points or polygons (population grid, depots, hubs) with a weight column."),
+        click.option("--weight-col", help="Weight column of --demand (default: 'weight', else 1 per feature)."),
+        click.option("--demand-crs", metavar="DATUM", help="Datum of a CSV --demand file (wgs84, gcj02, bd09)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _fmt_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--format", "fmt", type=click.Choice(["text", "json", "geojson", "csv"]), default="text",
+                        show_default=True, help="Output: a table, JSON, GeoJSON (geometries) or CSV.")(func)
+
+
+def _km2(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1e6:,.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False))
+
+
+def _echo_csv(rows: list[dict[str, Any]]) -> None:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    click.echo(buffer.getvalue(), nl=False)
+
+
+def _coverage_row(report: Any) -> dict[str, Any]:
+    d = report.to_dict()
+    row = {k: d[k] for k in ("region_name", "radius_m", "distance_model", "crs", "when", "n_stations", "n_used",
+                              "region_area_m2", "covered_area_m2", "pct_area_covered", "covered_twice_area_m2",
+                              "pct_area_covered_twice", "street_length_m", "street_length_covered_m",
+                              "street_length_covered_twice_m")}
+    demand = d["demand"] or {}
+    row.update({"demand_total": demand.get("total"), "demand_covered": demand.get("covered"),
+                "demand_pct_covered": demand.get("pct_covered"),
+                "demand_pct_covered_twice": demand.get("pct_covered_twice")})
+    return row
+
+
+def _coverage_table(reports: list[Any]) -> None:
+    first = reports[0]
+    where = first.region_name or "stations' extent"
+    click.echo(f"Coverage of {where} ({first.crs}; {first.n_stations} stations"
+               + (f", open at {first.when}" if first.when else "") + ")")
+    click.echo(f"{'radius':>8} {'model':<13} {'stations':>8} {'covered km²':>12} {'share':>7} "
+               f"{'≥2 km²':>10} {'share':>7} {'demand':>8} {'≥2':>7}")
+    for r in reports:
+        demand = r.demand
+        click.echo(f"{r.radius_m:>7g}m {r.distance_model:<13} {r.n_used:>8} {_km2(r.covered_area_m2):>12} "
+                   f"{_pct(r.pct_area_covered):>7} {_km2(r.covered_twice_area_m2):>10} "
+                   f"{_pct(r.pct_area_covered_twice):>7} {_pct(demand.pct_covered if demand else None):>8} "
+                   f"{_pct(demand.pct_covered_twice if demand else None):>7}")
+    if first.region_area_m2:
+        click.echo(f"district area {_km2(first.region_area_m2)} km²")
+    for r in reports:
+        for rec in (r.demand.largest_uncovered[:5] if r.demand else ()):
+            near = (f"more than {r.radius_m:g} m from any station" if rec["nearest_station_m"] is None else
+                    f"nearest station {rec['nearest_station_id']} {rec['nearest_station_m']:,.0f} m")
+            click.echo(f"  uncovered at {r.radius_m:g} m ({r.distance_model}): {rec['id']} weight "
+                       f"{rec['uncovered']:,.0f} at {rec['lon']:.5f},{rec['lat']:.5f}, {near}")
+    for note in dict.fromkeys(n for r in reports for n in r.notes):
+        click.echo(f"note: {note}")
+
+
+@main.command()
+@_district_options
+@_planner_options
+@click.option("--radius-m", "radius_values", multiple=True, metavar="M[,M...]",
+              help="Service radius in metres; repeatable or a comma list, e.g. 500,1000,1500 (default 1000).")
+@click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="OSM extract (.osm, .osm.bz2, .osm.pbf): measure walking distance along its streets too.")
+@click.option("--street-buffer-m", type=click.FloatRange(min=0, max=500), default=50.0, show_default=True,
+              help="With --osm: metres either side of a covered street counted as covered area.")
+@_fmt_option
+@click.pass_context
+@_domain_errors
+def coverage(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
+             stations_path: Path | None, at: str | None, demand_path: Path | None, weight_col: str | None,
+             demand_crs: str | None, radius_values: tuple[str, ...], osm_path: Path | None, street_buffer_m: float,
+             fmt: str) -> None:
+    """Share of a district's area (and demand) within reach of a station, covered once and twice."""
+    from stationmap import analysis
+    from stationmap.network import read_walk_network
+
+    settings = _settings(ctx)
+    chosen, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_path,
+                                    need_district=osm_path is None)
+    demand = _load_demand(demand_path, weight_col, demand_crs)
+    radii = _radii(radius_values, settings.default_radius_m)
+    region = chosen.geometry if chosen is not None else None
+    name = f"{chosen.city}{chosen.name}" if chosen is not None else None
+    options = {"when": at, "demand": demand, "weight_col": "weight", "region_name": name}
+    reports, areas = [], []
+    with _stderr_bar(len(radii) * (2 if osm_path else 1) + (1 if osm_path else 0), "coverage") as bar:
+        network = read_walk_network(osm_path) if osm_path else None
+        bar.update(1 if osm_path else 0)
+        for radius in radii:
+            if network is not None:  # both models over the same region, stations and time
+                net = analysis.network_coverage_report(frame, network, region, radius_m=radius,
+                                                street_buffer_m=street_buffer_m, **options)
+                reports += [net.straight_line, net.network]
+                areas.append(net.areas)
+                bar.update(2)
+                continue
+            reports.append(analysis.coverage_report(frame, region, radius_m=radius, **options))
+            if fmt == "geojson":
+                areas.append(analysis.service_areas(frame, region, radius_m=radius, when=at))
+            bar.update(1)
+    if fmt == "json":
+        _echo_json([r.to_dict() for r in reports])
+    elif fmt == "csv":
+        _echo_csv([_coverage_row(r) for r in reports])
+    elif fmt == "geojson":
+        import pandas as pd
+
+        click.echo(pd.concat(areas, ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
+    else:
+        _coverage_table(reports)
+
+
+@main.command()
+@_district_options
+@_planner_options
+@click.option("--radius-m", type=click.FloatRange(min=1, max=20_000), default=None,
+              help="Service radius in metres (default: the setting, 1000).")
+@click.option("--min-area-m2", type=click.FloatRange(min=0), default=10_000.0, show_default=True,
+              help="Drop gaps smaller than this as slivers (and count them).")
+@click.option("--rank-by", type=click.Choice(["area", "demand"]), default="area", show_default=True)
+@click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="OSM extract: gaps of the walking-distance service area instead of straight-line circles.")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Rows in the table.")
+@_fmt_option
+@click.pass_context
+@_domain_errors
+def gaps(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
+         stations_path: Path | None, at: str | None, demand_path: Path | None, weight_col: str | None,
+         demand_crs: str | None, radius_m: float | None, min_area_m2: float, rank_by: str, osm_path: Path | None,
+         top: int, fmt: str) -> None:
+    """The parts of a district out of reach of every station, largest (or most demand) first."""
+    from stationmap import analysis
+    from stationmap.network import read_walk_network
+
+    settings = _settings(ctx)
+    chosen, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_path)
+    demand = _load_demand(demand_path, weight_col, demand_crs)
+    radius = radius_m or settings.default_radius_m
+    covered, model = None, "straight-line"
+    if osm_path is not None:
+        with _stderr_bar(2, "street network") as bar:
+            network = read_walk_network(osm_path)
+            bar.update(1)
+            net = analysis.network_coverage_report(frame, network, chosen.geometry, radius_m=radius, when=at)
+            covered, model = net.areas.geometry.iloc[0], "network"
+            bar.update(1)
+    report = analysis.find_gaps(frame, chosen.geometry, radius_m=radius, when=at, demand=demand,
+                                weight_col="weight", min_area_m2=min_area_m2, covered=covered, distance_model=model,
+                                region_name=f"{chosen.city}{chosen.name}")
+    if fmt == "json":
+        _echo_json(report.to_dict() | {"gaps": report.records(by=rank_by)})
+    elif fmt == "csv":
+        _echo_csv([{"radius_m": report.radius_m, "distance_model": report.distance_model} | rec
+                   for rec in report.records(by=rank_by)])
+    elif fmt == "geojson":
+        frame_out = report.gaps.assign(radius_m=report.radius_m, distance_model=report.distance_model)
+        click.echo(frame_out.sort_values("rank_by_demand" if rank_by == "demand" else "rank")
+                   .to_json(drop_id=True, ensure_ascii=False))
+    else:
+        _gaps_table(report, rank_by=rank_by, top=top)
+
+
+def _gaps_table(report: Any, *, rank_by: str, top: int) -> None:
+    click.echo(f"Gaps in {report.region_name or 'the district'} at {report.radius_m:g} m ({report.distance_model}, "
+               f"{report.crs}" + (f", open at {report.when}" if report.when else "") + f"): {report.n_gaps} gap(s), "
+               f"{_km2(report.gap_area_m2)} km² of {_km2(report.region_area_m2)} km²; "
+               f"{report.n_slivers} slivers under "
+               f"{report.min_area_m2:,.0f} m² dropped ({_km2(report.sliver_area_m2)} km²)")
+    click.echo(f"{'rank':>4} {'area km²':>9} {'demand':>10} {'centre lon,lat':>22} {'reach m':>8} "
+               f"{'nearest station':<16} {'dist m':>7}")
+    for rec in report.records(by=rank_by)[:top]:
+        dist = "-" if rec["nearest_station_m"] is None else f"{rec['nearest_station_m']:,.0f}"
+        click.echo(f"{rec['rank' if rank_by == 'area' else 'rank_by_demand']:>4} {rec['area_m2'] / 1e6:>9.3f} "
+                   f"{rec['demand']:>10,.0f} {rec['centre_lon']:>11.5f},{rec['centre_lat']:<10.5f} "
+                   f"{rec['inscribed_radius_m']:>8,.0f} {rec['nearest_station_id']!s:<16} {dist:>7}")
+
+
+def _parse_lonlat(values: tuple[str, ...]) -> list[tuple[float, float]]:
+    pairs = []
+    for value in values:
+        parts = value.split(",")
+        try:
+            lon, lat = (float(p) for p in parts)
+        except ValueError as err:
+            msg = f"--add takes LON,LAT in WGS-84 degrees, e.g. 109.06,34.27; got {value!r}."
+            raise click.BadParameter(msg) from err
+        pairs.append((lon, lat))
+    return pairs
+
+
+@main.command()
+@_district_options
+@_planner_options
+@click.option("-k", "--k", "k", type=click.IntRange(min=1, max=500), default=5, show_default=True,
+              help="Number of new sites to propose.")
+@click.option("--cover-all", is_flag=True, help="Instead of k sites: the fewest sites that reach all demand.")
+@click.option("--candidates", "candidates_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Candidate sites (host institutions: banks, post offices, petrol stations, community centres); "
+                   "default: points generated inside the gaps.")
+@click.option("--candidates-crs", metavar="DATUM", help="Datum of a CSV --candidates file.")
+@click.option("--grid-m", type=click.FloatRange(min=10), help="Spacing of generated candidates (default radius/2).")
+@click.option("--radius-m", type=click.FloatRange(min=1, max=20_000), default=None,
+              help="Service radius in metres (default: the setting, 1000).")
+@click.option("--method", type=click.Choice(["auto", "ilp", "greedy"]), default="auto", show_default=True,
+              help="Exact ILP (HiGHS), lazy greedy with its bound, or auto by size.")
+@click.option("--time-limit-s", type=click.FloatRange(min=1, max=3600), default=30.0, show_default=True,
+              help="ILP time limit; the best solution and its bound are reported when it is hit.")
+@click.option("--what-if", "what_if", is_flag=True,
+              help="Report coverage before and after: with --add/--remove, those changes; else the proposed sites.")
+@click.option("--add", "add", multiple=True, metavar="LON,LAT", help="What-if: a new station (WGS-84), repeatable.")
+@click.option("--remove", "remove", multiple=True, metavar="ID", help="What-if: remove this station, repeatable.")
+@_fmt_option
+@click.pass_context
+@_domain_errors
+def site(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
+         stations_path: Path | None, at: str | None, demand_path: Path | None, weight_col: str | None,
+         demand_crs: str | None, k: int, cover_all: bool, candidates_path: Path | None, candidates_crs: str | None,
+         grid_m: float | None, radius_m: float | None, method: str, time_limit_s: float, what_if: bool,
+         add: tuple[str, ...], remove: tuple[str, ...], fmt: str) -> None:
+    """Where to put the next stations: the k sites that cover the most uncovered demand, in order of gain."""
+    from stationmap import analysis
+
+    settings = _settings(ctx)
+    chosen, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_path)
+    demand = _load_demand(demand_path, weight_col, demand_crs)
+    radius = radius_m or settings.default_radius_m
+    name = f"{chosen.city}{chosen.name}"
+    if what_if and (add or remove):
+        result = analysis.what_if(frame, chosen.geometry, add=_parse_lonlat(add), remove=list(remove),
+                                  radius_m=radius, when=at, demand=demand, region_name=name)
+        _what_if_out(result, fmt)
+        return
+    candidates = _load_demand(candidates_path, None, candidates_crs)
+    with _stderr_bar(4, "siting") as bar:
+        result = analysis.plan_sites(frame, chosen.geometry, k=None if cover_all else k, radius_m=radius,
+                                     demand=demand, candidates=candidates, when=at, candidate_spacing_m=grid_m,
+                                     method=method, time_limit_s=time_limit_s, progress=lambda _stage: bar.update(1))
+    if what_if:
+        sites = result.sites_frame()[["candidate_id", "geometry"]].rename(columns={"candidate_id": "id"})
+        _what_if_out(analysis.what_if(frame, chosen.geometry, add=sites, radius_m=radius, when=at, demand=demand,
+                                      region_name=name), fmt, siting=result)
+        return
+    _siting_out(result, fmt, name)
+
+
+def _siting_out(result: Any, fmt: str, name: str) -> None:
+    if fmt == "json":
+        _echo_json(result.to_dict())
+    elif fmt == "csv":
+        _echo_csv([s | {"radius_m": result.radius_m, "method": result.method} for s in result.to_dict()["sites"]])
+    elif fmt == "geojson":
+        click.echo(result.sites_frame().to_json(drop_id=True, ensure_ascii=False))
+    else:
+        problem = "fewest sites covering all demand" if result.problem == "set-cover" else f"best {result.k} sites"
+        quality = ("optimal" if result.optimal else
+                   f"within {result.gap_pct:.1f}% of the bound {result.upper_bound:,.1f}")
+        click.echo(f"{name}: {problem} at {result.radius_m:g} m ({result.distance_model}), {result.method}, "
+                   f"{quality}; {result.n_demand:,} demand points x {result.n_candidates:,} candidates, "
+                   f"{result.n_pairs:,} pairs, {result.solve_time_s:.2f} s")
+        click.echo(f"demand {result.total_demand:,.0f}: already covered {result.already_covered:,.0f}, "
+                   f"uncovered {result.uncovered_before:,.0f}, of which no candidate reaches "
+                   f"{result.unreachable:,.0f}")
+        click.echo(f"{'#':>3} {'site':<14} {'lon':>11} {'lat':>10} {'gain':>12} {'cumulative':>12} {'of gap':>7}  name")
+        for s in result.sites:
+            click.echo(f"{s.rank:>3} {s.candidate_id:<14} {s.lon:>11.5f} {s.lat:>10.5f} {s.gain:>12,.0f} "
+                       f"{s.cumulative:>12,.0f} {s.cumulative_pct:>6.1f}%  {s.name}")
+        if result.greedy_covered is not None:
+            click.echo(f"the lazy greedy alone would cover {result.greedy_covered:,.0f} "
+                       f"({result.greedy_gap_pct:.2f}% less)")
+        for note in result.notes:
+            click.echo(f"note: {note}")
+
+
+def _what_if_out(result: Any, fmt: str, siting: Any = None) -> None:
+    if fmt in ("json", "geojson"):
+        data = result.to_dict()
+        if siting is not None:
+            data["siting"] = siting.to_dict()
+        _echo_json(data)
+        return
+    if fmt == "csv":
+        _echo_csv([{"figure": key, "before": _coverage_row(result.before).get(key, None),
+                    "after": _coverage_row(result.after).get(key, None), "delta": value}
+                   for key, value in result.to_dict()["delta"].items()])
+        return
+    if siting is not None:
+        _siting_out(siting, "text", result.before.region_name)
+    b, a = result.before, result.after
+    click.echo(f"What if (+{len(result.added_ids)} / -{len(result.removed_ids)} stations) at {b.radius_m:g} m "
+               f"({b.distance_model}, {b.crs}):")
+    click.echo(f"{'':<22} {'before':>10} {'after':>10} {'change':>10}")
+    click.echo(f"{'stations counted':<22} {b.n_used:>10} {a.n_used:>10} {a.n_used - b.n_used:>+10}")
+    rows = [("covered km²", b.covered_area_m2 / 1e6, a.covered_area_m2 / 1e6),
+            ("covered ≥2 km²", b.covered_twice_area_m2 / 1e6, a.covered_twice_area_m2 / 1e6)]
+    if b.pct_area_covered is not None:
+        rows += [("covered share %", b.pct_area_covered, a.pct_area_covered),
+                 ("covered ≥2 share %", b.pct_area_covered_twice, a.pct_area_covered_twice)]
+    if b.demand is not None and a.demand is not None:
+        rows += [("demand covered %", b.demand.pct_covered, a.demand.pct_covered)]
+    for label, before, after in rows:
+        click.echo(f"{label:<22} {before:>10.2f} {after:>10.2f} {after - before:>+10.2f}")
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1; 0.0.0.0 to serve the network).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default 8000).")
+@click.option("--tile-provider", type=click.Choice(["osm", "amap", "tianditu"]),
+              help="Base-map tiles: osm (default), amap (GCJ-02; markers are converted), tianditu (needs a key).")
+@click.option("--tianditu-key", envvar="STATIONMAP_TIANDITU_KEY", help="Tianditu API key.")
+@click.option("--max-request-bytes", type=click.IntRange(1_000, 100_000_000), help="Largest request body accepted.")
+@click.pass_context
+@_domain_errors
+def serve(ctx: click.Context, host: str | None, port: int | None, tile_provider: str | None,
+          tianditu_key: str | None, max_request_bytes: int | None) -> None:
+    """Serve the worker map, the planner view and the JSON API with waitress (a production WSGI server)."""
+    from stationmap.web.server import serve as run_server  # Flask loads only for this command
+
+    settings = _settings(ctx).replace(host=host, port=port, tile_provider=tile_provider, tianditu_key=tianditu_key,
+                                      max_request_bytes=max_request_bytes)
+    click.echo(f"stationmap: http://{settings.host}:{settings.port}/ (planner: /planner, API: /api/openapi.json)")
+    run_server(settings)
+
+
+@main.command()
+@click.option("--district", "district_codes", multiple=True, metavar="ADCODE",
+              help="Bundled district (repeatable); default: every bundled district.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for report.html, report.pdf and the CSV/GeoJSON tables.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--radius-m", "radius_values", multiple=True, metavar="M",
+              help="Radii in metres for the coverage table (repeatable or comma list; default 500,1000,1500).")
+@click.option("--headline-radius-m", type=click.FloatRange(100, 10_000), default=1000.0, show_default=True,
+              help="Radius for gaps, time of day and siting.")
+@click.option("--sites", "k_sites", type=click.IntRange(0, 20), default=5, show_default=True,
+              help="New sites to recommend per district (0 for none).")
+@click.option("--rubric", "rubric_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Star rubric TOML (default: <data-dir>/rubric/stars-v1.toml).")
+@click.option("--demand", "demand_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Demand points or polygons with a weight column.")
+@click.option("--weight-col", help="Weight column of --demand.")
+@click.option("--demand-crs", metavar="DATUM", help="Datum of a CSV --demand file.")
+@click.option("--no-pdf", is_flag=True, help="Skip the PDF (HTML and tables only).")
+@click.pass_context
+@_domain_errors
+def report(ctx: click.Context, district_codes: tuple[str, ...], output: Path, lang: str,
+           radius_values: tuple[str, ...], headline_radius_m: float, k_sites: int, rubric_file: Path | None,
+           demand_path: Path | None, weight_col: str | None, demand_crs: str | None, no_pdf: bool) -> None:
+    """Write a coverage report (HTML, PDF, CSV, GeoJSON) for one, several or all bundled districts."""
+    from stationmap import report as report_mod  # matplotlib loads only for this command
+
+    settings = _settings(ctx)
+    rules = rubric.load_rubric(rubric_file or rubric.default_rubric_path(settings.data_dir))
+    codes = list(district_codes) or district_mod.bundled_adcodes(settings.data_dir)
+    radii = _radii(radius_values, 0.0) if radius_values else list(report_mod.DEFAULT_RADII_M)
+    demand = _load_demand(demand_path, weight_col, demand_crs)
+    built = []
+    with _stderr_bar(len(codes) * 7, "building reports") as bar:
+        for code in codes:
+            district = district_mod.load_district(code, data_dir=settings.data_dir)
+            frame = stations.load_stations(settings.data_dir / "stations" / f"{code}.geojson")
+            built.append(report_mod.build_district_report(
+                frame, district, rubric=rules, radii_m=radii, radius_m=headline_radius_m, demand=demand,
+                weight_col=weight_col or "weight", k_sites=k_sites, progress=lambda _step: bar.update(1)))
+    files = report_mod.write_report(built, output, lang=lang, pdf=not no_pdf)
+    for name, path in files.items():
+        click.echo(f"wrote {path}" if name != "report.html" else f"wrote {path}  <- open this")

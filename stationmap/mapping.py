@@ -23,10 +23,13 @@ __all__ = [
     "TILE_PROVIDERS",
     "MapParts",
     "NavigationLinks",
+    "PlannerLayer",
     "StationLayer",
     "TileProvider",
     "build_map",
+    "build_planner_map",
     "navigation_links",
+    "planner_assets",
     "render_map_parts",
     "tile_provider",
     "vendored_assets",
@@ -230,6 +233,98 @@ def build_map(*, center_lon: float, center_lat: float, zoom: int, provider: Tile
                          max_zoom=provider.max_zoom, name=f"{provider.key}_labels", overlay=True,
                          control=False).add_to(m)
     StationLayer(config_id=config_id).add_to(m)
+    return m
+
+
+def planner_assets(static_url: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """
+    Return the (name, url) lists of JavaScript and CSS the planner page loads, all under `static_url`.
+
+    Parameters
+    ----------
+    static_url
+        URL prefix of the ``static/`` folder, e.g. ``/static``.
+
+    Returns
+    -------
+    js, css
+        In load order: Leaflet, then ``planner.js``; Leaflet's CSS, ``stationmap.css`` (shared look and station
+        pins) and ``planner.css``.
+    """
+    base = static_url.rstrip("/")
+    js = [("leaflet", f"{base}/vendor/leaflet/leaflet.js"), ("planner", f"{base}/planner.js")]
+    css = [("leaflet_css", f"{base}/vendor/leaflet/leaflet.css"), ("stationmap_css", f"{base}/stationmap.css"),
+           ("planner_css", f"{base}/planner.css")]
+    return js, css
+
+
+class PlannerLayer(MacroElement):
+    """
+    Hand the folium map to ``static/planner.js``, which loads coverage, gaps, sites and stations from the API.
+
+    Parameters
+    ----------
+    config_id
+        Id of the ``<script type="application/json">`` element holding the page's configuration.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.stationplanner.attach({{ this._parent.get_name() }}, {{ this.config_id|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, config_id: str) -> None:
+        super().__init__()
+        self._name = "PlannerLayer"
+        self.config_id = config_id
+
+
+def build_planner_map(*, center_lon: float, center_lat: float, zoom: int, provider: TileProvider, static_url: str,
+                      config_id: str = "planner-config") -> folium.Map:
+    """
+    Build the planner's map: tiles, vendored Leaflet, and the element that draws the planner layers.
+
+    Parameters
+    ----------
+    center_lon, center_lat
+        Initial centre, WGS-84 degrees (converted to the tiles' datum here).
+    zoom
+        Initial zoom level.
+    provider
+        Base-map tiles (see `tile_provider`).
+    static_url
+        URL prefix of the ``static/`` folder.
+    config_id
+        Id of the page's JSON configuration element.
+
+    Returns
+    -------
+    m
+        A folium map with no CDN links and no data embedded: layers come from the JSON API.
+    """
+    lon, lat = geo.convert_coords(center_lon, center_lat, src="wgs84", dst=provider.datum)
+    m = folium.Map(
+        location=(lat, lon),  # folium wants (lat, lon)
+        zoom_start=zoom,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+        zoom_control=True,
+        max_zoom=provider.max_zoom,
+    )
+    js, css = planner_assets(static_url)
+    m.default_js = js  # instance attributes replace folium's CDN lists
+    m.default_css = css
+    folium.TileLayer(tiles=provider.url, attr=provider.attribution, subdomains=provider.subdomains,
+                     max_zoom=provider.max_zoom, name=provider.key, control=False).add_to(m)
+    if provider.overlay_url:
+        folium.TileLayer(tiles=provider.overlay_url, attr=provider.attribution, subdomains=provider.subdomains,
+                         max_zoom=provider.max_zoom, name=f"{provider.key}_labels", overlay=True,
+                         control=False).add_to(m)
+    PlannerLayer(config_id=config_id).add_to(m)
     return m
 
 

@@ -115,3 +115,27 @@ def test_stars_invalid_rubric_is_a_clean_error(runner, tmp_path):
     bad.write_text("[meta\nversion = 1", encoding="utf-8")
     result = runner.invoke(main, ["stars", "--rubric", str(bad)])
     assert result.exit_code == 1 and "invalid TOML" in result.output and "Traceback" not in result.output
+
+
+def test_report_command_writes_html_and_tables(runner, tmp_path):
+    out = tmp_path / "reports"
+    result = runner.invoke(main, ["report", "--district", "450305", "--district", "530111", "-o", str(out),
+                                  "--lang", "en", "--no-pdf", "--sites", "2"])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Districts side by side" in page and "桂林市七星区" in page and "昆明市官渡区" in page
+    summary = (out / "summary.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert summary[0].startswith("adcode,district,stations") and len(summary) == 3
+    assert not (out / "report.pdf").exists()
+
+
+def test_report_unknown_district_is_a_clean_error(runner, tmp_path):
+    result = runner.invoke(main, ["report", "--district", "110101", "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "No bundled boundary for district '110101'" in result.output
+
+
+def test_serve_refuses_tianditu_without_key(runner, monkeypatch):
+    monkeypatch.delenv("STATIONMAP_TIANDITU_KEY", raising=False)
+    result = runner.invoke(main, ["serve", "--tile-provider", "tianditu", "--port", "8799"])
+    assert result.exit_code == 1 and "Tianditu" in result.output and "Traceback" not in result.output
+    assert runner.invoke(main, ["serve", "--tile-provider", "google"]).exit_code == 2

@@ -138,7 +138,8 @@ def test_phone_finds_nearest_and_opens_station(browser, base_url):
     wanted = second.get_attribute("data-station-id")
     second.click()
     page.wait_for_selector("#sm-detail:not([hidden])", timeout=10000)
-    page.wait_for_function(f"document.getElementById('sm-detail').dataset.stationId === {json.dumps(wanted)}")
+    # wait on selectors, not page functions: the page's CSP forbids the eval a string function needs
+    page.locator(f"#sm-detail[data-station-id={json.dumps(wanted)}]").wait_for()
     detail = page.locator("#sm-detail")
     assert "12351" in detail.inner_text()
     assert detail.locator("a.sm-nav-amap").get_attribute("href").startswith("https://uri.amap.com/navigation?")
@@ -152,8 +153,8 @@ def test_phone_finds_nearest_and_opens_station(browser, base_url):
 
     # the language switch re-labels the page and the list without a reload
     page.click("#sm-lang")
-    page.wait_for_function("document.documentElement.lang === 'en'")
-    page.wait_for_function("document.querySelector('#sm-list .sm-item-walk').textContent.includes('min walk')")
+    page.locator("html[lang=en]").wait_for(state="attached")
+    page.locator("#sm-list .sm-item-walk", has_text="min walk").first.wait_for()
     assert page.locator("#sm-locate").inner_text().strip() == "Find me"
     _assert_clean(watch)
     context.close()
@@ -172,7 +173,7 @@ def test_hostile_name_renders_as_text(browser, base_url):
     assert HOSTILE in result.inner_text()
     result.click()
     page.wait_for_selector("#sm-detail:not([hidden])", timeout=10000)
-    page.wait_for_function("document.getElementById('sm-detail').dataset.stationId === 'T-X'")
+    page.locator('#sm-detail[data-station-id="T-X"]').wait_for()
     assert page.locator("#sm-detail-name").text_content() == HOSTILE
 
     # the map marker's tooltip and the nearest list show it as text too

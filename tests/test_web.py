@@ -486,3 +486,31 @@ def test_real_server_logs_each_request_and_refuses_big_bodies(fixture_dir, caplo
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+def test_station_detail_carries_the_star_rubric(bundled_client):
+    body = _strict_json(bundled_client.get("/api/stations/450305-011?lang=en"))
+    rating = body["properties"]["rating"]
+    assert rating["station_id"] == "450305-011" and rating["headline"].startswith("qualifies for")
+    assert "AED" in rating["headline"]
+
+
+def test_detail_without_rubric_has_no_rating(client):
+    assert "rating" not in _strict_json(client.get("/api/stations/T-1"))["properties"]
+
+
+def test_report_download(bundled_client):
+    page = bundled_client.get("/")
+    assert b"/report/450305.pdf" in page.data
+    html_report = bundled_client.get("/report/450305.html?lang=en")
+    assert html_report.status_code == 200 and html_report.mimetype == "text/html"
+    assert b"Outdoor-worker station coverage report" in html_report.data
+    pdf = bundled_client.get("/report/450305.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+    assert "attachment" in pdf.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize("url, status", [("/report/110101.html", 404), ("/report/450305.doc", 400),
+                                         ("/report/450305.html?lang=fr", 400)])
+def test_report_errors(bundled_client, url, status):
+    assert bundled_client.get(url).status_code == status

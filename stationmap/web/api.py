@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from stationmap.web import queries
+from stationmap.web import planner, queries
 from stationmap.web.jsonutil import json_response
 from stationmap.web.openapi import openapi_document
 from stationmap.web.state import AppState
@@ -17,6 +17,10 @@ GEOJSON = "application/geo+json"
 
 def _state() -> AppState:
     return current_app.extensions["stationmap"]
+
+
+def _planner_cache() -> planner.PlannerCache:
+    return current_app.extensions["stationmap_planner"]
 
 
 @bp.get("/stations")
@@ -42,6 +46,42 @@ def nearest() -> Response:
 def view() -> Response:
     """What the map draws for a bbox and zoom: single stations or counts per cell."""
     return json_response(queries.view(_state(), request.args))
+
+
+@bp.get("/districts")
+def districts() -> Response:
+    """The bundled districts with their outlines, for the planner."""
+    return json_response(planner.districts(_state(), _planner_cache()), mimetype=GEOJSON)
+
+
+@bp.get("/coverage")
+def coverage() -> Response:
+    """A district's coverage: shares of its area within reach of one and of two stations."""
+    return json_response(planner.coverage(_state(), _planner_cache(), request.args))
+
+
+@bp.get("/gaps")
+def gaps() -> Response:
+    """A district's coverage gaps, ranked, as GeoJSON."""
+    return json_response(planner.gaps(_state(), _planner_cache(), request.args), mimetype=GEOJSON)
+
+
+@bp.get("/sites")
+def sites() -> Response:
+    """Proposed new sites numbered by marginal gain, as GeoJSON."""
+    return json_response(planner.sites(_state(), _planner_cache(), request.args), mimetype=GEOJSON)
+
+
+@bp.get("/service-areas")
+def service_areas() -> Response:
+    """Covered and overlap (covered twice or more) areas, as GeoJSON."""
+    return json_response(planner.service_area_layers(_state(), _planner_cache(), request.args), mimetype=GEOJSON)
+
+
+@bp.get("/what-if")
+def what_if() -> Response:
+    """Coverage before and after adding or removing stations."""
+    return json_response(planner.what_if_report(_state(), _planner_cache(), request.args))
 
 
 @bp.get("/openapi.json")

@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from stationmap.config import Settings
+from stationmap.web.planner import PlannerCache
 from stationmap.web.state import load_state
 
 __all__ = ["create_app"]
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
     state = load_state(settings)
     app.extensions["stationmap"] = state
+    app.extensions["stationmap_planner"] = PlannerCache()
     policy = _content_security_policy([state.provider.url, state.provider.overlay_url])
 
     from stationmap.web import api, errors, views  # import inside the factory (flaskr)

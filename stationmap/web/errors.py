@@ -55,6 +55,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StationMapError)
     def _domain(err: StationMapError) -> Response:
         status = int(getattr(err, "http_status", 500))
+        retry_after = getattr(err, "retry_after_s", None)
+        if status == 503 and retry_after is not None:  # busy, not broken: say so and when to retry
+            return _respond(str(err), status, {"Retry-After": str(int(retry_after))})
         if status >= 500:
             logger.exception("Unexpected stationmap error")
             return _respond(_MESSAGES[500], 500)

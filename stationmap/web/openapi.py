@@ -6,6 +6,7 @@ from typing import Any
 
 from stationmap.config import Settings
 from stationmap.schema import AMENITIES, TOILET
+from stationmap.web.planner import LIMITS
 
 __all__ = ["openapi_document"]
 
@@ -104,6 +105,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "400": error},
             }},
+            **_planner_paths(settings, error, geojson),
             "/api/openapi.json": {"get": {"summary": "This document.",
                                           "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
         },
@@ -111,4 +113,55 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "type": "object", "required": ["ok", "error", "status"],
             "properties": {"ok": {"const": False}, "error": {"type": "string"}, "status": {"type": "integer"}},
         }}},
+    }
+
+
+def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str, Any]) -> dict[str, Any]:
+    """The planner's endpoints: coverage, gaps, sites, service areas, what-if and the districts."""
+    district = _param("district", "6-digit adcode of a bundled district (see /api/districts).",
+                      {"type": "string", "pattern": r"^\d{6}$", "example": "610111"}, required=True)
+    radius = _param("radius_m", "Service radius in metres (straight-line).",
+                    {"type": "number", "minimum": LIMITS.radius_min_m, "maximum": LIMITS.radius_max_m,
+                     "default": min(max(settings.default_radius_m, LIMITS.radius_min_m), LIMITS.radius_max_m)})
+    at = _param("at", "Count only stations open at this time: `HH:MM` (today, Asia/Shanghai), an ISO 8601 "
+                "date-time, or `any` (default: every station in service).", {"type": "string", "example": "05:00"})
+    json_body = {"application/json": {"schema": {"type": "object"}}}
+    busy = {"description": "Still computing or busy; retry after `Retry-After` seconds.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    def get(summary: str, params: list[dict[str, Any]], description: str, content: dict[str, Any]) -> dict[str, Any]:
+        return {"get": {"summary": summary, "parameters": params,
+                        "responses": {"200": {"description": description, "content": content}, "400": error,
+                                      "404": error, "422": error, "503": busy}}}
+
+    return {
+        "/api/districts": {"get": {"summary": "The bundled districts with outlines and station counts.",
+                                   "responses": {"200": {"description": "FeatureCollection of districts.",
+                                                         "content": geojson}}}},
+        "/api/coverage": get(
+            "Share of a district's area within reach of one / two or more stations (areas in m² in local UTM).",
+            [district, radius, at], "`coverage` holds the report; shares are percent.", json_body),
+        "/api/gaps": get(
+            "The district's uncovered parts as polygons ranked by area, with the nearest station.",
+            [district, radius, at, _param("min_area_m2", "Gaps smaller than this (m²) are dropped and counted.",
+                                          {"type": "number", "minimum": 0, "maximum": LIMITS.min_area_max_m2,
+                                           "default": 10000})],
+            "FeatureCollection of gaps; `summary` has totals, sliver counts and the CRS used.", geojson),
+        "/api/sites": get(
+            "New sites that cover the most uncovered area, numbered by marginal gain (max-cover).",
+            [district, radius, at, _param("k", "Number of new sites.",
+                                          {"type": "integer", "minimum": 1, "maximum": LIMITS.k_max, "default": 5})],
+            "FeatureCollection of points with `rank`, `gain`, `cumulative_pct`; `summary` has `method` "
+            "(ilp/greedy), `optimal` and `gap_pct`.", geojson),
+        "/api/service-areas": get(
+            "The covered area and the overlap (covered by two or more stations), clipped to the district.",
+            [district, radius, at], "FeatureCollection with `level` covered / overlap and `area_m2`.", geojson),
+        "/api/what-if": get(
+            "Coverage before and after adding hypothetical stations and removing existing ones.",
+            [district, radius, at,
+             _param("add", f"New stations `lon,lat;lon,lat` in WGS-84 degrees (at most {LIMITS.add_max}).",
+                    {"type": "string", "example": "109.10,34.30"}),
+             _param("remove", f"Ids of the district's stations to remove, comma-separated (at most "
+                    f"{LIMITS.remove_max}).", {"type": "string", "example": "610111-001"})],
+            "`before`, `after`, `delta` (after - before) and the `added` stations.", json_body),
     }

@@ -28,6 +28,7 @@ __all__ = [
     "parse_lang",
     "parse_lon_lat",
     "parse_max_distance",
+    "restore_offset_plus",
 ]
 
 _ADCODE = re.compile(r"^\d{6}$")
@@ -230,6 +231,11 @@ class StationFilters:
 def _plus_offset(text: str) -> str:
     """Restore the ``+`` of a UTC offset that an unencoded query string turned into a space."""
     return re.sub(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$", r"\1+\2", text)
+
+
+def restore_offset_plus(text: str) -> str:
+    """Restore the ``+`` of an ISO 8601 UTC offset that an unencoded query string turned into a space."""
+    return _plus_offset(text)
 
 
 def _listed(args: Args, name: str) -> list[str]:

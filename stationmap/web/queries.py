@@ -15,6 +15,7 @@ import numpy as np
 
 from stationmap import geo, hours
 from stationmap.analysis.nearest import WALKING_SPEED_M_PER_MIN
+from stationmap.analysis.rating import rate_station
 from stationmap.errors import BadRequestError, OpeningHoursError, StationNotFoundError
 from stationmap.mapping import navigation_links
 from stationmap.web.params import (
@@ -248,7 +249,8 @@ def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict
 
 def station_detail(state: AppState, station_id: str, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
     """
-    Answer ``GET /api/stations/<id>``: one Feature with its state now, hours in words and navigation links.
+    Answer ``GET /api/stations/<id>``: one Feature with its state now, hours in words, navigation links and the
+    star level its recorded attributes qualify for under the rubric (``rating``).
 
     Parameters
     ----------
@@ -291,6 +293,8 @@ def station_detail(state: AppState, station_id: str, args: Args, *, now: datetim
     lon, lat = feature["geometry"]["coordinates"]
     links = navigation_links(lon, lat, name=str(props.get("name") or station_id))
     props["navigation"] = {"amap": links.amap, "baidu": links.baidu, "geo": links.geo, "osm": links.osm}
+    if state.rubric is not None:
+        props["rating"] = rate_station(props, state.rubric, when_checked=moment).to_dict(lang=lang)
     _with_display(feature, map_datum)
     feature["metadata"] = _metadata(state)
     return feature

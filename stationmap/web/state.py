@@ -15,8 +15,10 @@ import pandas as pd
 from stationmap import geo
 from stationmap.analysis.nearest import NearestIndex
 from stationmap.config import Settings
+from stationmap.districts import District, bundled_adcodes, load_district
 from stationmap.errors import StationDataError
 from stationmap.mapping import TileProvider, tile_provider
+from stationmap.rubric import Rubric, default_rubric_path, load_rubric
 from stationmap.schema import DEMO_NOTICE
 from stationmap.stations import load_stations
 
@@ -50,6 +52,10 @@ class AppState:
         ``district_code`` per station (None where missing).
     search_text
         Lower-cased name, English name, address and id per station, for substring search.
+    rubric
+        The star rubric stations are assessed against in their detail, or None if the data folder has none.
+    districts
+        Bundled district boundaries by adcode, for reports.
     """
 
     settings: Settings
@@ -61,6 +67,8 @@ class AppState:
     row_of: dict[str, int]
     district_codes: np.ndarray
     search_text: np.ndarray
+    rubric: Rubric | None = None
+    districts: dict[str, District] = field(default_factory=dict)
     _columns: tuple[tuple[str, np.ndarray], ...] = field(repr=False, default=())
     _features: list[dict[str, Any] | None] = field(repr=False, default_factory=list)
 
@@ -112,7 +120,8 @@ def _clean(value: Any) -> Any:
 
 
 def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
-                        metadata: list[dict[str, Any]] | None = None) -> AppState:
+                        metadata: list[dict[str, Any]] | None = None, *, rubric: Rubric | None = None,
+                        districts: dict[str, District] | None = None) -> AppState:
     """
     Build the app state from an already loaded station frame.
 
@@ -124,6 +133,10 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
         Stations in EPSG:4326.
     metadata
         The ``metadata`` members of the files they came from.
+    rubric
+        Star rubric for the station detail.
+    districts
+        District boundaries by adcode.
 
     Raises
     ------
@@ -169,6 +182,8 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
         row_of={sid: i for i, sid in enumerate(ids)},
         district_codes=column("district_code").astype(str).to_numpy(),
         search_text=search.to_numpy(dtype=object),
+        rubric=rubric,
+        districts=dict(districts or {}),
         _columns=tuple((name, stations[name].to_numpy(dtype=object)) for name in stations.columns
                        if name != stations.geometry.name),
         _features=[None] * len(stations),
@@ -187,7 +202,8 @@ def load_state(settings: Settings) -> AppState:
     Raises
     ------
     StationDataError
-        If a station file is invalid or ids collide across files.
+        If a station file or the star rubric (``rubric/stars-v1.toml``, optional) is invalid, or ids collide
+        across files.
     """
     folder = Path(settings.data_dir) / "stations"
     paths = sorted(folder.glob("*.geojson")) if folder.is_dir() else []
@@ -204,4 +220,8 @@ def load_state(settings: Settings) -> AppState:
         stations = gpd.GeoDataFrame({"id": [], "name": []}, geometry=gpd.points_from_xy([], []), crs=geo.WGS84)
     stations.attrs = {}
     logger.info("Loaded %d stations from %d files in %s", len(stations), len(paths), folder)
-    return state_from_stations(settings, stations, metadata)
+    rubric_path = default_rubric_path(settings.data_dir)
+    rubric = load_rubric(rubric_path) if rubric_path.is_file() else None
+    districts = {code: load_district(code, data_dir=settings.data_dir)
+                 for code in bundled_adcodes(settings.data_dir)} if (Path(settings.data_dir) / "boundaries").is_dir() else {}
+    return state_from_stations(settings, stations, metadata, rubric=rubric, districts=districts)

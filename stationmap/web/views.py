@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from stationmap import geo
-from stationmap.mapping import build_map, render_map_parts
+from stationmap.mapping import build_map, build_planner_map, render_map_parts
 from stationmap.web.i18n import UI, best_lang, client_strings, text
+from stationmap.web.planner import LIMITS
+from stationmap.web.reports import REPORT_FORMATS, ReportCache, district_report
 from stationmap.web.state import AppState
 
-__all__ = ["bp", "page_config"]
+__all__ = ["bp", "page_config", "planner_config"]
 
 bp = Blueprint("views", __name__)
 _CHINA_CENTRE = (104.0, 35.0)  # lon, lat
@@ -68,5 +70,81 @@ def index() -> str:
     def t(key: str) -> str:
         return text(key, lang)
 
+    codes = set(state.district_codes.tolist())
+    reports = [(code, f"{d.city}{d.name}") for code, d in sorted(state.districts.items()) if code in codes]
     return render_template("index.html", parts=parts, config=config, lang=lang, t=t, ui=UI,
-                           strings=config["strings"], notices=state.notices, demo=state.demo)
+                           strings=config["strings"], notices=state.notices, demo=state.demo, reports=reports)
+
+
+@bp.get("/report/<adcode>.<fmt>")
+def report(adcode: str, fmt: str) -> Response:
+    """A district's coverage report, HTML or PDF (``?lang=en`` for English), built once and then cached."""
+    cache = current_app.extensions.setdefault("stationmap_reports", ReportCache())
+    lang = request.args.get("lang", "zh")
+    body = district_report(_state(), cache, adcode, fmt=fmt, lang=lang)
+    disposition = "inline" if fmt == "html" else f'attachment; filename="stationmap-report-{adcode}-{lang}.pdf"'
+    return Response(body, mimetype=REPORT_FORMATS[fmt].split(";")[0], headers={"Content-Disposition": disposition})
+
+
+#: Choices on the planner page: radii in metres and times of day (Asia/Shanghai; "" is any time).
+PLANNER_RADII_M = (500, 1000, 1500, 3000)
+PLANNER_TIMES = ("", "05:00", "12:30", "22:00")
+
+
+def planner_config(state: AppState, *, lang: str, api_url: str, district: str | None) -> dict[str, Any]:
+    """
+    Return the planner page's configuration for ``static/planner.js`` (serialised HTML-safely by the template).
+
+    Parameters
+    ----------
+    state
+        The app state.
+    lang
+        Initial language.
+    api_url
+        URL prefix of the JSON API.
+    district
+        Adcode to open with, if bundled; otherwise the bundled district with the most stations.
+    """
+    counts = {code: int(np.sum(state.district_codes == code)) for code in state.districts}
+    choices = [{"adcode": code, "label": f"{d.city}{d.name}", "n_stations": counts[code],
+                "bbox": [round(v, 6) for v in d.geometry.bounds]}  # west, south, east, north
+               for code, d in sorted(state.districts.items())]
+    if district not in state.districts:
+        district = max(sorted(counts), key=lambda code: counts[code]) if counts else None
+    default_radius = int(state.settings.default_radius_m)
+    return {
+        "lang": lang,
+        "api": api_url.rstrip("/"),
+        "map_datum": state.provider.datum,
+        "districts": choices,
+        "district": district,
+        "radii": list(PLANNER_RADII_M),
+        "radius_m": default_radius if default_radius in PLANNER_RADII_M else 1000,
+        "times": list(PLANNER_TIMES),
+        "k": 5,
+        "k_max": LIMITS.k_max,
+        "demo": state.demo,
+        "notices": list(state.notices),
+        "strings": {"ui": client_strings()["ui"]},
+    }
+
+
+@bp.get("/planner")
+def planner() -> str:
+    """Render the planner's page: coverage, overlap, gaps, proposed sites and what-if for one district."""
+    state = _state()
+    lang = best_lang(request.args.get("lang"), request.accept_languages)
+    config = planner_config(state, lang=lang, api_url=url_for("api.stations").rsplit("/", 1)[0],
+                            district=request.args.get("district"))
+    chosen = state.districts.get(config["district"] or "")
+    bounds = chosen.geometry.bounds if chosen is not None else None
+    centre = ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2) if bounds else _CHINA_CENTRE
+    m = build_planner_map(center_lon=centre[0], center_lat=centre[1], zoom=11 if bounds else 5,
+                          provider=state.provider, static_url=url_for("static", filename="").rstrip("/"))
+
+    def t(key: str) -> str:
+        return text(key, lang)
+
+    return render_template("planner.html", parts=render_map_parts(m), config=config, lang=lang, t=t,
+                           notices=state.notices, demo=state.demo)

@@ -1,0 +1,44 @@
+"""Time report generation per bundled district (target: under 10 s each), next to the analysis alone.
+
+    python benchmarks/bench_report.py            # all four districts, HTML + PDF + tables
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from stationmap import report
+from stationmap.config import PROJECT_ROOT
+from stationmap.districts import bundled_adcodes, load_district
+from stationmap.rubric import default_rubric_path, load_rubric
+from stationmap.stations import load_stations
+
+DATA = PROJECT_ROOT / "data"
+
+
+def main() -> None:
+    rubric = load_rubric(default_rubric_path(DATA))
+    codes = sys.argv[1:] or bundled_adcodes(DATA)
+    print(f"{'district':<10}{'stations':>9}{'analysis s':>12}{'render+write s':>16}{'total s':>9}{'peak MiB':>10}")
+    for code in codes:
+        stations = load_stations(DATA / "stations" / f"{code}.geojson")
+        district = load_district(code, data_dir=DATA)
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        rep = report.build_district_report(stations, district, rubric=rubric, on=dt.date(2026, 11, 23))
+        t1 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as out:
+            report.write_report([rep], Path(out), lang="zh")
+        t2 = time.perf_counter()
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        print(f"{code:<10}{len(stations):>9}{t1 - t0:>12.2f}{t2 - t1:>16.2f}{t2 - t0:>9.2f}{peak:>10.0f}")
+
+
+if __name__ == "__main__":
+    main()

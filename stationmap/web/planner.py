@@ -1,0 +1,587 @@
+"""The planner's API without Flask: coverage, gaps, proposed sites, service areas and what-if for one district.
+
+Each public function takes the app state, a `PlannerCache` and the request arguments, and returns a JSON body
+(GeoJSON for features, RFC 7946, WGS-84 lon/lat). Routes in `stationmap.web.api` are one-line adapters around
+them. The analysis takes 0.1-2 s per call, so results are kept per parameter tuple in a bounded in-memory cache,
+built on a small worker pool: a request waits at most ``PlannerCache.wait_s`` and then answers 503 with a clear
+message while the computation finishes in the background (and lands in the cache), so no request hangs a
+server thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from stationmap import geo, hours
+from stationmap.analysis.coverage import coverage_report, service_areas, what_if
+from stationmap.analysis.gaps import find_gaps
+from stationmap.analysis.siting import plan_sites
+from stationmap.districts import District
+from stationmap.errors import BadRequestError, StationMapError, StationNotFoundError
+from stationmap.web.params import Args, parse_float, parse_int, restore_offset_plus
+from stationmap.web.state import AppState
+
+__all__ = [
+    "LIMITS",
+    "PlannerBusyError",
+    "PlannerCache",
+    "PlannerLimits",
+    "coverage",
+    "districts",
+    "gaps",
+    "service_area_layers",
+    "sites",
+    "what_if_report",
+]
+
+logger = logging.getLogger(__name__)
+
+_ADCODE = re.compile(r"^\d{6}$")
+_PRECISION = 7  # decimal places of served coordinates, about 1 cm
+_ANY_TIME = {"", "any"}
+
+
+@dataclass(frozen=True)
+class PlannerLimits:
+    """
+    Bounds on the planner's parameters; each is named in the 400 error that enforces it.
+
+    Attributes
+    ----------
+    radius_min_m, radius_max_m
+        Service radius range in metres.
+    k_max
+        Most sites `sites` proposes at once.
+    add_max, remove_max
+        Most hypothetical stations added / existing stations removed in one what-if.
+    min_area_max_m2
+        Largest sliver threshold for gaps, square metres.
+    ilp_max_pairs, ilp_time_limit_s
+        The exact siting solver runs only up to this many (demand, candidate) pairs and this many seconds;
+        larger instances use the lazy greedy with its optimality bound.
+    demand_max_points, candidate_max_points
+        Siting grids over the district's bounding box stay below these sizes: the spacing grows beyond a
+        quarter (demand) and half (candidates) of the radius when a small radius meets a large district.
+    """
+
+    radius_min_m: float = 100.0
+    radius_max_m: float = 5000.0
+    k_max: int = 20
+    add_max: int = 50
+    remove_max: int = 200
+    min_area_max_m2: float = 100_000_000.0
+    ilp_max_pairs: int = 60_000
+    ilp_time_limit_s: float = 3.0
+    demand_max_points: int = 100_000
+    candidate_max_points: int = 20_000
+
+
+#: The limits the web app enforces.
+LIMITS = PlannerLimits()
+
+
+class PlannerBusyError(StationMapError, RuntimeError):
+    """A planner computation is still running or the server is busy; the client should retry shortly."""
+
+    http_status = 503
+    retry_after_s = 5
+
+
+@dataclass
+class PlannerCache:
+    """
+    Planner results keyed by (endpoint, parameters), least recently used dropped beyond `max_entries`.
+
+    Computations run on a pool of `workers` threads. Concurrent requests for the same key share one
+    computation; a request waits at most `wait_s` seconds and then gets `PlannerBusyError` while the work goes on
+    and its result is cached for the retry. More than `max_pending` computations at once are refused.
+
+    Attributes
+    ----------
+    max_entries
+        Results kept.
+    wait_s
+        Longest a request waits for a result, seconds.
+    workers
+        Threads computing results.
+    max_pending
+        Computations running or queued before new ones are refused.
+    hits, misses
+        Counters, for tests and logs.
+    """
+
+    max_entries: int = 256
+    wait_s: float = 20.0
+    workers: int = 2
+    max_pending: int = 8
+    hits: int = 0
+    misses: int = 0
+    _done: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, repr=False)
+    _pending: dict[Hashable, Future] = field(default_factory=dict, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """
+        Return the cached value for `key`, computing it with `build` on the pool the first time.
+
+        Raises
+        ------
+        PlannerBusyError
+            If the value is not ready within `wait_s`, or too many computations are running.
+        StationMapError
+            Whatever `build` raises (errors are not cached).
+        """
+        with self._guard:
+            if key in self._done:
+                self._done.move_to_end(key)
+                self.hits += 1
+                return self._done[key]
+            future = self._pending.get(key)
+            if future is None:
+                if len(self._pending) >= self.max_pending:
+                    msg = (f"The planner is busy with {len(self._pending)} computations; "
+                           f"retry in {PlannerBusyError.retry_after_s} s.")
+                    raise PlannerBusyError(msg)
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="planner")
+                future = self._pool.submit(self._run, key, build)
+                self._pending[key] = future
+                self.misses += 1
+        try:
+            return future.result(timeout=self.wait_s)
+        except FutureTimeout:
+            msg = (f"This computation takes longer than {self.wait_s:g} s; it continues in the background. "
+                   f"Retry in {PlannerBusyError.retry_after_s} s, or choose a larger radius or a smaller k.")
+            raise PlannerBusyError(msg) from None
+
+    def _run(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        try:
+            value = build()
+        except BaseException:
+            with self._guard:
+                self._pending.pop(key, None)
+            raise
+        with self._guard:
+            self._done[key] = value
+            self._done.move_to_end(key)
+            while len(self._done) > self.max_entries:
+                self._done.popitem(last=False)
+            self._pending.pop(key, None)
+        return value
+
+    def clear(self) -> None:
+        """Forget every cached result (running computations still finish)."""
+        with self._guard:
+            self._done.clear()
+
+
+# --- parameters -----------------------------------------------------------------------------------------
+
+def _single(args: Args, name: str) -> str | None:
+    values = args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        msg = f"parameter {name!r} is given {len(values)} times; give it once"
+        raise BadRequestError(msg)
+    return values[0].strip()
+
+
+def _district(state: AppState, args: Args) -> District:
+    """Read the required ``district`` adcode; 400 if malformed, 404 if not bundled."""
+    raw = _single(args, "district")
+    if not raw:
+        msg = "parameter 'district' is required: a 6-digit adcode such as 610111"
+        raise BadRequestError(msg)
+    if not _ADCODE.fullmatch(raw):
+        msg = f"parameter 'district' must be a 6-digit adcode such as 610111, got {raw!r}"
+        raise BadRequestError(msg)
+    district = state.districts.get(raw)
+    if district is None:
+        known = ", ".join(sorted(state.districts)) or "none"
+        msg = f"District {raw!r} not found: the planner knows the bundled districts ({known})."
+        raise StationNotFoundError(msg)
+    return district
+
+
+def _radius(state: AppState, args: Args) -> float:
+    default = min(max(state.settings.default_radius_m, LIMITS.radius_min_m), LIMITS.radius_max_m)
+    return float(parse_float(args, "radius_m", default=default, lo=LIMITS.radius_min_m, hi=LIMITS.radius_max_m))
+
+
+def _when(args: Args, now: datetime | None) -> datetime | None:
+    """Read ``at``: empty or ``any`` for every station, ``HH:MM`` (today, Asia/Shanghai) or ISO 8601."""
+    raw = _single(args, "at")
+    if raw is None or raw.lower() in _ANY_TIME:
+        return None
+    try:
+        return hours.resolve_when(restore_offset_plus(raw), now=now).replace(second=0, microsecond=0)
+    except BadRequestError as err:
+        msg = f"parameter 'at' must be HH:MM, an ISO 8601 date-time or 'any': {err}"
+        raise BadRequestError(msg) from None
+
+
+def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
+    """Read ``add=lon,lat;lon,lat`` (WGS-84 degrees)."""
+    raw = _single(args, "add")
+    if not raw:
+        return ()
+    parts = [p.strip() for p in raw.split(";") if p.strip()]
+    if len(parts) > LIMITS.add_max:
+        msg = f"parameter 'add' may hold at most {LIMITS.add_max} points, got {len(parts)}"
+        raise BadRequestError(msg)
+    points, problems = [], []
+    for n, part in enumerate(parts, start=1):
+        pieces = part.split(",")
+        try:
+            lon, lat = (float(v) for v in pieces) if len(pieces) == 2 else (math.nan, math.inf)
+        except ValueError:
+            lon, lat = math.nan, math.inf
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            problems.append(f"point {n} {part!r} is not lon,lat")
+        elif not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            problems.append(f"point {n} {part!r} is out of range (lon -180..180, lat -90..90)")
+        else:
+            points.append((lon, lat))
+    if problems:
+        msg = "parameter 'add' must be lon,lat;lon,lat in WGS-84 degrees: " + "; ".join(problems)
+        raise BadRequestError(msg)
+    return tuple(points)
+
+
+def _remove_ids(state: AppState, args: Args, adcode: str) -> tuple[str, ...]:
+    """Read ``remove=id,id``: stations of the district."""
+    raw = _single(args, "remove")
+    if not raw:
+        return ()
+    ids = list(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
+    if len(ids) > LIMITS.remove_max:
+        msg = f"parameter 'remove' may hold at most {LIMITS.remove_max} ids, got {len(ids)}"
+        raise BadRequestError(msg)
+    unknown = [i for i in ids if i not in state.row_of or state.district_codes[state.row_of[i]] != adcode]
+    if unknown:
+        msg = (f"parameter 'remove': no station {', '.join(map(repr, unknown[:10]))} in district {adcode}")
+        raise BadRequestError(msg)
+    return tuple(ids)
+
+
+def _parse(parsers: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run every parser and report every problem at once."""
+    parsed, problems = {}, []
+    for name, parse in parsers.items():
+        try:
+            parsed[name] = parse()
+        except BadRequestError as err:
+            problems.append(str(err))
+    if problems:
+        msg = "; ".join(problems)
+        raise BadRequestError(msg)
+    return parsed
+
+
+def _stations(state: AppState, adcode: str) -> gpd.GeoDataFrame:
+    return state.stations.iloc[np.flatnonzero(state.district_codes == adcode)]
+
+
+def _grid_spacings(district: District, radius_m: float) -> tuple[float, float]:
+    """Demand and candidate grid spacings in metres, the analysis defaults unless the grid would be too large."""
+    west, south, east, north = geo.to_metric(gpd.GeoSeries([district.geometry], crs=geo.WGS84)).total_bounds
+    bbox_m2 = max(east - west, 1.0) * max(north - south, 1.0)
+    demand = max(radius_m / 4, math.sqrt(bbox_m2 / LIMITS.demand_max_points))
+    candidates = max(radius_m / 2, math.sqrt(bbox_m2 / LIMITS.candidate_max_points))
+    return math.ceil(demand), math.ceil(candidates)
+
+
+def _district_info(district: District) -> dict[str, Any]:
+    west, south, east, north = (round(v, 6) for v in district.geometry.bounds)
+    return {"adcode": district.adcode, "name": district.name, "city": district.city,
+            "label": f"{district.city}{district.name}", "bbox": [west, south, east, north]}
+
+
+def _geometry(geom: Any) -> dict[str, Any]:
+    """GeoJSON geometry rounded to `_PRECISION` decimals (lon, lat order)."""
+    rounded = shapely.transform(geom, lambda xy: np.round(xy, _PRECISION))
+    return shapely.geometry.mapping(rounded)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+# --- endpoints ------------------------------------------------------------------------------------------
+
+def districts(state: AppState, cache: PlannerCache) -> dict[str, Any]:
+    """
+    Answer ``GET /api/districts``: the bundled districts with their outlines and station counts.
+
+    Returns
+    -------
+    body
+        A GeoJSON FeatureCollection, one (Multi)Polygon per district in WGS-84.
+    """
+    def build() -> dict[str, Any]:
+        features = []
+        for code, district in sorted(state.districts.items()):
+            props = {**_district_info(district), "n_stations": int(np.sum(state.district_codes == code)),
+                     "source": district.source}
+            features.append({"type": "Feature", "id": code, "geometry": _geometry(district.geometry),
+                             "properties": props})
+        return {"type": "FeatureCollection", "features": features}
+
+    return cache.get(("districts",), build)
+
+
+def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/coverage``: the covered share of a district's area, once and twice, optionally at a time.
+
+    Parameters
+    ----------
+    state
+        The app state.
+    cache
+        Result cache.
+    args
+        ``district`` (6-digit adcode, required), ``radius_m`` (metres, 100-5,000, default the settings'
+        radius) and ``at`` (``HH:MM`` today in Asia/Shanghai, ISO 8601, or ``any``).
+    now
+        The present moment, for ``at=HH:MM`` (tests pass one).
+
+    Returns
+    -------
+    body
+        ``district``, ``query`` and ``coverage`` (`CoverageReport.to_dict`: areas in m² computed in local UTM,
+        shares in percent).
+
+    Raises
+    ------
+    BadRequestError
+        For a malformed or out-of-range parameter, naming it.
+    StationNotFoundError
+        If the district is not bundled (404).
+    """
+    district = _district(state, args)
+    p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now)})
+
+    def build() -> dict[str, Any]:
+        report = coverage_report(_stations(state, district.adcode), district.geometry, radius_m=p["radius_m"],
+                                 when=p["at"], region_name=_district_info(district)["label"])
+        return report.to_dict()
+
+    body = cache.get(("coverage", district.adcode, p["radius_m"], _iso(p["at"])), build)
+    return {"district": _district_info(district), "query": {"radius_m": p["radius_m"], "at": _iso(p["at"])},
+            "coverage": body}
+
+
+def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/gaps``: the district's uncovered parts as ranked polygons.
+
+    Parameters
+    ----------
+    state, cache, now
+        As `coverage`.
+    args
+        ``district``, ``radius_m``, ``at`` as `coverage`, and ``min_area_m2`` (square metres, 0 to 10⁸,
+        default 10,000): smaller gaps are dropped as slivers and counted.
+
+    Returns
+    -------
+    body
+        A GeoJSON FeatureCollection of gap polygons (WGS-84), largest first, with ``rank``, ``area_m2``,
+        ``demand``, ``nearest_station_id``, ``nearest_station_m`` ...; the summary (`GapReport.to_dict` without
+        the list) is the foreign member ``summary``.
+
+    Raises
+    ------
+    BadRequestError, StationNotFoundError
+        As `coverage`.
+    """
+    district = _district(state, args)
+    p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now),
+                "min_area_m2": lambda: parse_float(args, "min_area_m2", default=10_000.0, lo=0.0,
+                                                   hi=LIMITS.min_area_max_m2)})
+
+    def build() -> dict[str, Any]:
+        report = find_gaps(_stations(state, district.adcode), district.geometry, radius_m=p["radius_m"],
+                           when=p["at"], min_area_m2=p["min_area_m2"],
+                           region_name=_district_info(district)["label"])
+        summary = report.to_dict()
+        summary.pop("gaps", None)
+        features = []
+        for record, geom in zip(report.records(by="area"), report.gaps.geometry, strict=True):
+            props = {key: _clean(value) for key, value in record.items()}
+            features.append({"type": "Feature", "id": f"gap-{props['rank']}", "geometry": _geometry(geom),
+                             "properties": props})
+        return {"summary": summary, "features": features}
+
+    body = cache.get(("gaps", district.adcode, p["radius_m"], _iso(p["at"]), p["min_area_m2"]), build)
+    return {"type": "FeatureCollection", "district": _district_info(district),
+            "query": {"radius_m": p["radius_m"], "at": _iso(p["at"]), "min_area_m2": p["min_area_m2"]},
+            "summary": body["summary"], "features": body["features"]}
+
+
+def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/sites``: `k` new sites that cover the most of the district not yet within reach.
+
+    Candidates are points inside the gaps and demand is the district's area (the analysis defaults), so gains are
+    square metres. The exact ILP runs when the instance has at most ``LIMITS.ilp_max_pairs`` (demand, candidate)
+    pairs, for at most ``LIMITS.ilp_time_limit_s`` seconds; otherwise the lazy greedy answers with its bound.
+
+    Parameters
+    ----------
+    state, cache, now
+        As `coverage`.
+    args
+        ``district``, ``radius_m``, ``at`` as `coverage`, and ``k`` (1-20, default 5).
+
+    Returns
+    -------
+    body
+        A GeoJSON FeatureCollection of points (WGS-84) numbered 1..k by marginal gain, each with ``rank``,
+        ``gain``, ``cumulative`` and ``cumulative_pct``; the foreign member ``summary`` holds the method, whether
+        it is optimal, the gap to the bound in percent and the demand figures.
+
+    Raises
+    ------
+    BadRequestError, StationNotFoundError
+        As `coverage`.
+    EmptyInputError
+        If the district has no gap to put a site in (422).
+    """
+    district = _district(state, args)
+    p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now),
+                "k": lambda: parse_int(args, "k", default=5, lo=1, hi=LIMITS.k_max)})
+
+    def build() -> dict[str, Any]:
+        demand_spacing_m, candidate_spacing_m = _grid_spacings(district, p["radius_m"])
+        result = plan_sites(_stations(state, district.adcode), district.geometry, k=p["k"],
+                            radius_m=p["radius_m"], when=p["at"], method="auto",
+                            demand_spacing_m=demand_spacing_m, candidate_spacing_m=candidate_spacing_m,
+                            max_ilp_pairs=LIMITS.ilp_max_pairs, time_limit_s=LIMITS.ilp_time_limit_s)
+        summary = result.to_dict()
+        summary.pop("sites", None)
+        summary.update(demand_spacing_m=demand_spacing_m, candidate_spacing_m=candidate_spacing_m)
+        features = [{"type": "Feature", "id": f"site-{s.rank}",
+                     "geometry": {"type": "Point", "coordinates": [round(s.lon, _PRECISION),
+                                                                   round(s.lat, _PRECISION)]},
+                     "properties": {"rank": s.rank, "candidate_id": s.candidate_id, "name": s.name,
+                                    "gain": _clean(s.gain), "cumulative": _clean(s.cumulative),
+                                    "cumulative_pct": _clean(s.cumulative_pct)}}
+                    for s in result.sites]
+        return {"summary": summary, "features": features}
+
+    body = cache.get(("sites", district.adcode, p["radius_m"], _iso(p["at"]), p["k"]), build)
+    return {"type": "FeatureCollection", "district": _district_info(district),
+            "query": {"radius_m": p["radius_m"], "at": _iso(p["at"]), "k": p["k"]},
+            "summary": body["summary"], "features": body["features"]}
+
+
+def service_area_layers(state: AppState, cache: PlannerCache, args: Args, *,
+                        now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/service-areas``: the area within reach of one station and of two or more, as polygons.
+
+    Parameters
+    ----------
+    state, cache, now
+        As `coverage`.
+    args
+        ``district``, ``radius_m`` and ``at`` as `coverage`.
+
+    Returns
+    -------
+    body
+        A GeoJSON FeatureCollection with two features, ``level`` = ``covered`` and ``overlap`` (WGS-84,
+        clipped to the district), each with ``area_m2`` (local UTM), ``radius_m``, ``distance_model`` and ``crs``.
+
+    Raises
+    ------
+    BadRequestError, StationNotFoundError
+        As `coverage`.
+    """
+    district = _district(state, args)
+    p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now)})
+
+    def build() -> list[dict[str, Any]]:
+        frame = service_areas(_stations(state, district.adcode), district.geometry, radius_m=p["radius_m"],
+                              when=p["at"])
+        columns = [c for c in frame.columns if c != frame.geometry.name]
+        return [{"type": "Feature", "id": str(row["level"]),
+                 "geometry": _geometry(geom) if geom is not None and not geom.is_empty else None,
+                 "properties": {c: _clean(row[c]) for c in columns}}
+                for (_, row), geom in zip(frame.iterrows(), frame.geometry, strict=True)]
+
+    features = cache.get(("service-areas", district.adcode, p["radius_m"], _iso(p["at"])), build)
+    return {"type": "FeatureCollection", "district": _district_info(district),
+            "query": {"radius_m": p["radius_m"], "at": _iso(p["at"])}, "features": features}
+
+
+def what_if_report(state: AppState, cache: PlannerCache, args: Args, *,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """
+    Answer ``GET /api/what-if``: coverage with hypothetical stations added and existing ones removed.
+
+    Parameters
+    ----------
+    state, cache, now
+        As `coverage`.
+    args
+        ``district``, ``radius_m``, ``at`` as `coverage`; ``add`` (``lon,lat;lon,lat``, WGS-84 degrees, at
+        most 50 points) and ``remove`` (``id,id``, stations of the district, at most 200).
+
+    Returns
+    -------
+    body
+        ``before``, ``after`` (coverage reports), ``delta`` (after - before: m², percentage points),
+        ``added_ids``, ``removed_ids`` and ``added`` (the new stations as a GeoJSON FeatureCollection).
+
+    Raises
+    ------
+    BadRequestError, StationNotFoundError
+        As `coverage`; also for a malformed point or an id that is not a station of the district.
+    """
+    district = _district(state, args)
+    p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now),
+                "add": lambda: _add_points(args), "remove": lambda: _remove_ids(state, args, district.adcode)})
+
+    def build() -> dict[str, Any]:
+        report = what_if(_stations(state, district.adcode), district.geometry, add=list(p["add"]),
+                         remove=list(p["remove"]), radius_m=p["radius_m"], when=p["at"],
+                         region_name=_district_info(district)["label"])
+        return report.to_dict()
+
+    key = ("what-if", district.adcode, p["radius_m"], _iso(p["at"]), p["add"], tuple(sorted(p["remove"])))
+    body = cache.get(key, build)
+    added_ids = body.get("added_ids") or [f"new-{n}" for n in range(1, len(p["add"]) + 1)]
+    added = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": sid, "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"id": sid}} for sid, (lon, lat) in zip(added_ids, p["add"], strict=False)]}
+    return {"district": _district_info(district),
+            "query": {"radius_m": p["radius_m"], "at": _iso(p["at"]), "add": [list(pt) for pt in p["add"]],
+                      "remove": list(p["remove"])},
+            **body, "added": added}

@@ -1,0 +1,79 @@
+"""Coverage reports for download from the web app, built on first request and kept for the process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from stationmap import report
+from stationmap.errors import BadRequestError, StationNotFoundError
+from stationmap.web.state import AppState
+
+__all__ = ["REPORT_FORMATS", "ReportCache"]
+
+REPORT_FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+@dataclass
+class ReportCache:
+    """
+    Rendered district reports keyed by (adcode, lang, format).
+
+    A report takes seconds to build, so each is built once per process, under a per-key lock so that concurrent
+    requests for the same report wait for one build instead of starting several.
+    """
+
+    _done: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
+    _locks: dict[tuple[str, str, str], threading.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: tuple[str, str, str], build: Callable[[], bytes]) -> bytes:
+        """Return the cached bytes for `key`, building them with `build` the first time."""
+        if key in self._done:
+            return self._done[key]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._done:
+                self._done[key] = build()
+        return self._done[key]
+
+
+def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: str, lang: str) -> bytes:
+    """
+    Return the coverage report of a bundled district as HTML or PDF bytes.
+
+    Raises
+    ------
+    BadRequestError
+        If `fmt` or `lang` is not supported.
+    StationNotFoundError
+        If the district has no boundary or no stations loaded.
+    """
+    if fmt not in REPORT_FORMATS:
+        msg = f"Unknown report format {fmt!r}; expected one of {', '.join(REPORT_FORMATS)}."
+        raise BadRequestError(msg)
+    if lang not in ("zh", "en"):
+        msg = f"parameter 'lang': expected 'zh' or 'en', got {lang!r}."
+        raise BadRequestError(msg)
+    district = state.districts.get(adcode)
+    rows = (state.district_codes == adcode).nonzero()[0]
+    if district is None or len(rows) == 0:
+        known = ", ".join(sorted(state.districts)) or "none"
+        msg = f"No report for district {adcode!r}: reports exist for the bundled districts ({known})."
+        raise StationNotFoundError(msg)
+    if state.rubric is None:
+        msg = "No star rubric is loaded (data/rubric/stars-v1.toml); reports need one."
+        raise StationNotFoundError(msg)
+
+    def build() -> bytes:
+        built = report.build_district_report(state.stations.iloc[rows], district, rubric=state.rubric)
+        page = report.render_html([built], lang=lang)
+        if fmt == "html":
+            return page.encode("utf-8")
+        from weasyprint import HTML  # PDF output only: WeasyPrint is slow to import
+
+        return HTML(string=page).write_pdf()
+
+    return cache.get((adcode, lang, fmt), build)

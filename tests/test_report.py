@@ -1,0 +1,113 @@
+"""Coverage reports: figures in the HTML equal the analysis functions'; PDF text; Chinese glyphs in the PNGs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from matplotlib import font_manager
+from PIL import Image
+
+from stationmap import report
+from stationmap.analysis.coverage import coverage_report
+from stationmap.analysis.gaps import find_gaps
+from stationmap.districts import load_district
+from stationmap.rubric import default_rubric_path, load_rubric
+from stationmap.stations import load_stations
+
+ON = dt.date(2026, 11, 23)  # a Monday
+
+
+@pytest.fixture(scope="module")
+def qixing(settings):
+    stations = load_stations(settings.data_dir / "stations" / "450305.geojson")
+    district = load_district("450305", data_dir=settings.data_dir)
+    rubric = load_rubric(default_rubric_path(settings.data_dir))
+    return stations, district, report.build_district_report(stations, district, rubric=rubric, on=ON)
+
+
+def test_html_figures_equal_the_analysis(qixing):
+    stations, district, rep = qixing
+    page = report.render_html([rep], lang="zh")
+    for radius in report.DEFAULT_RADII_M:
+        expected = coverage_report(stations, district.geometry, radius_m=radius)
+        assert f"<td>{int(radius)} m</td><td>{expected.pct_area_covered:.1f}%</td>" in page
+        assert f"<td>{expected.pct_area_covered_twice:.1f}%</td>" in page
+    at_five = coverage_report(stations, district.geometry, radius_m=1000, when=dt.datetime(2026, 11, 23, 5, 0))
+    assert f"<td>05:00</td><td>{at_five.n_used}/12</td><td>{at_five.pct_area_covered:.1f}%</td>" in page
+    gaps = find_gaps(stations, district.geometry, radius_m=1000)
+    assert f"<td>1</td><td>{gaps.gaps.area_m2.iloc[0] / 1e6:.2f}</td>" in page
+    assert "<td>12 (正常开放 " in page
+    assert "示意数据：站点位置为示意，并非官方登记名录。" in page
+    assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page  # self-contained
+
+
+def test_report_escapes_station_names(qixing, settings):
+    stations, district, _ = qixing
+    hostile = stations.copy()
+    hostile.loc[0, "name"] = "<script>alert(1)</script>"
+    hostile.loc[0, "stars"] = 5  # recorded above its evidence: listed in the review table
+    rubric = load_rubric(default_rubric_path(settings.data_dir))
+    rep = report.build_district_report(hostile, district, rubric=rubric, on=ON, k_sites=0)
+    page = report.render_html([rep], lang="en")
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_write_report_files_and_pdf(qixing, tmp_path):
+    _, _, rep = qixing
+    files = report.write_report([rep], tmp_path, lang="zh")
+    assert set(files) == {"report.html", "report.pdf", "summary.csv", "coverage.csv", "gaps.csv", "gaps.geojson",
+                          "sites.csv", "sites.geojson", "stars_review.csv"}
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("poppler-utils not installed (./scripts/test installs it)")
+    info = subprocess.run(["pdfinfo", str(files["report.pdf"])], capture_output=True, text=True, check=True).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    assert 3 <= pages <= 12
+    text = subprocess.run(["pdftotext", str(files["report.pdf"]), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "桂林市七星区" in text and "工会户外劳动者服务站点覆盖报告" in text
+    assert f"{rep.coverage[1].pct_area_covered:.1f}%" in text
+    fonts = subprocess.run(["pdffonts", str(files["report.pdf"])], capture_output=True, text=True, check=True).stdout
+    assert "CJK" in fonts
+    csv = files["coverage.csv"].read_text(encoding="utf-8-sig")
+    assert csv.startswith("adcode,radius_m") and "450305" in csv
+
+
+def test_english_report(qixing):
+    page = report.render_html([qixing[2]], lang="en")
+    assert '<html lang="en">' in page and "Area covered" in page and "Demo data" in page
+    with pytest.raises(report.BadRequestError, match="'fr'"):
+        report.render_html([qixing[2]], lang="fr")
+
+
+def test_multi_district_summary(qixing, settings):
+    stations, district, rep = qixing
+    rubric = load_rubric(default_rubric_path(settings.data_dir))
+    guandu = report.build_district_report(load_stations(settings.data_dir / "stations" / "530111.geojson"),
+                                          load_district("530111", data_dir=settings.data_dir), rubric=rubric, on=ON,
+                                          k_sites=0)
+    table = report.summary_table([rep, guandu])
+    assert list(table["adcode"]) == ["450305", "530111"]
+    assert list(table["stations"]) == [12, 34]
+    page = report.render_html([rep, guandu], lang="zh")
+    assert page.index("区县对比") < page.index("桂林市七星区 <small>")
+
+
+def _render_text(text: str) -> np.ndarray:
+    fig = report._figure(1.2, 0.6)
+    fig.text(0.05, 0.3, text, fontproperties=report._font(), fontsize=20)
+    return np.asarray(Image.open(io.BytesIO(report._png(fig))).convert("L"))
+
+
+def test_figures_draw_chinese_glyphs_not_boxes():
+    path = report.cjk_font_path()
+    assert "CJK" in font_manager.FontProperties(fname=path).get_name()
+    # Distinct characters give distinct ink; a missing glyph would draw the same empty box for each
+    # (and matplotlib's "Glyph missing" warning is an error under pytest's filterwarnings).
+    a, b, c = _render_text("灞"), _render_text("桥"), _render_text("驿")
+    assert (a < 128).sum() > 30
+    assert (a != b).mean() > 0.02 and (b != c).mean() > 0.02

@@ -1,0 +1,412 @@
+"""The planner's API (`stationmap.web.planner`) through Flask's test client, on the bundled districts.
+
+Every figure is compared with the analysis function called directly; every parameter error is checked for the
+parameter it names; the cache is checked for hits, eviction, shared work and the 503 that long jobs answer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+
+import numpy as np
+import pytest
+import shapely
+
+from stationmap.analysis.coverage import coverage_report, service_areas, what_if
+from stationmap.analysis.gaps import find_gaps
+from stationmap.analysis.siting import plan_sites
+from stationmap.config import PROJECT_ROOT, Settings
+from stationmap.hours import TZ
+from stationmap.web import create_app, planner
+from stationmap.web.planner import LIMITS, PlannerBusyError, PlannerCache
+
+SMALL = "450305"  # 桂林七星区, 12 stations: quick to analyse
+XIAN = "610111"  # 西安灞桥区, 63 stations
+MONDAY_0530 = "2025-06-02T05:30:00+08:00"
+GEOJSON = "application/geo+json"
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app(Settings(data_dir=PROJECT_ROOT / "data"))
+
+
+@pytest.fixture
+def client(app):
+    app.extensions["stationmap_planner"] = PlannerCache()  # a fresh cache per test
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def state(app):
+    return app.extensions["stationmap"]
+
+
+def _strict_json(response):
+    def _reject(token):
+        raise AssertionError(f"non-standard JSON constant {token}")
+
+    return json.loads(response.get_data(as_text=True), parse_constant=_reject)
+
+
+def _ok(response, mimetype="application/json"):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == mimetype
+    return _strict_json(response)
+
+
+def _assert_error(response, status, *fragments):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = _strict_json(response)
+    assert set(body) == {"ok", "error", "status"}
+    assert body["ok"] is False and body["status"] == status
+    for fragment in fragments:
+        assert fragment in body["error"], body["error"]
+    return body
+
+
+def _stations(state, adcode):
+    return state.stations.iloc[np.flatnonzero(state.district_codes == adcode)]
+
+
+def _label(state, adcode):
+    d = state.districts[adcode]
+    return f"{d.city}{d.name}"
+
+
+# --- figures equal the analysis functions -------------------------------------------------------------
+
+def test_coverage_equals_coverage_report(client, state):
+    body = _ok(client.get(f"/api/coverage?district={XIAN}&radius_m=1500&at={MONDAY_0530}"))
+    when = datetime.fromisoformat(MONDAY_0530)
+    direct = coverage_report(_stations(state, XIAN), state.districts[XIAN].geometry, radius_m=1500, when=when,
+                             region_name=_label(state, XIAN))
+    assert body["coverage"] == json.loads(json.dumps(direct.to_dict()))
+    assert body["query"] == {"radius_m": 1500.0, "at": "2025-06-02T05:30:00+08:00"}
+    assert body["district"]["adcode"] == XIAN and body["district"]["label"] == "西安市灞桥区"
+    assert 0 < body["coverage"]["pct_area_covered_twice"] < body["coverage"]["pct_area_covered"] < 100
+    assert body["coverage"]["n_used"] < body["coverage"]["n_stations"] == 63  # closed at 05:30 left out
+
+
+def test_coverage_defaults_and_time_of_day(client):
+    body = _ok(client.get(f"/api/coverage?district={SMALL}"))
+    assert body["query"] == {"radius_m": 1000.0, "at": None}
+    assert body["coverage"]["when"] is None
+    early = _ok(client.get(f"/api/coverage?district={SMALL}&at=05:00"))
+    assert early["query"]["at"].endswith("T05:00:00+08:00")
+    assert early["query"]["at"][:10] == datetime.now(TZ).date().isoformat()  # HH:MM is today in Shanghai
+    assert early["coverage"]["pct_area_covered"] < body["coverage"]["pct_area_covered"]
+    assert _ok(client.get(f"/api/coverage?district={SMALL}&at=any"))["query"]["at"] is None
+
+
+def test_gaps_equal_find_gaps(client, state):
+    body = _ok(client.get(f"/api/gaps?district={XIAN}&radius_m=3000&min_area_m2=50000"), GEOJSON)
+    direct = find_gaps(_stations(state, XIAN), state.districts[XIAN].geometry, radius_m=3000, min_area_m2=50_000,
+                       region_name=_label(state, XIAN))
+    summary = direct.to_dict()
+    summary.pop("gaps")
+    assert body["type"] == "FeatureCollection"
+    assert body["summary"] == json.loads(json.dumps(summary))
+    assert len(body["features"]) == direct.n_gaps > 1
+    assert [f["properties"] for f in body["features"]] == json.loads(json.dumps(direct.records(by="area")))
+    assert [f["properties"]["rank"] for f in body["features"]] == list(range(1, direct.n_gaps + 1))
+    areas = [f["properties"]["area_m2"] for f in body["features"]]
+    assert areas == sorted(areas, reverse=True)
+    for feature, geom in zip(body["features"], direct.gaps.geometry, strict=True):
+        served = shapely.geometry.shape(feature["geometry"])
+        assert served.symmetric_difference(geom).area < geom.length * 1e-7  # coordinates rounded to 1e-7 degrees
+        lon, lat = feature["geometry"]["coordinates"][0][0][0] if feature["geometry"]["type"] == "MultiPolygon" \
+            else feature["geometry"]["coordinates"][0][0]
+        assert 108 < lon < 110 and 34 < lat < 35  # lon, lat order
+
+
+def test_sites_equal_plan_sites(client, state):
+    body = _ok(client.get(f"/api/sites?district={SMALL}&radius_m=3000&k=3"), GEOJSON)
+    s = body["summary"]
+    direct = plan_sites(_stations(state, SMALL), state.districts[SMALL].geometry, k=3, radius_m=3000,
+                        method="auto", max_ilp_pairs=LIMITS.ilp_max_pairs, time_limit_s=LIMITS.ilp_time_limit_s,
+                        demand_spacing_m=s["demand_spacing_m"], candidate_spacing_m=s["candidate_spacing_m"])
+    assert s["method"] == direct.method == "ilp" and s["optimal"] is True and s["gap_pct"] == 0
+    assert s["covered_by_new"] == pytest.approx(direct.covered_by_new)
+    ranks = [f["properties"]["rank"] for f in body["features"]]
+    assert ranks == [1, 2, 3]
+    for feature, site in zip(body["features"], direct.sites, strict=True):
+        p = feature["properties"]
+        assert feature["geometry"]["coordinates"] == pytest.approx([site.lon, site.lat], abs=1e-7)
+        assert (p["gain"], p["cumulative_pct"]) == pytest.approx((site.gain, site.cumulative_pct))
+    gains = [f["properties"]["gain"] for f in body["features"]]
+    assert gains == sorted(gains, reverse=True)
+    assert body["features"][-1]["properties"]["cumulative"] == pytest.approx(s["covered_by_new"])
+
+
+def test_sites_large_instance_uses_the_greedy_and_reports_its_bound(client):
+    body = _ok(client.get(f"/api/sites?district={SMALL}&radius_m=100&k=2"), GEOJSON)
+    s = body["summary"]
+    assert s["n_pairs"] > LIMITS.ilp_max_pairs
+    assert s["method"] == "greedy" and s["gap_pct"] >= 0 and s["upper_bound"] >= s["covered_by_new"]
+    assert len(body["features"]) == 2
+
+
+def test_service_areas_equal_service_areas(client, state):
+    body = _ok(client.get(f"/api/service-areas?district={XIAN}&radius_m=1000"), GEOJSON)
+    direct = service_areas(_stations(state, XIAN), state.districts[XIAN].geometry, radius_m=1000)
+    assert [f["properties"]["level"] for f in body["features"]] == ["covered", "overlap"]
+    for feature, (_, row) in zip(body["features"], direct.iterrows(), strict=True):
+        assert feature["properties"]["area_m2"] == pytest.approx(row["area_m2"])
+        assert shapely.geometry.shape(feature["geometry"]).area == pytest.approx(row.geometry.area, rel=1e-6)
+    report = _ok(client.get(f"/api/coverage?district={XIAN}&radius_m=1000"))["coverage"]
+    assert body["features"][0]["properties"]["area_m2"] == pytest.approx(report["covered_area_m2"], rel=1e-6)
+    assert body["features"][1]["properties"]["area_m2"] == pytest.approx(report["covered_twice_area_m2"], rel=1e-6)
+
+
+def test_what_if_equals_what_if(client, state):
+    removed = f"{XIAN}-001,{XIAN}-002"
+    body = _ok(client.get(f"/api/what-if?district={XIAN}&radius_m=1000&add=109.10,34.30;109.2,34.35"
+                          f"&remove={removed}"))
+    direct = what_if(_stations(state, XIAN), state.districts[XIAN].geometry, add=[(109.10, 34.30), (109.2, 34.35)],
+                     remove=removed.split(","), radius_m=1000, region_name=_label(state, XIAN))
+    expected = json.loads(json.dumps(direct.to_dict()))
+    assert {k: body[k] for k in expected} == expected
+    assert body["delta"]["pct_area_covered"] == pytest.approx(
+        body["after"]["pct_area_covered"] - body["before"]["pct_area_covered"], abs=2e-3)
+    assert body["added"]["features"][0]["geometry"]["coordinates"] == [109.10, 34.30]
+    assert body["removed_ids"] == [f"{XIAN}-001", f"{XIAN}-002"]
+    assert body["query"]["remove"] == [f"{XIAN}-001", f"{XIAN}-002"]
+
+
+def test_what_if_adding_in_a_gap_raises_coverage(client):
+    body = _ok(client.get(f"/api/what-if?district={SMALL}&add=110.37,25.22"))
+    assert body["delta"]["pct_area_covered"] > 0
+
+
+def test_districts_lists_bundled_outlines(client, state):
+    body = _ok(client.get("/api/districts"), GEOJSON)
+    assert [f["id"] for f in body["features"]] == sorted(state.districts)
+    bq = next(f for f in body["features"] if f["id"] == XIAN)
+    assert bq["properties"]["n_stations"] == 63 and bq["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+
+# --- parameter errors ------------------------------------------------------------------------------------
+
+ENDPOINTS = ["coverage", "gaps", "sites", "service-areas", "what-if"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_unknown_district_is_404_json(client, endpoint):
+    _assert_error(client.get(f"/api/{endpoint}?district=999999"), 404, "'999999' not found", "610111")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize(("query", "fragments"), [
+    ("", ["'district' is required"]),
+    ("district=abc", ["'district' must be a 6-digit adcode", "'abc'"]),
+    ("district=610111&district=450305", ["'district' is given 2 times"]),
+    ("district=610111&radius_m=50", ["'radius_m' must be between 100 and 5000", "'50'"]),
+    ("district=610111&radius_m=5001", ["'radius_m' must be between 100 and 5000"]),
+    ("district=610111&radius_m=abc", ["'radius_m' must be a number"]),
+    ("district=610111&radius_m=nan", ["'radius_m' must be a finite number"]),
+    ("district=610111&at=25:00", ["parameter 'at'"]),
+    ("district=610111&at=yesterday", ["parameter 'at'"]),
+])
+def test_common_parameter_errors_name_the_parameter(client, endpoint, query, fragments):
+    _assert_error(client.get(f"/api/{endpoint}?{query}"), 400, *fragments)
+
+
+def test_every_problem_is_reported_at_once(client):
+    body = _assert_error(client.get("/api/gaps?district=610111&radius_m=1&min_area_m2=-5&at=99:99"), 400)
+    for name in ("radius_m", "min_area_m2", "at"):
+        assert f"'{name}'" in body["error"]
+
+
+@pytest.mark.parametrize(("query", "fragments"), [
+    ("min_area_m2=-1", ["'min_area_m2' must be between 0 and 1e+08"]),
+    ("min_area_m2=1e9", ["'min_area_m2'"]),
+    ("min_area_m2=x", ["'min_area_m2' must be a number"]),
+])
+def test_gaps_parameter_errors(client, query, fragments):
+    _assert_error(client.get(f"/api/gaps?district={SMALL}&{query}"), 400, *fragments)
+
+
+@pytest.mark.parametrize(("query", "fragments"), [
+    ("k=0", ["'k' must be between 1 and 20"]),
+    ("k=21", ["'k' must be between 1 and 20"]),
+    ("k=2.5", ["'k' must be a whole number"]),
+    ("k=", ["'k' must be a whole number"]),
+])
+def test_sites_parameter_errors(client, query, fragments):
+    _assert_error(client.get(f"/api/sites?district={SMALL}&{query}"), 400, *fragments)
+
+
+@pytest.mark.parametrize(("query", "fragments"), [
+    ("add=" + ";".join(["110.3,25.25"] * 51), ["'add' may hold at most 50 points, got 51"]),
+    ("add=110.3", ["'add' must be lon,lat", "point 1 '110.3'"]),
+    ("add=110.3,25.2;a,b", ["point 2 'a,b' is not lon,lat"]),
+    ("add=110.3,25.2,7", ["point 1"]),
+    ("add=200,25", ["point 1 '200,25' is out of range"]),
+    ("add=110,inf", ["point 1 '110,inf' is not lon,lat"]),
+    ("remove=" + ",".join(f"x{n}" for n in range(201)), ["'remove' may hold at most 200 ids, got 201"]),
+    ("remove=NOPE", ["parameter 'remove': no station 'NOPE' in district 450305"]),
+    ("remove=610111-001", ["no station '610111-001' in district 450305"]),
+    ("add=x&remove=NOPE", ["'add'", "'remove'"]),
+])
+def test_what_if_parameter_errors(client, query, fragments):
+    _assert_error(client.get(f"/api/what-if?district={SMALL}&{query}"), 400, *fragments)
+
+
+def test_what_if_limits_accept_the_maximum(client):
+    points = ";".join(f"{110.30 + i * 0.001:.3f},25.25" for i in range(LIMITS.add_max))
+    body = _ok(client.get(f"/api/what-if?district={SMALL}&radius_m=500&add={points}"))
+    assert len(body["added_ids"]) == len(body["added"]["features"]) == LIMITS.add_max
+
+
+def test_only_get_is_allowed(client):
+    _assert_error(client.post(f"/api/coverage?district={SMALL}"), 405, "use GET")
+
+
+# --- caching and long jobs -----------------------------------------------------------------------------
+
+def test_repeated_requests_are_served_from_the_cache(app, client, monkeypatch):
+    calls = []
+    real = planner.coverage_report
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["radius_m"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planner, "coverage_report", counting)
+    first = client.get(f"/api/coverage?district={SMALL}&radius_m=1000")
+    again = client.get(f"/api/coverage?district={SMALL}&radius_m=1000.0")  # same value, other spelling
+    other = client.get(f"/api/coverage?district={SMALL}&radius_m=1500")
+    assert first.get_data() == again.get_data() != other.get_data()
+    assert calls == [1000.0, 1500.0]
+    cache = app.extensions["stationmap_planner"]
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_cache_is_bounded_and_least_recently_used_goes_first():
+    cache = PlannerCache(max_entries=2)
+    built = []
+
+    def build(value):
+        return lambda: built.append(value) or value
+
+    assert cache.get("a", build("a")) == "a"
+    assert cache.get("b", build("b")) == "b"
+    assert cache.get("a", build("a2")) == "a"  # hit; "a" is now the most recent
+    assert cache.get("c", build("c")) == "c"  # evicts "b"
+    assert cache.get("b", build("b2")) == "b2"
+    assert built == ["a", "b", "c", "b2"]
+
+
+def test_concurrent_requests_share_one_computation():
+    cache = PlannerCache()
+    started = []
+
+    def slow():
+        started.append(1)
+        time.sleep(0.2)
+        return 42
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", slow))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [42] * 4 and started == [1]
+
+
+def test_errors_are_not_cached():
+    cache = PlannerCache()
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise PlannerBusyError("first time fails")
+        return "ok"
+
+    with pytest.raises(PlannerBusyError):
+        cache.get("k", flaky)
+    assert cache.get("k", flaky) == "ok"
+
+
+def test_long_job_answers_503_then_the_retry_is_instant(app, monkeypatch):
+    app.extensions["stationmap_planner"] = PlannerCache(wait_s=0.05)
+    client = app.test_client()
+    release = threading.Event()
+    real = planner.coverage_report
+
+    def slow(*args, **kwargs):
+        release.wait(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planner, "coverage_report", slow)
+    response = client.get(f"/api/coverage?district={SMALL}")
+    body = _assert_error(response, 503, "longer than 0.05 s", "Retry")
+    assert response.headers["Retry-After"] == str(PlannerBusyError.retry_after_s)
+    assert "Internal" not in body["error"]
+    release.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/coverage?district={SMALL}")
+        if response.status_code == 200:
+            break
+        time.sleep(0.05)
+    assert _ok(response)["coverage"]["n_stations"] == 12
+
+
+def test_too_many_running_jobs_are_refused(app, monkeypatch):
+    app.extensions["stationmap_planner"] = PlannerCache(wait_s=0.01, max_pending=1, workers=1)
+    client = app.test_client()
+    release = threading.Event()
+    real = planner.coverage_report
+    monkeypatch.setattr(planner, "coverage_report", lambda *a, **k: (release.wait(5), real(*a, **k))[1])
+    _assert_error(client.get(f"/api/coverage?district={SMALL}&radius_m=500"), 503, "longer than")
+    _assert_error(client.get(f"/api/coverage?district={SMALL}&radius_m=600"), 503, "busy")
+    release.set()
+
+
+# --- documents and pages -------------------------------------------------------------------------------
+
+def test_openapi_documents_the_planner(client):
+    doc = _ok(client.get("/api/openapi.json"))
+    for path in ("/api/coverage", "/api/gaps", "/api/sites", "/api/service-areas", "/api/what-if", "/api/districts"):
+        assert path in doc["paths"], path
+    params = {p["name"]: p for p in doc["paths"]["/api/sites"]["get"]["parameters"]}
+    assert params["district"]["required"] is True
+    assert params["k"]["schema"]["maximum"] == LIMITS.k_max
+    assert params["radius_m"]["schema"]["minimum"] == LIMITS.radius_min_m
+    assert "503" in doc["paths"]["/api/what-if"]["get"]["responses"]
+
+
+@pytest.mark.parametrize(("lang", "title"), [("zh", "站点规划"), ("en", "Station planner")])
+def test_planner_page_renders_offline_in_both_languages(client, lang, title):
+    response = client.get(f"/planner?lang={lang}&district={SMALL}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert title in html
+    assert "/static/planner.js" in html and "/static/vendor/leaflet/leaflet.js" in html
+    assert "window.stationplanner.attach(" in html
+    for cdn in ("cdn.jsdelivr", "unpkg.com", "cdnjs", "code.jquery", "bootstrapcdn"):
+        assert cdn not in html
+    config = json.loads(html.split('id="planner-config">', 1)[1].split("</script>", 1)[0])
+    assert config["district"] == SMALL and config["radii"] == [500, 1000, 1500, 3000]
+    assert config["times"] == ["", "05:00", "12:30", "22:00"]
+    assert 'href="/"' in html  # back to the worker's map
+
+
+def test_planner_page_defaults_to_the_largest_district(client):
+    html = client.get("/planner?district=<script>alert(1)</script>").get_data(as_text=True)
+    assert "alert(1)" not in html  # an unknown district is never reflected into the page
+    config = json.loads(html.split('id="planner-config">', 1)[1].split("</script>", 1)[0])
+    assert config["district"] == XIAN
+
+
+def test_worker_page_links_to_the_planner(client):
+    html = client.get("/").get_data(as_text=True)
+    assert 'href="/planner"' in html
