@@ -2,7 +2,7 @@
 
 The worker's map is a folium ``Map`` whose Leaflet, plugin and CSS links point at the copies vendored under
 ``static/vendor/`` (``tools/vendor_static.sh``), never at a CDN. Stations are not embedded in the HTML: a small
-element of our own (`StationLayer`) hands the map to ``static/stationmap.js``, which asks the JSON API for the
+element of our own (`AppLayer`) hands the map to ``static/stationmap.js``, which asks the JSON API for the
 stations in the current view. Station text therefore never passes through folium's unescaped popup HTML; the
 browser script writes it with ``textContent``.
 """
@@ -21,10 +21,9 @@ from stationmap.errors import BadRequestError
 
 __all__ = [
     "TILE_PROVIDERS",
+    "AppLayer",
     "MapParts",
     "NavigationLinks",
-    "PlannerLayer",
-    "StationLayer",
     "TileProvider",
     "build_map",
     "build_planner_map",
@@ -165,12 +164,15 @@ def vendored_assets(static_url: str) -> tuple[list[tuple[str, str]], list[tuple[
     return js, css
 
 
-class StationLayer(MacroElement):
+class AppLayer(MacroElement):
     """
-    Hand the folium map to ``static/stationmap.js``, which loads the stations in view from the API.
+    Hand the folium map to one of our page scripts, which loads its layers from the JSON API.
 
     Parameters
     ----------
+    app
+        Global name of the page script: ``stationmap`` (``static/stationmap.js``) or ``stationplanner``
+        (``static/planner.js``).
     config_id
         Id of the ``<script type="application/json">`` element holding the page's configuration.
     """
@@ -178,15 +180,45 @@ class StationLayer(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            window.stationmap.attach({{ this._parent.get_name() }}, {{ this.config_id|tojson }});
+            window.{{ this.app }}.attach({{ this._parent.get_name() }}, {{ this.config_id|tojson }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, *, config_id: str) -> None:
+    def __init__(self, *, app: str, config_id: str) -> None:
+        if not app.isidentifier():  # written into the script as a name, so it must be one
+            msg = f"AppLayer app must be a JavaScript identifier, got {app!r}."
+            raise ValueError(msg)
         super().__init__()
-        self._name = "StationLayer"
+        self._name = "AppLayer"
+        self.app = app
         self.config_id = config_id
+
+
+def _base_map(*, center_lon: float, center_lat: float, zoom: int, provider: TileProvider,
+              assets: tuple[list[tuple[str, str]], list[tuple[str, str]]], layer: AppLayer,
+              world_copy_jump: bool) -> folium.Map:
+    """Build a folium map with our tiles, only the given (vendored) assets, and `layer`."""
+    lon, lat = geo.convert_coords(center_lon, center_lat, src="wgs84", dst=provider.datum)
+    m = folium.Map(
+        location=(lat, lon),  # folium wants (lat, lon)
+        zoom_start=zoom,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+        zoom_control=True,
+        max_zoom=provider.max_zoom,
+        world_copy_jump=world_copy_jump,
+    )
+    m.default_js, m.default_css = assets  # instance attributes replace folium's CDN lists
+    folium.TileLayer(tiles=provider.url, attr=provider.attribution, subdomains=provider.subdomains,
+                     max_zoom=provider.max_zoom, name=provider.key, control=False).add_to(m)
+    if provider.overlay_url:
+        folium.TileLayer(tiles=provider.overlay_url, attr=provider.attribution, subdomains=provider.subdomains,
+                         max_zoom=provider.max_zoom, name=f"{provider.key}_labels", overlay=True,
+                         control=False).add_to(m)
+    layer.add_to(m)
+    return m
 
 
 def build_map(*, center_lon: float, center_lat: float, zoom: int, provider: TileProvider, static_url: str,
@@ -212,28 +244,9 @@ def build_map(*, center_lon: float, center_lat: float, zoom: int, provider: Tile
     m
         A folium map with no CDN links.
     """
-    lon, lat = geo.convert_coords(center_lon, center_lat, src="wgs84", dst=provider.datum)
-    m = folium.Map(
-        location=(lat, lon),  # folium wants (lat, lon)
-        zoom_start=zoom,
-        tiles=None,
-        control_scale=True,
-        prefer_canvas=False,
-        zoom_control=True,
-        max_zoom=provider.max_zoom,
-        world_copy_jump=True,
-    )
-    js, css = vendored_assets(static_url)
-    m.default_js = js  # instance attributes replace folium's CDN lists
-    m.default_css = css
-    folium.TileLayer(tiles=provider.url, attr=provider.attribution, subdomains=provider.subdomains,
-                     max_zoom=provider.max_zoom, name=provider.key, control=False).add_to(m)
-    if provider.overlay_url:
-        folium.TileLayer(tiles=provider.overlay_url, attr=provider.attribution, subdomains=provider.subdomains,
-                         max_zoom=provider.max_zoom, name=f"{provider.key}_labels", overlay=True,
-                         control=False).add_to(m)
-    StationLayer(config_id=config_id).add_to(m)
-    return m
+    return _base_map(center_lon=center_lon, center_lat=center_lat, zoom=zoom, provider=provider,
+                     assets=vendored_assets(static_url), layer=AppLayer(app="stationmap", config_id=config_id),
+                     world_copy_jump=True)
 
 
 def planner_assets(static_url: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -256,30 +269,6 @@ def planner_assets(static_url: str) -> tuple[list[tuple[str, str]], list[tuple[s
     css = [("leaflet_css", f"{base}/vendor/leaflet/leaflet.css"), ("stationmap_css", f"{base}/stationmap.css"),
            ("planner_css", f"{base}/planner.css")]
     return js, css
-
-
-class PlannerLayer(MacroElement):
-    """
-    Hand the folium map to ``static/planner.js``, which loads coverage, gaps, sites and stations from the API.
-
-    Parameters
-    ----------
-    config_id
-        Id of the ``<script type="application/json">`` element holding the page's configuration.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            window.stationplanner.attach({{ this._parent.get_name() }}, {{ this.config_id|tojson }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, *, config_id: str) -> None:
-        super().__init__()
-        self._name = "PlannerLayer"
-        self.config_id = config_id
 
 
 def build_planner_map(*, center_lon: float, center_lat: float, zoom: int, provider: TileProvider, static_url: str,
@@ -305,27 +294,9 @@ def build_planner_map(*, center_lon: float, center_lat: float, zoom: int, provid
     m
         A folium map with no CDN links and no data embedded: layers come from the JSON API.
     """
-    lon, lat = geo.convert_coords(center_lon, center_lat, src="wgs84", dst=provider.datum)
-    m = folium.Map(
-        location=(lat, lon),  # folium wants (lat, lon)
-        zoom_start=zoom,
-        tiles=None,
-        control_scale=True,
-        prefer_canvas=False,
-        zoom_control=True,
-        max_zoom=provider.max_zoom,
-    )
-    js, css = planner_assets(static_url)
-    m.default_js = js  # instance attributes replace folium's CDN lists
-    m.default_css = css
-    folium.TileLayer(tiles=provider.url, attr=provider.attribution, subdomains=provider.subdomains,
-                     max_zoom=provider.max_zoom, name=provider.key, control=False).add_to(m)
-    if provider.overlay_url:
-        folium.TileLayer(tiles=provider.overlay_url, attr=provider.attribution, subdomains=provider.subdomains,
-                         max_zoom=provider.max_zoom, name=f"{provider.key}_labels", overlay=True,
-                         control=False).add_to(m)
-    PlannerLayer(config_id=config_id).add_to(m)
-    return m
+    return _base_map(center_lon=center_lon, center_lat=center_lat, zoom=zoom, provider=provider,
+                     assets=planner_assets(static_url), layer=AppLayer(app="stationplanner", config_id=config_id),
+                     world_copy_jump=False)
 
 
 @dataclass(frozen=True)

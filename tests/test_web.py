@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import json
 import math
 import shutil
@@ -456,6 +458,10 @@ def test_amap_page_config(fixture_dir):
     assert "autonavi.com" in html
 
 
+def _access_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "stationmap.access"]
+
+
 def test_real_server_logs_each_request_and_refuses_big_bodies(fixture_dir, caplog):
     import http.client
     import logging
@@ -480,7 +486,12 @@ def test_real_server_logs_each_request_and_refuses_big_bodies(fixture_dir, caplo
             assert big.status == 413
             big.read()
             conn.close()
-        lines = [r.getMessage() for r in caplog.records if r.name == "stationmap.access"]
+            # The access line is written when the worker thread closes the body, just after the client has the
+            # response; wait for the workers to finish rather than race them.
+            deadline = time.monotonic() + 5
+            while (server.task_dispatcher.active_count > 0 or not _access_lines(caplog)) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        lines = _access_lines(caplog)
         assert len(lines) == 1
         assert '"GET /api/nearest?lon=109.06&lat=34.27&k=1" 200' in lines[0]
     finally:
