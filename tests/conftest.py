@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import geopandas as gpd
 import pytest
@@ -40,3 +43,93 @@ def stations_utm() -> gpd.GeoDataFrame:
 def runner() -> CliRunner:
     """A click runner for CLI tests."""
     return CliRunner()
+
+
+# --- end-to-end tests: Debian's Chromium driven by Playwright ------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+# Without the background-networking flags Chromium keeps calling home, and this machine refuses every such call.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+BLANK_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+TILE_HOSTS = {"tile.openstreetmap.org"}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Debian Chromium for every end-to-end test (skipped where it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (scripts/test installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@contextlib.contextmanager
+def _serve(data_dir: Path) -> Iterator[str]:
+    from stationmap.web.server import running_server
+
+    with running_server(Settings(data_dir=data_dir, host="127.0.0.1", port=0)) as server:
+        yield f"http://127.0.0.1:{server.effective_port}"
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """``with live_server(data_dir) as base_url:`` runs the real waitress server on 127.0.0.1, a free port."""
+    return _serve
+
+
+@pytest.fixture(scope="session")
+def page_watch():
+    """The `PageWatch` class: ``watch = page_watch(page)`` before loading the page."""
+    return PageWatch
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Folder for screenshots (``test-artifacts/``, not committed)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+class PageWatch:
+    """Records console errors, page errors, dialogs, and every request to another host (answered locally)."""
+
+    def __init__(self, page) -> None:
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.outside: list[str] = []
+        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda err: self.errors.append(str(err)))
+        page.on("dialog", self._dialog)
+        page.route("**/*", self._route)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        host = urlsplit(url).hostname
+        if host == "127.0.0.1":
+            route.continue_()
+            return
+        self.outside.append(url)
+        if host in TILE_HOSTS:
+            route.fulfill(status=200, content_type="image/png", body=BLANK_PNG)
+        else:
+            route.abort()
+
+    def assert_clean(self) -> None:
+        """No console error, no dialog, and no request outside 127.0.0.1 but base-map tiles."""
+        assert self.errors == [], self.errors
+        assert self.dialogs == [], self.dialogs
+        hosts = {urlsplit(u).hostname for u in self.outside}
+        assert hosts <= TILE_HOSTS, f"requests outside 127.0.0.1 other than tiles: {self.outside}"

@@ -7,33 +7,15 @@ touches the network and can prove the page asks for nothing but tiles from outsi
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from stationmap.config import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 HOSTILE = "<img src=x onerror=alert(1)>${alert(1)}</script>C:\\temp\\x"
-# a 1x1 transparent PNG, served for blocked tile requests
-BLANK_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-
-if not CHROMIUM.exists():
-    pytest.skip("Debian chromium is not installed at /usr/bin/chromium (scripts/test installs it)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -52,74 +34,22 @@ def data_dir(tmp_path_factory, fixture_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base_url(data_dir) -> Iterator[str]:
-    from stationmap.web.server import create_server
-
-    server = create_server(Settings(data_dir=data_dir, host="127.0.0.1", port=0))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
+def base_url(data_dir, live_server) -> Iterator[str]:
+    with live_server(data_dir) as url:
+        yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-class PageWatch:
-    """Records console errors, page errors, dialogs, and every request to another host."""
-
-    def __init__(self, page) -> None:
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.outside: list[str] = []
-        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda err: self.errors.append(str(err)))
-        page.on("dialog", self._dialog)
-        page.route("**/*", self._route)
-
-    def _dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _route(self, route) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname == "127.0.0.1":
-            route.continue_()
-            return
-        self.outside.append(url)
-        if urlsplit(url).hostname == "tile.openstreetmap.org":
-            route.fulfill(status=200, content_type="image/png", body=BLANK_PNG)
-        else:
-            route.abort()
-
-
-def _new_page(browser, *, width: int, height: int, mobile: bool):
+def _new_page(browser, page_watch, *, width: int, height: int, mobile: bool):
     context = browser.new_context(
         viewport={"width": width, "height": height}, device_scale_factor=1, is_mobile=mobile, has_touch=mobile,
         locale="zh-CN", geolocation={"longitude": 109.0602, "latitude": 34.2702}, permissions=["geolocation"],
     )
     page = context.new_page()
-    return context, page, PageWatch(page)
+    return context, page, page_watch(page)
 
 
-def _assert_clean(watch: PageWatch) -> None:
-    assert watch.errors == [], watch.errors
-    assert watch.dialogs == [], watch.dialogs
-    hosts = {urlsplit(u).hostname for u in watch.outside}
-    assert hosts <= {"tile.openstreetmap.org"}, f"requests outside 127.0.0.1 other than tiles: {watch.outside}"
-
-
-def test_phone_finds_nearest_and_opens_station(browser, base_url):
-    ARTIFACTS.mkdir(exist_ok=True)
-    context, page, watch = _new_page(browser, width=360, height=640, mobile=True)
+def test_phone_finds_nearest_and_opens_station(browser, base_url, page_watch, artifacts):
+    context, page, watch = _new_page(browser, page_watch, width=360, height=640, mobile=True)
     page.goto(base_url + "/", wait_until="load")
     page.wait_for_selector(".sm-pin", state="attached", timeout=15000)
     assert page.locator(".sm-pin, .marker-cluster").count() >= 1
@@ -147,21 +77,21 @@ def test_phone_finds_nearest_and_opens_station(browser, base_url):
     # no horizontal scrolling on a 360 px phone
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.wait_for_timeout(800)  # let the map settle after focusing the station
-    page.screenshot(path=str(ARTIFACTS / "phone-360x640-detail.png"))
+    page.screenshot(path=str(artifacts / "phone-360x640-detail.png"))
     page.click("#sm-detail-close")
-    page.screenshot(path=str(ARTIFACTS / "phone-360x640.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "phone-360x640.png"), full_page=True)
 
     # the language switch re-labels the page and the list without a reload
     page.click("#sm-lang")
     page.locator("html[lang=en]").wait_for(state="attached")
     page.locator("#sm-list .sm-item-walk", has_text="min walk").first.wait_for()
     assert page.locator("#sm-locate").inner_text().strip() == "Find me"
-    _assert_clean(watch)
+    watch.assert_clean()
     context.close()
 
 
-def test_hostile_name_renders_as_text(browser, base_url):
-    context, page, watch = _new_page(browser, width=1280, height=800, mobile=False)
+def test_hostile_name_renders_as_text(browser, base_url, page_watch, artifacts):
+    context, page, watch = _new_page(browser, page_watch, width=1280, height=800, mobile=False)
     page.goto(base_url + "/?lang=en", wait_until="load")
     page.wait_for_selector(".sm-pin", state="attached", timeout=15000)
     assert page.locator("#sm-lang").inner_text() == "中文"
@@ -183,6 +113,6 @@ def test_hostile_name_renders_as_text(browser, base_url):
     assert HOSTILE in names
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     page.wait_for_timeout(800)
-    page.screenshot(path=str(ARTIFACTS / "desktop-1280x800.png"))
-    _assert_clean(watch)
+    page.screenshot(path=str(artifacts / "desktop-1280x800.png"))
+    watch.assert_clean()
     context.close()

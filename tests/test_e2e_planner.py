@@ -7,78 +7,22 @@ touches the network and can prove the page asks for nothing but tiles from outsi
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from stationmap.config import PROJECT_ROOT, Settings
+from stationmap.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 DISTRICT = "450305"  # 桂林七星区: the smallest bundled set, so the page settles quickly on 2 cores
-BLANK_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-
-if not CHROMIUM.exists():
-    pytest.skip("Debian chromium is not installed at /usr/bin/chromium (scripts/test installs it)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    from stationmap.web.server import create_server
-
-    server = create_server(Settings(data_dir=PROJECT_ROOT / "data", host="127.0.0.1", port=0))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-class PageWatch:
-    """Records console errors, page errors, dialogs, and every request to another host."""
-
-    def __init__(self, page) -> None:
-        self.errors: list[str] = []
-        self.outside: list[str] = []
-        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda err: self.errors.append(str(err)))
-        page.on("dialog", lambda dialog: (self.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-        page.route("**/*", self._route)
-
-    def _route(self, route) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname == "127.0.0.1":
-            route.continue_()
-            return
-        self.outside.append(url)
-        if urlsplit(url).hostname == "tile.openstreetmap.org":
-            route.fulfill(status=200, content_type="image/png", body=BLANK_PNG)
-        else:
-            route.abort()
+def base_url(live_server) -> Iterator[str]:
+    with live_server(PROJECT_ROOT / "data") as url:
+        yield url
 
 
 def _api(base_url: str, path: str) -> dict:
@@ -91,10 +35,10 @@ def _settled(page) -> None:
     page.wait_for_selector("body[data-pending='0']", state="attached", timeout=60_000)
 
 
-def test_planner_draws_layers_and_matches_the_api(browser, base_url):
+def test_planner_draws_layers_and_matches_the_api(browser, base_url, page_watch, artifacts):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=1, locale="zh-CN")
     page = context.new_page()
-    watch = PageWatch(page)
+    watch = page_watch(page)
     try:
         page.goto(f"{base_url}/planner?district={DISTRICT}&lang=en", wait_until="load")
         _settled(page)
@@ -112,8 +56,7 @@ def test_planner_draws_layers_and_matches_the_api(browser, base_url):
         assert page.locator("#pl-sites tr").count() == 5
         assert page.locator("#pl-gaps tr").count() >= 1
 
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "planner-1280x800.png"))
+        page.screenshot(path=str(artifacts / "planner-1280x800.png"))
 
         # a site's popup names its rank and gain
         page.locator(".leaflet-marker-pane .pl-site").first.click()
@@ -144,18 +87,16 @@ def test_planner_draws_layers_and_matches_the_api(browser, base_url):
         assert page.locator("[data-figure=pct_area_covered]").inner_text() == f"{at5['pct_area_covered']:.1f}%"
 
         page.wait_for_load_state("networkidle")  # no request in flight when the server closes
-        assert watch.errors == [], watch.errors
-        hosts = {urlsplit(u).hostname for u in watch.outside}
-        assert hosts <= {"tile.openstreetmap.org"}, watch.outside
+        watch.assert_clean()
     finally:
         context.close()
 
 
-def test_worker_page_links_to_planner_and_back(browser, base_url):
+def test_worker_page_links_to_planner_and_back(browser, base_url, page_watch, artifacts):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                   locale="zh-CN")
     page = context.new_page()
-    watch = PageWatch(page)
+    watch = page_watch(page)
     try:
         page.goto(f"{base_url}/", wait_until="load")
         page.locator("#sm-planner-link").click()
@@ -165,12 +106,10 @@ def test_worker_page_links_to_planner_and_back(browser, base_url):
         assert page.locator("h1").inner_text() == "Station planner"
         _settled(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling on a phone
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "planner-phone-390.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "planner-phone-390.png"), full_page=True)
         page.locator("#pl-worker-link").click()
         page.wait_for_url("**/?lang=en")
         page.wait_for_load_state("networkidle")  # no request in flight when the server closes
-        assert watch.errors == [], watch.errors
-        assert {urlsplit(u).hostname for u in watch.outside} <= {"tile.openstreetmap.org"}, watch.outside
+        watch.assert_clean()
     finally:
         context.close()

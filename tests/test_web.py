@@ -465,38 +465,31 @@ def _access_lines(caplog) -> list[str]:
 def test_real_server_logs_each_request_and_refuses_big_bodies(fixture_dir, caplog):
     import http.client
     import logging
-    import threading
 
-    from stationmap.web.server import create_server
+    from stationmap.web.server import running_server
 
-    server = create_server(Settings(data_dir=fixture_dir, port=0, max_request_bytes=1000))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        with caplog.at_level(logging.INFO, logger="stationmap.access"):
-            conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
-            conn.request("GET", "/api/nearest?lon=109.06&lat=34.27&k=1")
-            response = conn.getresponse()
-            assert response.status == 200
-            response.read()
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
-            conn.request("POST", "/api/nearest", body=b"x" * 5000)
-            big = conn.getresponse()
-            assert big.status == 413
-            big.read()
-            conn.close()
-            # The access line is written when the worker thread closes the body, just after the client has the
-            # response; wait for the workers to finish rather than race them.
-            deadline = time.monotonic() + 5
-            while (server.task_dispatcher.active_count > 0 or not _access_lines(caplog)) and time.monotonic() < deadline:
-                time.sleep(0.01)
-        lines = _access_lines(caplog)
-        assert len(lines) == 1
-        assert '"GET /api/nearest?lon=109.06&lat=34.27&k=1" 200' in lines[0]
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    settings = Settings(data_dir=fixture_dir, port=0, max_request_bytes=1000)
+    with running_server(settings) as server, caplog.at_level(logging.INFO, logger="stationmap.access"):
+        conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+        conn.request("GET", "/api/nearest?lon=109.06&lat=34.27&k=1")
+        response = conn.getresponse()
+        assert response.status == 200
+        response.read()
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+        conn.request("POST", "/api/nearest", body=b"x" * 5000)
+        big = conn.getresponse()
+        assert big.status == 413
+        big.read()
+        conn.close()
+        # The access line is written when the worker thread closes the body, just after the client has the
+        # response; wait for it rather than race the worker.
+        deadline = time.monotonic() + 5
+        while not _access_lines(caplog) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    lines = _access_lines(caplog)
+    assert len(lines) == 1
+    assert '"GET /api/nearest?lon=109.06&lat=34.27&k=1" 200' in lines[0]
 
 
 def test_station_detail_carries_the_star_rubric(bundled_client):

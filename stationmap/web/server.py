@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import waitress
@@ -14,7 +16,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 from stationmap.config import Settings
 from stationmap.web.app import create_app
 
-__all__ = ["AccessLog", "create_server", "serve"]
+__all__ = ["AccessLog", "create_server", "running_server", "serve"]
 
 logger = logging.getLogger("stationmap.access")
 _THREADS = 8
@@ -97,6 +99,30 @@ def create_server(settings: Settings, *, app: Flask | None = None) -> BaseWSGISe
         ident="stationmap",
         clear_untrusted_proxy_headers=True,
     )
+
+
+@contextlib.contextmanager
+def running_server(settings: Settings, *, app: Flask | None = None) -> Iterator[BaseWSGIServer | MultiSocketServer]:
+    """
+    Run the waitress server in a background thread for the duration of a ``with`` block (tests, benchmarks).
+
+    On exit the worker threads finish their requests before the sockets close, so no worker writes to a closed
+    server.
+
+    Yields
+    ------
+    server
+        The running server; ``server.effective_port`` is the port it listens on.
+    """
+    server = create_server(settings, app=app)
+    thread = threading.Thread(target=server.run, daemon=True, name="stationmap-waitress")
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.task_dispatcher.shutdown(timeout=5)
+        server.close()
+        thread.join(timeout=5)
 
 
 def serve(settings: Settings) -> None:
