@@ -36,6 +36,7 @@ from typing import Any
 
 from stationmap.errors import StationDataError
 from stationmap.schema import AMENITIES, TOILET
+from stationmap.stations import read_utf8
 
 __all__ = [
     "DOWNGRADE_TRIGGERS",
@@ -278,19 +279,7 @@ def load_rubric(path: str | Path) -> Rubric:
         the message names the file and lists every problem with its table and key.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as err:
-        msg = f"Rubric file {str(path)!r} does not exist."
-        raise StationDataError(msg) from err
-    except OSError as err:
-        msg = f"Cannot read rubric file {str(path)!r}: {err.strerror}."
-        raise StationDataError(msg) from err
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        msg = f"{path.name}: not UTF-8 (invalid byte 0x{raw[err.start]:02x} at offset {err.start}); save it as UTF-8."
-        raise StationDataError(msg) from err
+    text = read_utf8(path, what="Rubric file")
     return parse_rubric(text, source=str(path))
 
 

@@ -51,8 +51,10 @@ __all__ = [
     "ValidationReport",
     "atomic_write",
     "export_stations",
+    "json_safe",
     "load_stations",
     "read_feature_collection",
+    "read_utf8",
     "stations_from_features",
     "stations_to_geojson",
     "validate_features",
@@ -178,6 +180,39 @@ class _Collector:
         self.problems.append(Problem(self.where, self.station_id, field_name, value, expected, "warning"))
 
 
+def read_utf8(path: str | Path, *, what: str) -> str:
+    """
+    Read a UTF-8 text file (a BOM is allowed), with a precise error for a missing, unreadable or mis-encoded file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What the file is, for messages (``"Station file"``, ``"Rubric file"``).
+
+    Raises
+    ------
+    StationDataError
+        If the file is missing or unreadable, or not UTF-8 (with the offending byte and its offset).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as err:
+        msg = f"{what} {str(path)!r} does not exist."
+        raise StationDataError(msg) from err
+    except OSError as err:
+        msg = f"Cannot read {what.lower()} {str(path)!r}: {err.strerror}."
+        raise StationDataError(msg) from err
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        msg = (f"{path.name}: not UTF-8 (invalid byte 0x{raw[err.start]:02x} at offset {err.start}); "
+               "save the file as UTF-8.")
+        raise StationDataError(msg) from err
+
+
 def read_feature_collection(path: str | Path) -> dict[str, Any]:
     """
     Read a GeoJSON FeatureCollection from `path`, with a precise error for every way the file can be broken.
@@ -193,20 +228,7 @@ def read_feature_collection(path: str | Path) -> dict[str, Any]:
         If the file is missing, not UTF-8, not JSON (with line and column), or not a FeatureCollection.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as err:
-        msg = f"Station file {str(path)!r} does not exist."
-        raise StationDataError(msg) from err
-    except OSError as err:
-        msg = f"Cannot read station file {str(path)!r}: {err.strerror}."
-        raise StationDataError(msg) from err
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        msg = (f"{path.name}: not UTF-8 (invalid byte 0x{raw[err.start]:02x} at offset {err.start}); "
-               "save the file as UTF-8.")
-        raise StationDataError(msg) from err
+    text = read_utf8(path, what="Station file")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
@@ -666,23 +688,25 @@ def _read_gpkg_as_features(path: Path) -> dict[str, Any]:
 
 # --- export -----------------------------------------------------------------------------------------------------
 
-def _clean(value: Any) -> Any:
-    """Turn numpy scalars into Python values and NaN into None, so records serialise as plain JSON."""
+def json_safe(value: Any) -> Any:
+    """Turn numpy scalars into Python values and NaN, inf and NaT into None, so records serialise as strict JSON."""
+    if value is pd.NaT:
+        return None
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     return value
 
 
 def _iter_records(stations: gpd.GeoDataFrame) -> Iterator[dict[str, Any]]:
     columns = [c for c in stations.columns if c != stations.geometry.name]
     for row in stations[columns].itertuples(index=False, name=None):
-        props = {name: _clean(value) for name, value in zip(columns, row, strict=True)}
+        props = {name: json_safe(value) for name, value in zip(columns, row, strict=True)}
         yield {k: v for k, v in props.items() if v is not None}
 
 
@@ -857,7 +881,7 @@ def _write_gpkg(stations: gpd.GeoDataFrame, tmp: Path, datum: str) -> None:
         if name == frame.geometry.name:
             continue
         if name in NESTED_FIELDS or frame[name].map(lambda v: isinstance(v, (list, dict))).any():
-            frame[name] = [None if v is None else json.dumps(_clean(v), ensure_ascii=False) for v in frame[name]]
+            frame[name] = [None if v is None else json.dumps(json_safe(v), ensure_ascii=False) for v in frame[name]]
     for name, kind in FIELDS.items():
         if kind == "int" and name in frame:
             frame[name] = pd.array([None if v is None else int(v) for v in frame[name]], dtype="Int64")

@@ -32,6 +32,7 @@ from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
 from stationmap.districts import District
 from stationmap.errors import BadRequestError, StationMapError, StationNotFoundError
+from stationmap.stations import json_safe
 from stationmap.web.params import Args, parse_float, parse_int, restore_offset_plus
 from stationmap.web.state import AppState
 
@@ -319,14 +320,6 @@ def _geometry(geom: Any) -> dict[str, Any]:
     return shapely.geometry.mapping(rounded)
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
 
@@ -433,7 +426,7 @@ def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | No
         summary.pop("gaps", None)
         features = []
         for record, geom in zip(report.records(by="area"), report.gaps.geometry, strict=True):
-            props = {key: _clean(value) for key, value in record.items()}
+            props = {key: json_safe(value) for key, value in record.items()}
             features.append({"type": "Feature", "id": f"gap-{props['rank']}", "geometry": _geometry(geom),
                              "properties": props})
         return {"summary": summary, "features": features}
@@ -490,8 +483,8 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
                      "geometry": {"type": "Point", "coordinates": [round(s.lon, _PRECISION),
                                                                    round(s.lat, _PRECISION)]},
                      "properties": {"rank": s.rank, "candidate_id": s.candidate_id, "name": s.name,
-                                    "gain": _clean(s.gain), "cumulative": _clean(s.cumulative),
-                                    "cumulative_pct": _clean(s.cumulative_pct)}}
+                                    "gain": json_safe(s.gain), "cumulative": json_safe(s.cumulative),
+                                    "cumulative_pct": json_safe(s.cumulative_pct)}}
                     for s in result.sites]
         return {"summary": summary, "features": features}
 
@@ -533,7 +526,7 @@ def service_area_layers(state: AppState, cache: PlannerCache, args: Args, *,
         columns = [c for c in frame.columns if c != frame.geometry.name]
         return [{"type": "Feature", "id": str(row["level"]),
                  "geometry": _geometry(geom) if geom is not None and not geom.is_empty else None,
-                 "properties": {c: _clean(row[c]) for c in columns}}
+                 "properties": {c: json_safe(row[c]) for c in columns}}
                 for (_, row), geom in zip(frame.iterrows(), frame.geometry, strict=True)]
 
     features = cache.get(("service-areas", district.adcode, p["radius_m"], _iso(p["at"])), build)

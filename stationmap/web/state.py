@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from stationmap.errors import StationDataError
 from stationmap.mapping import TileProvider, tile_provider
 from stationmap.rubric import Rubric, default_rubric_path, load_rubric
 from stationmap.schema import DEMO_NOTICE
-from stationmap.stations import load_stations
+from stationmap.stations import json_safe, load_stations
 
 __all__ = ["AppState", "load_state", "state_from_stations"]
 
@@ -92,7 +91,7 @@ class AppState:
     def _convert(self, row: int) -> dict[str, Any]:
         props = {}
         for name, values in self._columns:
-            value = _clean(values[row])
+            value = json_safe(values[row])
             if value is not None:
                 props[name] = value
         lon = round(float(self.index.lon[row]), _PRECISION)
@@ -102,21 +101,6 @@ class AppState:
 
 
 _PRECISION = 7  # decimal places of served coordinates, about 1 cm
-
-
-def _clean(value: Any) -> Any:
-    """Turn numpy scalars into Python values and NaN into None, so records serialise as strict JSON."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if value is pd.NaT:
-        return None
-    return value
 
 
 def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
