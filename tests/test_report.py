@@ -111,3 +111,18 @@ def test_figures_draw_chinese_glyphs_not_boxes():
     a, b, c = _render_text("灞"), _render_text("桥"), _render_text("驿")
     assert (a < 128).sum() > 30
     assert (a != b).mean() > 0.02 and (b != c).mean() > 0.02
+
+
+@pytest.mark.parametrize("code", ["610111", "530111", "450305", "511502"])
+def test_every_bundled_district_reports_its_own_figures(settings, code):
+    stations = load_stations(settings.data_dir / "stations" / f"{code}.geojson")
+    district = load_district(code, data_dir=settings.data_dir)
+    rep = report.build_district_report(stations, district, rubric=load_rubric(default_rubric_path(settings.data_dir)),
+                                       on=ON)
+    page = report.render_html([rep], lang="zh")
+    expected = coverage_report(stations, district.geometry, radius_m=1000)
+    assert f"<td>1000 m</td><td>{expected.pct_area_covered:.1f}%</td>" in page
+    assert f"<td>{len(stations)} (正常开放 {(stations['status'] == 'open').sum()})</td>" in page
+    assert f"{district.city}{district.name}" in page
+    assert rep.sites is not None and len(rep.sites.sites) == 5
+    assert [s.rank for s in rep.sites.sites] == [1, 2, 3, 4, 5]
