@@ -86,7 +86,8 @@
     });
   }
 
-  function common() { return { district: state.district, radius_m: state.radius, at: state.at }; }
+  // map_datum: answers come in the tiles' datum (GCJ-02 on Amap tiles), so shapes land where the tiles draw them
+  function common() { return { district: state.district, radius_m: state.radius, at: state.at, map_datum: state.cfg.map_datum }; }
 
   function busy(delta) {
     state.pending += delta;
@@ -139,13 +140,13 @@
         return collected;
       });
     }
-    track(page(apiUrl("/stations", { district_code: state.district, limit: 200 }), 0), seq, function (features) {
+    track(page(apiUrl("/stations", { district_code: state.district, limit: 200, map_datum: state.cfg.map_datum }), 0), seq, function (features) {
       state.stations = features; drawStations();
     });
   }
 
   function loadOutlines() {
-    return getJson(apiUrl("/districts")).then(function (body) { state.outlines = body; drawOutline(false); });
+    return getJson(apiUrl("/districts", { map_datum: state.cfg.map_datum })).then(function (body) { state.outlines = body; drawOutline(false); });
   }
 
   /* ---- layers ------------------------------------------------------------------------------------- */
@@ -217,7 +218,7 @@
     state.stations.forEach(function (feature) {
       var id = String(feature.properties.id);
       var removed = !!state.whatif.remove[id];
-      var marker = L.marker(toLatLng(feature.geometry.coordinates), {
+      var marker = L.marker(toLatLng(feature.properties.map_lonlat || feature.geometry.coordinates), {
         icon: pinIcon(feature, removed), title: String(feature.properties.name || id), keyboard: true
       });
       marker.bindTooltip(function () {
@@ -374,7 +375,8 @@
     state.whatifTimer = setTimeout(function () {
       var params = Object.assign({
         add: state.whatif.add.map(function (p) { return p[0].toFixed(6) + "," + p[1].toFixed(6); }).join(";"),
-        remove: ids.join(",")
+        remove: ids.join(","),
+        datum: state.cfg.map_datum  // taps are in the tiles' datum
       }, common());
       track(getJson(apiUrl("/what-if", params)), state.seq, function (body) { state.bodies.whatif = body; renderWhatIf(); });
     }, delay === undefined ? 350 : delay);

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import shapely
 
+from stationmap import geo
 from stationmap.analysis.coverage import coverage_report, service_areas, what_if
 from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
@@ -410,3 +411,35 @@ def test_planner_page_defaults_to_the_largest_district(client):
 def test_worker_page_links_to_the_planner(client):
     html = client.get("/").get_data(as_text=True)
     assert 'href="/planner"' in html
+
+
+@pytest.fixture(scope="module")
+def amap_client():
+    return create_app(Settings(data_dir=PROJECT_ROOT / "data", tile_provider="amap")).test_client()
+
+
+def test_planner_answers_in_the_tiles_datum_when_asked(amap_client):
+    wgs = amap_client.get("/api/gaps?district=450305&radius_m=1000").get_json()
+    gcj = amap_client.get("/api/gaps?district=450305&radius_m=1000&map_datum=gcj02").get_json()
+    assert "map_datum" not in wgs and gcj["map_datum"] == "gcj02"
+    w_lon, w_lat = shapely.get_coordinates(shapely.geometry.shape(wgs["features"][0]["geometry"]))[0]
+    g_lon, g_lat = shapely.get_coordinates(shapely.geometry.shape(gcj["features"][0]["geometry"]))[0]
+    # the same vertex, shifted by the GCJ-02 offset (300-600 m) and back to within a centimetre
+    assert 300 < geo.geodesic_distance_m(w_lon, w_lat, g_lon, g_lat) < 700
+    back_lon, back_lat = geo.gcj02_to_wgs84(g_lon, g_lat)
+    assert geo.geodesic_distance_m(back_lon, back_lat, w_lon, w_lat) < 0.02
+    stations = amap_client.get("/api/stations?district_code=450305&map_datum=gcj02").get_json()
+    first = stations["features"][0]
+    assert first["properties"]["map_lonlat"] == pytest.approx(
+        list(geo.wgs84_to_gcj02(*first["geometry"]["coordinates"])), abs=1e-6)
+
+
+def test_what_if_taps_in_gcj02_are_converted(amap_client):
+    lon, lat = geo.wgs84_to_gcj02(110.30, 25.28)
+    tapped = amap_client.get(f"/api/what-if?district=450305&radius_m=1000&add={lon:.7f},{lat:.7f}&datum=gcj02")
+    direct = amap_client.get("/api/what-if?district=450305&radius_m=1000&add=110.3,25.28")
+    assert tapped.status_code == 200, tapped.get_json()
+    assert tapped.get_json()["query"]["add"][0] == pytest.approx([110.30, 25.28], abs=1e-6)
+    assert tapped.get_json()["delta"] == pytest.approx(direct.get_json()["delta"], rel=1e-6)
+    bad = amap_client.get("/api/gaps?district=450305&map_datum=mercator")
+    assert bad.status_code == 400 and "map_datum" in bad.get_json()["error"]

@@ -51,37 +51,37 @@ def view() -> Response:
 @bp.get("/districts")
 def districts() -> Response:
     """The bundled districts with their outlines, for the planner."""
-    return json_response(planner.districts(_state(), _planner_cache()), mimetype=GEOJSON)
+    return json_response(planner.for_map(planner.districts(_state(), _planner_cache()), request.args), mimetype=GEOJSON)
 
 
 @bp.get("/coverage")
 def coverage() -> Response:
     """A district's coverage: shares of its area within reach of one and of two stations."""
-    return json_response(planner.coverage(_state(), _planner_cache(), request.args))
+    return json_response(planner.for_map(planner.coverage(_state(), _planner_cache(), request.args), request.args))
 
 
 @bp.get("/gaps")
 def gaps() -> Response:
     """A district's coverage gaps, ranked, as GeoJSON."""
-    return json_response(planner.gaps(_state(), _planner_cache(), request.args), mimetype=GEOJSON)
+    return json_response(planner.for_map(planner.gaps(_state(), _planner_cache(), request.args), request.args), mimetype=GEOJSON)
 
 
 @bp.get("/sites")
 def sites() -> Response:
     """Proposed new sites numbered by marginal gain, as GeoJSON."""
-    return json_response(planner.sites(_state(), _planner_cache(), request.args), mimetype=GEOJSON)
+    return json_response(planner.for_map(planner.sites(_state(), _planner_cache(), request.args), request.args), mimetype=GEOJSON)
 
 
 @bp.get("/service-areas")
 def service_areas() -> Response:
     """Covered and overlap (covered twice or more) areas, as GeoJSON."""
-    return json_response(planner.service_area_layers(_state(), _planner_cache(), request.args), mimetype=GEOJSON)
+    return json_response(planner.for_map(planner.service_area_layers(_state(), _planner_cache(), request.args), request.args), mimetype=GEOJSON)
 
 
 @bp.get("/what-if")
 def what_if() -> Response:
     """Coverage before and after adding or removing stations."""
-    return json_response(planner.what_if_report(_state(), _planner_cache(), request.args))
+    return json_response(planner.for_map(planner.what_if_report(_state(), _planner_cache(), request.args), request.args))
 
 
 @bp.get("/openapi.json")

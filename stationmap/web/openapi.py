@@ -66,7 +66,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                       {"type": "string", "maxLength": 100}),
                                _param("limit", "Page size.", {"type": "integer", "minimum": 1,
                                                               "maximum": settings.max_results}),
-                               _param("offset", "Records to skip.", {"type": "integer", "minimum": 0})],
+                               _param("offset", "Records to skip.", {"type": "integer", "minimum": 0}), map_datum],
                 "responses": {"200": {"description": "Stations, with `numberMatched` and next/prev `links`.",
                                       "content": geojson}, "400": error},
             }},
@@ -125,6 +125,9 @@ def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str,
                      "default": min(max(settings.default_radius_m, LIMITS.radius_min_m), LIMITS.radius_max_m)})
     at = _param("at", "Count only stations open at this time: `HH:MM` (today, Asia/Shanghai), an ISO 8601 "
                 "date-time, or `any` (default: every station in service).", {"type": "string", "example": "05:00"})
+    map_datum = _param("map_datum", "Answer with geometries in this datum, for drawing on GCJ-02 (Amap) tiles; the "
+                       "body then says `map_datum` (default wgs84, RFC 7946).",
+                       {"type": "string", "enum": ["wgs84", "gcj02", "bd09"]})
     json_body = {"application/json": {"schema": {"type": "object"}}}
     busy = {"description": "Still computing or busy; retry after `Retry-After` seconds.",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -136,31 +139,36 @@ def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str,
 
     return {
         "/api/districts": {"get": {"summary": "The bundled districts with outlines and station counts.",
+                                   "parameters": [map_datum],
                                    "responses": {"200": {"description": "FeatureCollection of districts.",
                                                          "content": geojson}}}},
         "/api/coverage": get(
             "Share of a district's area within reach of one / two or more stations (areas in m² in local UTM).",
-            [district, radius, at], "`coverage` holds the report; shares are percent.", json_body),
+            [district, radius, at, map_datum], "`coverage` holds the report; shares are percent.", json_body),
         "/api/gaps": get(
             "The district's uncovered parts as polygons ranked by area, with the nearest station.",
             [district, radius, at, _param("min_area_m2", "Gaps smaller than this (m²) are dropped and counted.",
                                           {"type": "number", "minimum": 0, "maximum": LIMITS.min_area_max_m2,
-                                           "default": 10000})],
+                                           "default": 10000}), map_datum],
             "FeatureCollection of gaps; `summary` has totals, sliver counts and the CRS used.", geojson),
         "/api/sites": get(
             "New sites that cover the most uncovered area, numbered by marginal gain (max-cover).",
             [district, radius, at, _param("k", "Number of new sites.",
-                                          {"type": "integer", "minimum": 1, "maximum": LIMITS.k_max, "default": 5})],
+                                          {"type": "integer", "minimum": 1, "maximum": LIMITS.k_max, "default": 5}),
+             map_datum],
             "FeatureCollection of points with `rank`, `gain`, `cumulative_pct`; `summary` has `method` "
             "(ilp/greedy), `optimal` and `gap_pct`.", geojson),
         "/api/service-areas": get(
             "The covered area and the overlap (covered by two or more stations), clipped to the district.",
-            [district, radius, at], "FeatureCollection with `level` covered / overlap and `area_m2`.", geojson),
+            [district, radius, at, map_datum], "FeatureCollection with `level` covered / overlap and `area_m2`.",
+            geojson),
         "/api/what-if": get(
             "Coverage before and after adding hypothetical stations and removing existing ones.",
             [district, radius, at,
-             _param("add", f"New stations `lon,lat;lon,lat` in WGS-84 degrees (at most {LIMITS.add_max}).",
+             _param("add", f"New stations `lon,lat;lon,lat` (at most {LIMITS.add_max}), in `datum`.",
                     {"type": "string", "example": "109.10,34.30"}),
+             _param("datum", "Datum of `add` (default wgs84; gcj02 for taps on Amap tiles).",
+                    {"type": "string", "enum": ["wgs84", "gcj02", "bd09"]}), map_datum,
              _param("remove", f"Ids of the district's stations to remove, comma-separated (at most "
                     f"{LIMITS.remove_max}).", {"type": "string", "example": "610111-001"})],
             "`before`, `after`, `delta` (after - before) and the `added` stations.", json_body),

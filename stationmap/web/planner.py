@@ -33,7 +33,7 @@ from stationmap.analysis.siting import plan_sites
 from stationmap.districts import District
 from stationmap.errors import BadRequestError, StationMapError, StationNotFoundError
 from stationmap.stations import json_safe
-from stationmap.web.params import Args, parse_float, parse_int, restore_offset_plus
+from stationmap.web.params import Args, parse_datum, parse_float, parse_int, restore_offset_plus
 from stationmap.web.state import AppState
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "PlannerLimits",
     "coverage",
     "districts",
+    "for_map",
     "gaps",
     "service_area_layers",
     "sites",
@@ -238,7 +239,7 @@ def _when(args: Args, now: datetime | None) -> datetime | None:
 
 
 def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
-    """Read ``add=lon,lat;lon,lat`` (WGS-84 degrees)."""
+    """Read ``add=lon,lat;lon,lat`` in the datum ``datum`` says (default WGS-84); return WGS-84 degrees."""
     raw = _single(args, "add")
     if not raw:
         return ()
@@ -262,6 +263,11 @@ def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
     if problems:
         msg = "parameter 'add' must be lon,lat;lon,lat in WGS-84 degrees: " + "; ".join(problems)
         raise BadRequestError(msg)
+    datum = parse_datum(args, "datum")
+    if datum != "wgs84" and points:  # taps on GCJ-02 (Amap) tiles arrive in GCJ-02
+        lon, lat = geo.convert_coords(np.array([p[0] for p in points]), np.array([p[1] for p in points]),
+                                      src=datum, dst="wgs84")
+        points = [(round(float(x), _PRECISION), round(float(y), _PRECISION)) for x, y in zip(lon, lat, strict=True)]
     return tuple(points)
 
 
@@ -322,6 +328,38 @@ def _geometry(geom: Any) -> dict[str, Any]:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
+
+
+def for_map(body: dict[str, Any], args: Args) -> dict[str, Any]:
+    """
+    Return `body` with every Feature geometry in the datum of the map's tiles, as ``map_datum`` asks.
+
+    The API answers in WGS-84 (RFC 7946). A page on GCJ-02 tiles (Amap) passes ``map_datum=gcj02`` so polygons
+    and points land where the tiles draw them; the body then says ``"map_datum": "gcj02"``. Cached bodies are
+    not changed: converted parts are new objects.
+
+    Raises
+    ------
+    BadRequestError
+        If ``map_datum`` is not wgs84, gcj02 or bd09.
+    """
+    datum = parse_datum(args, "map_datum")
+    if datum == "wgs84":
+        return body
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: convert(v) for k, v in node.items() if k != "geometry"}
+        if "geometry" in node:
+            geom = node["geometry"]
+            out["geometry"] = None if geom is None else _geometry(
+                geo.convert_geometry(shapely.geometry.shape(geom), src="wgs84", dst=datum))
+        return out
+
+    return {**convert(body), "map_datum": datum}
 
 
 # --- endpoints ------------------------------------------------------------------------------------------

@@ -103,7 +103,8 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
         The app state.
     args
         ``bbox``, ``amenity``, ``min_stars``, ``open_at``/``open_now``, ``toilet``, ``district_code``, ``q``
-        (substring of name, address or id), ``limit``, ``offset``.
+        (substring of name, address or id), ``limit``, ``offset``, and ``map_datum`` (adds ``map_lonlat`` for
+        GCJ-02 tiles).
     base_url
         URL of this endpoint, for the ``next``/``prev`` links.
     now
@@ -123,6 +124,7 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
                                     hi=state.settings.max_results)),
         ("offset", lambda: parse_int(args, "offset", default=0, lo=0)),
         ("q", lambda: _query_text(args)),
+        ("map_datum", lambda: parse_datum(args, "map_datum")),
     ):
         try:
             parsed[name] = parse()
@@ -139,13 +141,16 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
         links.append(_page_link(base_url, args, offset=offset + limit, rel="next"))
     if offset > 0:
         links.append(_page_link(base_url, args, offset=max(0, offset - limit), rel="prev"))
+    features = state.features(page)
+    for feature in features:
+        _with_display(feature, parsed["map_datum"])
     return {
         "type": "FeatureCollection",
         "numberMatched": len(rows),
         "numberReturned": len(page),
         "links": links,
         "metadata": _metadata(state),
-        "features": state.features(page),
+        "features": features,
     }
 
 
