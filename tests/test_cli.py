@@ -100,12 +100,12 @@ def test_summary(runner):
 
 
 def test_stars_review_list(runner):
-    result = runner.invoke(main, ["stars", "--district", "450305", "--lang", "en", "--format", "json"])
+    result = runner.invoke(main, ["stars", "--district", "530111", "--lang", "en", "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["summary"]["n_stations"] == 12
-    reviews = runner.invoke(main, ["stars", "--district", "450305", "--review-only", "--lang", "en"])
-    lines = [line for line in reviews.output.splitlines() if line.startswith("450305-")]
+    assert doc["summary"]["n_stations"] == 34
+    reviews = runner.invoke(main, ["stars", "--district", "530111", "--review-only", "--lang", "en"])
+    lines = [line for line in reviews.output.splitlines() if line.startswith("530111-")]
     assert lines and all("review" in line for line in lines)
     assert len(lines) == doc["summary"]["n_review_candidates"]
 

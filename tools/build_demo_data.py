@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stationmap import geo, schema  # noqa: E402
+from stationmap.analysis.rating import rate_station  # noqa: E402
+from stationmap.rubric import Rubric, default_rubric_path, load_rubric  # noqa: E402
 
 GENERATED_BY = "tools/build_demo_data.py"
 GEOD = Geod(ellps="WGS84")
@@ -965,6 +967,53 @@ def build_boundaries(shared: Path, out: Path) -> dict[str, MultiPolygon]:
     return boundaries
 
 
+#: Share of rated stations left recorded above what their attributes support, as in a real register: the star
+#: review list (`stationmap stars --review-only`) then has something to show.
+REVIEW_SHARE = 0.3
+# Hours that meet the rubric's hours requirements when a station's own do not: 3 stars want 8 h each weekday,
+# 4-5 stars want every day or 12 h each weekday.
+_HOURS_FOR_LEVEL = {3: "Mo-Su 08:00-18:00", 4: "Mo-Su 07:00-20:00", 5: "Mo-Su 07:00-21:00"}
+
+
+def support_recorded_stars(records: list[dict], rubric: Rubric, rng: random.Random) -> None:
+    """
+    Give most rated stations the attributes their recorded star level needs under the shipped rubric.
+
+    Stars were drawn first and attributes after, so on their own about half the stations would sit above what
+    their attributes support. Here every rated station but a `REVIEW_SHARE` sample is topped up (amenities, floor
+    area, seats, toilet, hours) to its level; the sample stays as drawn and forms the review list.
+    """
+    for rec in records:
+        level = int(rec["stars"])
+        if level == 0 or rng.random() < REVIEW_SHARE:
+            continue
+        req = rubric.level(level)
+        amenities = set(rec["amenities"]) | set(req.amenities)
+        for group in req.amenities_any:
+            if not amenities & set(group):
+                amenities.add(group[0])
+        extended = [a for a in rubric.extended_services if a in amenities]
+        for key in rubric.extended_services:
+            if len(extended) >= req.min_extended_services:
+                break
+            if key not in amenities:
+                amenities.add(key)
+                extended.append(key)
+        rec["amenities"] = [k for k in schema.AMENITIES.keys if k in amenities]
+        if req.min_area_m2 is not None and (rec.get("area_m2") or 0) < req.min_area_m2:
+            rec["area_m2"] = float(req.min_area_m2 + rng.randint(0, 12))
+        if req.min_seats is not None and (rec.get("capacity") or 0) < req.min_seats:
+            rec["capacity"] = int(req.min_seats + rng.randint(0, 6))
+        if req.toilet and rec.get("toilet") not in req.toilet:
+            rec["toilet"] = "nearby" if "nearby" in req.toilet else req.toilet[0]
+        if rate_station(rec, rubric, when_checked=dt.date(2026, 1, 1)).attribute_stars < level:
+            rec["opening_hours"] = _HOURS_FOR_LEVEL.get(level, rec["opening_hours"])
+        reached = rate_station(rec, rubric, when_checked=dt.date(2026, 1, 1)).attribute_stars
+        if reached < level:
+            msg = f"{rec['id']}: topped up to {level} stars but the rubric gives {reached}"
+            raise SystemExit(msg)
+
+
 def build_district(district: District, boundary: MultiPolygon, out: Path) -> list[dict]:
     """Place and describe one district's demo stations, write its GeoJSON and return the features."""
     rng = random.Random(f"stationmap-demo-{district.adcode}")
@@ -974,6 +1023,9 @@ def build_district(district: District, boundary: MultiPolygon, out: Path) -> lis
     records = [build_record(district, i + 1, site, rng, used_names) for i, site in enumerate(sites)]
     make_unique_names(records)
     limit_five_stars(district, records)
+    # a separate generator, so the draws below (honours, closures, visits) stay as they were
+    support_recorded_stars(records, load_rubric(default_rubric_path(ROOT / "data")),
+                           random.Random(f"stationmap-stars-{district.adcode}"))
     add_city_honours(district, records, rng)
     close_some(district, records, rng)
     if district.visits_total is not None:
