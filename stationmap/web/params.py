@@ -29,6 +29,7 @@ __all__ = [
     "parse_lon_lat",
     "parse_max_distance",
     "restore_offset_plus",
+    "single",
 ]
 
 _ADCODE = re.compile(r"^\d{6}$")
@@ -45,7 +46,8 @@ class Args(Protocol):
     def __contains__(self, key: object) -> bool: ...
 
 
-def _single(args: Args, name: str) -> str | None:
+def single(args: Args, name: str) -> str | None:
+    """Return parameter `name` stripped, None if absent; a parameter given twice is an error, not a guess."""
     values = args.getlist(name)
     if not values:
         return None
@@ -65,7 +67,7 @@ def parse_float(args: Args, name: str, *, default: float | None = None, lo: floa
     BadRequestError
         If the value is empty, not a number, NaN, infinite or out of range (the message names `name`).
     """
-    raw = _single(args, name)
+    raw = single(args, name)
     if raw is None:
         return default
     try:
@@ -91,7 +93,7 @@ def parse_int(args: Args, name: str, *, default: int | None = None, lo: int = 0,
     BadRequestError
         If the value is not a whole number or out of range (the message names `name`).
     """
-    raw = _single(args, name)
+    raw = single(args, name)
     if raw is None:
         return default
     if not re.fullmatch(r"[+-]?\d{1,12}", raw):
@@ -117,7 +119,7 @@ def parse_lon_lat(args: Args) -> tuple[float, float]:
     problems = []
     values: dict[str, float] = {}
     for name, limit in (("lon", 180.0), ("lat", 90.0)):
-        if _single(args, name) in (None, ""):
+        if single(args, name) in (None, ""):
             problems.append(f"parameter {name!r} is required (WGS-84 degrees)")
             continue
         try:
@@ -132,7 +134,7 @@ def parse_lon_lat(args: Args) -> tuple[float, float]:
 
 def parse_lang(args: Args, *, default: str = "zh") -> str:
     """Read ``lang`` (``zh`` or ``en``)."""
-    raw = _single(args, "lang")
+    raw = single(args, "lang")
     if raw is None:
         return default
     if raw not in ("zh", "en"):
@@ -143,7 +145,7 @@ def parse_lang(args: Args, *, default: str = "zh") -> str:
 
 def parse_datum(args: Args, name: str) -> str:
     """Read a datum parameter (``wgs84``, ``gcj02`` or ``bd09``), default ``wgs84``."""
-    raw = _single(args, name)
+    raw = single(args, name)
     if raw is None or raw == "":
         return "wgs84"
     try:
@@ -172,7 +174,7 @@ def parse_bbox(args: Args, name: str = "bbox") -> BBox | None:
     BadRequestError
         If it does not have four finite numbers, a value is out of range, or a minimum exceeds its maximum.
     """
-    raw = _single(args, name)
+    raw = single(args, name)
     if raw is None:
         return None
     parts = raw.split(",")
@@ -272,8 +274,8 @@ def parse_filters(args: Args, *, now: datetime | None = None) -> StationFilters:
             toilets.append(key)
     open_at = None
     try:
-        raw_open = _single(args, "open_at")
-        open_now = _single(args, "open_now")
+        raw_open = single(args, "open_at")
+        open_now = single(args, "open_now")
         if open_now is not None and open_now.lower() not in _TRUE | _FALSE:
             problems.append(f"parameter 'open_now' must be true or false, got {open_now!r}")
         elif open_now is not None and open_now.lower() in _TRUE:
@@ -289,7 +291,7 @@ def parse_filters(args: Args, *, now: datetime | None = None) -> StationFilters:
         problems.append(str(err))
     district = None
     try:
-        district = _single(args, "district_code")
+        district = single(args, "district_code")
     except BadRequestError as err:
         problems.append(str(err))
     if district is not None and not _ADCODE.fullmatch(district):

@@ -33,7 +33,7 @@ from stationmap.analysis.siting import plan_sites
 from stationmap.districts import District
 from stationmap.errors import BadRequestError, StationMapError, StationNotFoundError
 from stationmap.stations import json_safe
-from stationmap.web.params import Args, parse_datum, parse_float, parse_int, restore_offset_plus
+from stationmap.web.params import Args, parse_datum, parse_float, parse_int, restore_offset_plus, single
 from stationmap.web.state import AppState
 
 __all__ = [
@@ -194,19 +194,9 @@ class PlannerCache:
 
 # --- parameters -----------------------------------------------------------------------------------------
 
-def _single(args: Args, name: str) -> str | None:
-    values = args.getlist(name)
-    if not values:
-        return None
-    if len(values) > 1:
-        msg = f"parameter {name!r} is given {len(values)} times; give it once"
-        raise BadRequestError(msg)
-    return values[0].strip()
-
-
 def _district(state: AppState, args: Args) -> District:
     """Read the required ``district`` adcode; 400 if malformed, 404 if not bundled."""
-    raw = _single(args, "district")
+    raw = single(args, "district")
     if not raw:
         msg = "parameter 'district' is required: a 6-digit adcode such as 610111"
         raise BadRequestError(msg)
@@ -228,7 +218,7 @@ def _radius(state: AppState, args: Args) -> float:
 
 def _when(args: Args, now: datetime | None) -> datetime | None:
     """Read ``at``: empty or ``any`` for every station, ``HH:MM`` (today, Asia/Shanghai) or ISO 8601."""
-    raw = _single(args, "at")
+    raw = single(args, "at")
     if raw is None or raw.lower() in _ANY_TIME:
         return None
     try:
@@ -240,7 +230,7 @@ def _when(args: Args, now: datetime | None) -> datetime | None:
 
 def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
     """Read ``add=lon,lat;lon,lat`` in the datum ``datum`` says (default WGS-84); return WGS-84 degrees."""
-    raw = _single(args, "add")
+    raw = single(args, "add")
     if not raw:
         return ()
     parts = [p.strip() for p in raw.split(";") if p.strip()]
@@ -273,7 +263,7 @@ def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
 
 def _remove_ids(state: AppState, args: Args, adcode: str) -> tuple[str, ...]:
     """Read ``remove=id,id``: stations of the district."""
-    raw = _single(args, "remove")
+    raw = single(args, "remove")
     if not raw:
         return ()
     ids = list(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
