@@ -18,31 +18,10 @@
 
   function $(id) { return document.getElementById(id); }
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      var value = attrs[key];
-      if (value === null || value === undefined || value === false) { return; }
-      if (key === "text") { node.textContent = String(value); }
-      else if (key === "className") { node.className = value; }
-      else if (key.slice(0, 2) === "on") { node.addEventListener(key.slice(2), value); }
-      else { node.setAttribute(key, value === true ? "" : String(value)); }
-    });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
+  var el = window.smcommon.el;
+  var clear = window.smcommon.clear;
+  var t = window.smcommon.translator(function () { return state; });
 
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
-
-  function t(key, vars) {
-    var entry = state.cfg.strings.ui[key];
-    var text = entry ? (entry[state.lang] || entry.zh) : key;
-    Object.keys(vars || {}).forEach(function (name) { text = text.split("{" + name + "}").join(String(vars[name])); });
-    return text;
-  }
 
   function toLatLng(lonlat) { return L.latLng(lonlat[1], lonlat[0]); }  // Leaflet wants [lat, lon]
 
@@ -61,15 +40,7 @@
 
   /* ---- API ---------------------------------------------------------------------------------------- */
 
-  function apiUrl(path, params) {
-    var query = new URLSearchParams();
-    Object.keys(params || {}).forEach(function (key) {
-      var value = params[key];
-      if (value !== null && value !== undefined && value !== "") { query.append(key, value); }
-    });
-    var qs = query.toString();
-    return state.cfg.api + path + (qs ? "?" + qs : "");
-  }
+  function apiUrl(path, params) { return window.smcommon.apiUrl(state.cfg.api, path, params); }
 
   // GET JSON; a 503 (still computing) is retried after Retry-After seconds, so long jobs never hang the page.
   function getJson(url, tries) {

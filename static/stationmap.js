@@ -16,33 +16,10 @@
 
   function $(id) { return document.getElementById(id); }
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        var value = attrs[key];
-        if (value === null || value === undefined || value === false) { return; }
-        if (key === "text") { node.textContent = String(value); }
-        else if (key === "className") { node.className = value; }
-        else if (key.slice(0, 2) === "on") { node.addEventListener(key.slice(2), value); }
-        else { node.setAttribute(key, value === true ? "" : String(value)); }
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
+  var el = window.smcommon.el;
+  var clear = window.smcommon.clear;
+  var t = window.smcommon.translator(function () { return state; });
 
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
-
-  function t(key, vars) {
-    var entry = state.cfg.strings.ui[key];
-    var text = entry ? (entry[state.lang] || entry.zh) : key;
-    Object.keys(vars || {}).forEach(function (name) { text = text.split("{" + name + "}").join(String(vars[name])); });
-    return text;
-  }
 
   function vocab(name, key) {
     var entry = (state.cfg.strings[name] || {})[key];
@@ -64,16 +41,7 @@
     return /^(https:\/\/|geo:|tel:)/.test(text) ? text : null;
   }
 
-  function apiUrl(path, params) {
-    var query = new URLSearchParams();
-    Object.keys(params || {}).forEach(function (key) {
-      var value = params[key];
-      if (Array.isArray(value)) { value.forEach(function (v) { query.append(key, v); }); }
-      else if (value !== null && value !== undefined && value !== "") { query.append(key, value); }
-    });
-    var qs = query.toString();
-    return state.cfg.api + path + (qs ? "?" + qs : "");
-  }
+  function apiUrl(path, params) { return window.smcommon.apiUrl(state.cfg.api, path, params); }
 
   function getJson(url, abortKey) {
     var options = {};

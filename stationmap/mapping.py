@@ -147,12 +147,14 @@ def vendored_assets(static_url: str) -> tuple[list[tuple[str, str]], list[tuple[
     Returns
     -------
     js, css
-        In load order: Leaflet, Leaflet.markercluster, then the app's own script and style sheet.
+        In load order: Leaflet, Leaflet.markercluster, then the shared helpers (``common.js``), the app's own script
+        and style sheet.
     """
     base = static_url.rstrip("/")
     js = [
         ("leaflet", f"{base}/vendor/leaflet/leaflet.js"),
         ("leaflet_markercluster", f"{base}/vendor/leaflet.markercluster/leaflet.markercluster.js"),
+        ("smcommon", f"{base}/common.js"),
         ("stationmap", f"{base}/stationmap.js"),
     ]
     css = [
@@ -261,11 +263,12 @@ def planner_assets(static_url: str) -> tuple[list[tuple[str, str]], list[tuple[s
     Returns
     -------
     js, css
-        In load order: Leaflet, then ``planner.js``; Leaflet's CSS, ``stationmap.css`` (shared look and station
-        pins) and ``planner.css``.
+        In load order: Leaflet, the shared helpers (``common.js``), then ``planner.js``; Leaflet's CSS,
+        ``stationmap.css`` (shared look and station pins) and ``planner.css``.
     """
     base = static_url.rstrip("/")
-    js = [("leaflet", f"{base}/vendor/leaflet/leaflet.js"), ("planner", f"{base}/planner.js")]
+    js = [("leaflet", f"{base}/vendor/leaflet/leaflet.js"), ("smcommon", f"{base}/common.js"),
+          ("planner", f"{base}/planner.js")]
     css = [("leaflet_css", f"{base}/vendor/leaflet/leaflet.css"), ("stationmap_css", f"{base}/stationmap.css"),
            ("planner_css", f"{base}/planner.css")]
     return js, css

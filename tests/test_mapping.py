@@ -124,3 +124,12 @@ def test_links_encode_hostile_names():
 def test_links_outside_china_are_not_shifted():
     links = navigation_links(24.94, 60.17, name="Helsinki")
     assert "to=24.940000,60.170000," in links.amap
+
+
+def test_both_pages_load_the_shared_helpers_before_their_script():
+    from stationmap.mapping import planner_assets
+
+    for js, _ in (vendored_assets("/static"), planner_assets("/static")):
+        names = [name for name, _ in js]
+        assert names.index("smcommon") == names.index(names[-1]) - 1  # common.js right before the page script
+    assert (PROJECT_ROOT / "static" / "common.js").is_file()
