@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import json
 import math
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -16,6 +15,8 @@ from stationmap.config import PROJECT_ROOT, Settings
 from stationmap.web import create_app
 from stationmap.web.errors import error_body
 from stationmap.web.i18n import UI, best_lang
+
+from webcheck import assert_error, strict_json  # tests/webcheck.py
 
 MONDAY_0530 = "2025-06-02T05:30:00+08:00"
 MONDAY_NOON = "2025-06-02T12:00:00+08:00"
@@ -44,26 +45,6 @@ def bundled_client():
     return create_app(Settings(data_dir=PROJECT_ROOT / "data")).test_client()
 
 
-def _strict_json(response):
-    """Parse a response, refusing NaN/Infinity as a strict JSON client would."""
-    def _reject(token):
-        raise AssertionError(f"non-standard JSON constant {token}")
-
-    return json.loads(response.get_data(as_text=True), parse_constant=_reject)
-
-
-def _assert_error(response, status, *fragments):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = _strict_json(response)
-    assert set(body) == {"ok", "error", "status"}
-    assert body["ok"] is False and body["status"] == status
-    for fragment in fragments:
-        assert fragment in body["error"], body["error"]
-    assert "Traceback" not in body["error"]
-    return body
-
-
 # --- the error shape ------------------------------------------------------------------------------------
 
 def test_error_shape_is_pinned():
@@ -71,16 +52,16 @@ def test_error_shape_is_pinned():
 
 
 def test_unknown_station_is_404_json(client):
-    _assert_error(client.get("/api/stations/NOPE"), 404, "'NOPE' not found")
+    assert_error(client.get("/api/stations/NOPE"), 404, "'NOPE' not found")
 
 
 def test_unknown_api_path_is_404_json(client):
-    _assert_error(client.get("/api/nothing"), 404, "/api/openapi.json")
+    assert_error(client.get("/api/nothing"), 404, "/api/openapi.json")
 
 
 def test_wrong_method_is_405_json(client):
     response = client.post("/api/nearest?lon=109&lat=34")
-    _assert_error(response, 405, "POST")
+    assert_error(response, 405, "POST")
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
@@ -94,7 +75,7 @@ def test_body_over_limit_is_413_json(fixture_dir):
         return str(len(request.get_data()))
 
     response = app.test_client().post("/api/_echo_for_test", data=b"x" * 1000)
-    _assert_error(response, 413, "limit is 100 bytes")
+    assert_error(response, 413, "limit is 100 bytes")
 
 
 def test_unexpected_exception_is_500_without_traceback(fixture_dir):
@@ -104,7 +85,7 @@ def test_unexpected_exception_is_500_without_traceback(fixture_dir):
     def _boom():
         raise RuntimeError("secret internals")
 
-    body = _assert_error(app.test_client().get("/api/_boom"), 500)
+    body = assert_error(app.test_client().get("/api/_boom"), 500)
     assert "secret" not in body["error"]
 
 
@@ -120,7 +101,7 @@ def test_nearest_orders_by_geodesic_distance(client):
     response = client.get("/api/nearest?lon=109.06&lat=34.27&k=5")
     assert response.status_code == 200
     assert response.mimetype == "application/geo+json"
-    body = _strict_json(response)
+    body = strict_json(response)
     ids = [f["id"] for f in body["features"]]
     assert ids == ["T-1", "T-2", "T-3", "T-4", "T-5"]
     props = [f["properties"] for f in body["features"]]
@@ -133,35 +114,35 @@ def test_nearest_orders_by_geodesic_distance(client):
 
 
 def test_nearest_open_at_and_state_words(client):
-    body = _strict_json(client.get(f"/api/nearest?lon=109.06&lat=34.27&open_at={MONDAY_0530}&lang=en"))
+    body = strict_json(client.get(f"/api/nearest?lon=109.06&lat=34.27&open_at={MONDAY_0530}&lang=en"))
     assert [f["id"] for f in body["features"]] == ["T-1", "T-3"]
     assert body["features"][1]["properties"]["state_text"] == "Open · closes 21:00"
     assert body["features"][1]["properties"]["open_now"] is True
 
 
 def test_nearest_state_at_a_time_in_chinese(client):
-    body = _strict_json(client.get(f"/api/nearest?lon=109.06&lat=34.27&k=5&open_at={MONDAY_NOON}"))
+    body = strict_json(client.get(f"/api/nearest?lon=109.06&lat=34.27&k=5&open_at={MONDAY_NOON}"))
     assert [f["id"] for f in body["features"]] == ["T-1", "T-3", "T-4"]
-    body = _strict_json(client.get("/api/nearest?lon=109.065429&lat=34.27&k=1&open_at=2025-06-02T10:00"))
+    body = strict_json(client.get("/api/nearest?lon=109.065429&lat=34.27&k=1&open_at=2025-06-02T10:00"))
     assert body["features"][0]["properties"]["state_text"] == "营业中 · 11:00 关闭"
 
 
 def test_nearest_filters(client):
-    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&amenity=aed"))
+    body = strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&amenity=aed"))
     assert [f["id"] for f in body["features"]] == ["T-1"]
-    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&amenity=饮水&amenity=休息,热饭"))
+    body = strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&amenity=饮水&amenity=休息,热饭"))
     assert body["query"]["amenity"] == ["drinking_water", "seating", "meal_heating"]
-    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&max_distance_m=1200"))
+    body = strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&max_distance_m=1200"))
     assert [f["id"] for f in body["features"]] == ["T-1", "T-2", "T-3"]
-    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&min_stars=3"))
+    body = strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&min_stars=3"))
     assert [f["id"] for f in body["features"]] == ["T-1", "T-2"]
-    body = _strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&toilet=onsite"))
+    body = strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&toilet=onsite"))
     assert [f["id"] for f in body["features"]] == ["T-1", "T-3"]
 
 
 def test_nearest_accepts_gcj02_input_and_gives_map_coordinates(client):
     lon, lat = geo.wgs84_to_gcj02(109.06, 34.27)
-    body = _strict_json(client.get(f"/api/nearest?lon={lon}&lat={lat}&datum=gcj02&k=1&map_datum=gcj02"))
+    body = strict_json(client.get(f"/api/nearest?lon={lon}&lat={lat}&datum=gcj02&k=1&map_datum=gcj02"))
     first = body["features"][0]
     assert first["id"] == "T-1"
     assert first["properties"]["distance_m"] < 0.01
@@ -170,7 +151,7 @@ def test_nearest_accepts_gcj02_input_and_gives_map_coordinates(client):
 
 
 def test_nearest_far_away_still_answers(client):
-    body = _strict_json(client.get("/api/nearest?lon=-70&lat=-45&k=2"))
+    body = strict_json(client.get("/api/nearest?lon=-70&lat=-45&k=2"))
     assert len(body["features"]) == 2
     assert all(math.isfinite(f["properties"]["distance_m"]) for f in body["features"])
 
@@ -211,7 +192,7 @@ def test_nearest_far_away_still_answers(client):
     ],
 )
 def test_nearest_parameter_errors(client, query, fragments):
-    _assert_error(client.get(f"/api/nearest?{query}"), 400, *fragments)
+    assert_error(client.get(f"/api/nearest?{query}"), 400, *fragments)
 
 
 def test_nearest_matches_brute_force_on_bundled_data(bundled_client):
@@ -222,7 +203,7 @@ def test_nearest_matches_brute_force_on_bundled_data(bundled_client):
     lat_all = np.concatenate([s.geometry.y.to_numpy() for s in stations])
     rng = np.random.default_rng(11)
     for lon, lat in zip(rng.uniform(102, 111, 25), rng.uniform(24, 35, 25), strict=True):
-        body = _strict_json(bundled_client.get(f"/api/nearest?lon={lon}&lat={lat}&k=5"))
+        body = strict_json(bundled_client.get(f"/api/nearest?lon={lon}&lat={lat}&k=5"))
         _, _, dist = geo.GEOD.inv(np.full(len(lon_all), lon), np.full(len(lat_all), lat), lon_all, lat_all)
         expected = np.sort(dist)[:5]
         got = [f["properties"]["distance_m"] for f in body["features"]]
@@ -234,7 +215,7 @@ def test_nearest_matches_brute_force_on_bundled_data(bundled_client):
 def test_stations_is_geojson_with_paging_links(client):
     response = client.get("/api/stations?limit=2")
     assert response.mimetype == "application/geo+json"
-    body = _strict_json(response)
+    body = strict_json(response)
     assert body["type"] == "FeatureCollection"
     assert body["numberMatched"] == 5 and body["numberReturned"] == 2
     assert [f["id"] for f in body["features"]] == ["T-1", "T-2"]
@@ -242,16 +223,16 @@ def test_stations_is_geojson_with_paging_links(client):
     assert feature["geometry"] == {"type": "Point", "coordinates": [109.06, 34.27]}
     rels = {link["rel"]: link["href"] for link in body["links"]}
     assert "offset=2" in rels["next"] and "prev" not in rels
-    page2 = _strict_json(client.get(rels["next"].replace("http://localhost", "")))
+    page2 = strict_json(client.get(rels["next"].replace("http://localhost", "")))
     assert [f["id"] for f in page2["features"]] == ["T-3", "T-4"]
     assert any(link["rel"] == "prev" and "offset=0" in link["href"] for link in page2["links"])
-    last = _strict_json(client.get("/api/stations?limit=2&offset=4"))
+    last = strict_json(client.get("/api/stations?limit=2&offset=4"))
     assert [link["rel"] for link in last["links"]] == ["self", "prev"]
 
 
 def test_stations_filters(client):
     def ids(query):
-        return [f["id"] for f in _strict_json(client.get(f"/api/stations?{query}"))["features"]]
+        return [f["id"] for f in strict_json(client.get(f"/api/stations?{query}"))["features"]]
 
     assert ids("bbox=109.05,34.265,109.07,34.275") == ["T-1", "T-2"]
     assert ids("amenity=aed") == ["T-1"]
@@ -285,13 +266,13 @@ def test_stations_filters(client):
     ],
 )
 def test_stations_parameter_errors(client, query, fragments):
-    _assert_error(client.get(f"/api/stations?{query}"), 400, *fragments)
+    assert_error(client.get(f"/api/stations?{query}"), 400, *fragments)
 
 
 def test_station_detail(client):
     response = client.get("/api/stations/T-2?lang=en&at=2025-06-02T12:00")
     assert response.mimetype == "application/geo+json"
-    feature = _strict_json(response)
+    feature = strict_json(response)
     props = feature["properties"]
     assert feature["type"] == "Feature" and feature["id"] == "T-2"
     assert props["state_text"] == "Closed · opens 13:30"
@@ -304,14 +285,14 @@ def test_station_detail(client):
 
 
 def test_station_detail_errors(client):
-    _assert_error(client.get("/api/stations/T-1?lang=de"), 400, "'lang'")
-    _assert_error(client.get("/api/stations/T-1?at=soon"), 400, "'at'")
+    assert_error(client.get("/api/stations/T-1?lang=de"), 400, "'lang'")
+    assert_error(client.get("/api/stations/T-1?at=soon"), 400, "'at'")
 
 
 # --- /api/view -------------------------------------------------------------------------------------------
 
 def test_view_points_when_few(client):
-    body = _strict_json(client.get("/api/view?bbox=109,34,110,35&zoom=13"))
+    body = strict_json(client.get("/api/view?bbox=109,34,110,35&zoom=13"))
     assert body["mode"] == "points" and body["total"] == 5
     item = body["items"][0]
     assert set(item) == {"id", "name", "lon", "lat", "stars", "open", "honour"}
@@ -324,19 +305,19 @@ def test_view_clusters_at_national_scale(bundled_client, monkeypatch):
     from stationmap.web import queries
 
     monkeypatch.setattr(queries, "POINTS_LIMIT", 10)
-    body = _strict_json(bundled_client.get("/api/view?bbox=70,15,140,55&zoom=4"))
+    body = strict_json(bundled_client.get("/api/view?bbox=70,15,140,55&zoom=4"))
     assert body["mode"] == "clusters"
     assert sum(i["count"] for i in body["items"]) == body["total"] == 168
     assert len(body["items"]) <= 8
 
 
 def test_view_requires_bbox_and_zoom(client):
-    _assert_error(client.get("/api/view"), 400, "'bbox' is required", "'zoom' is required")
-    _assert_error(client.get("/api/view?bbox=1,2,3,4&zoom=30"), 400, "'zoom' must be between 0 and 22")
+    assert_error(client.get("/api/view"), 400, "'bbox' is required", "'zoom' is required")
+    assert_error(client.get("/api/view?bbox=1,2,3,4&zoom=30"), 400, "'zoom' must be between 0 and 22")
 
 
 def test_openapi_document(client):
-    doc = _strict_json(client.get("/api/openapi.json"))
+    doc = strict_json(client.get("/api/openapi.json"))
     assert doc["openapi"].startswith("3.")
     assert {"/api/stations", "/api/stations/{id}", "/api/nearest", "/api/view"} <= set(doc["paths"])
     names = {p["name"] for p in doc["paths"]["/api/nearest"]["get"]["parameters"]}
@@ -392,7 +373,7 @@ def test_hostile_metadata_is_escaped_in_page(tmp_path, fixture_path):
     html = client.get("/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    body = _strict_json(client.get("/api/stations/T-1"))
+    body = strict_json(client.get("/api/stations/T-1"))
     assert body["properties"]["name"] == "</script><img src=x onerror=alert(1)>"
 
 
@@ -406,7 +387,7 @@ def test_tianditu_without_key_fails_at_startup(fixture_dir):
 def test_empty_data_dir_serves_an_empty_map(tmp_path, caplog):
     client = create_app(Settings(data_dir=tmp_path)).test_client()
     assert client.get("/").status_code == 200
-    body = _strict_json(client.get("/api/nearest?lon=109&lat=34"))
+    body = strict_json(client.get("/api/nearest?lon=109&lat=34"))
     assert body["features"] == []
 
 
@@ -445,7 +426,7 @@ def test_features_match_the_exporter(app):
 
 
 def test_view_in_gcj02_for_amap_tiles(client):
-    body = _strict_json(client.get("/api/view?bbox=109,34,110,35&zoom=13&map_datum=gcj02"))
+    body = strict_json(client.get("/api/view?bbox=109,34,110,35&zoom=13&map_datum=gcj02"))
     first = next(i for i in body["items"] if i["id"] == "T-1")
     lon, lat = geo.wgs84_to_gcj02(109.06, 34.27)
     assert (first["lon"], first["lat"]) == pytest.approx((lon, lat), abs=1e-6)
@@ -493,14 +474,14 @@ def test_real_server_logs_each_request_and_refuses_big_bodies(fixture_dir, caplo
 
 
 def test_station_detail_carries_the_star_rubric(bundled_client):
-    body = _strict_json(bundled_client.get("/api/stations/450305-011?lang=en"))
+    body = strict_json(bundled_client.get("/api/stations/450305-011?lang=en"))
     rating = body["properties"]["rating"]
     assert rating["station_id"] == "450305-011" and rating["headline"].startswith("qualifies for")
     assert "AED" in rating["headline"]
 
 
 def test_detail_without_rubric_has_no_rating(client):
-    assert "rating" not in _strict_json(client.get("/api/stations/T-1"))["properties"]
+    assert "rating" not in strict_json(client.get("/api/stations/T-1"))["properties"]
 
 
 def test_report_download(bundled_client):

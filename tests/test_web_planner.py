@@ -24,6 +24,8 @@ from stationmap.hours import TZ
 from stationmap.web import create_app, planner
 from stationmap.web.planner import LIMITS, PlannerBusyError, PlannerCache
 
+from webcheck import assert_error, strict_json  # tests/webcheck.py
+
 SMALL = "450305"  # 桂林七星区, 12 stations: quick to analyse
 XIAN = "610111"  # 西安灞桥区, 63 stations
 MONDAY_0530 = "2025-06-02T05:30:00+08:00"
@@ -46,28 +48,10 @@ def state(app):
     return app.extensions["stationmap"]
 
 
-def _strict_json(response):
-    def _reject(token):
-        raise AssertionError(f"non-standard JSON constant {token}")
-
-    return json.loads(response.get_data(as_text=True), parse_constant=_reject)
-
-
 def _ok(response, mimetype="application/json"):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == mimetype
-    return _strict_json(response)
-
-
-def _assert_error(response, status, *fragments):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = _strict_json(response)
-    assert set(body) == {"ok", "error", "status"}
-    assert body["ok"] is False and body["status"] == status
-    for fragment in fragments:
-        assert fragment in body["error"], body["error"]
-    return body
+    return strict_json(response)
 
 
 def _stations(state, adcode):
@@ -198,7 +182,7 @@ ENDPOINTS = ["coverage", "gaps", "sites", "service-areas", "what-if"]
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_unknown_district_is_404_json(client, endpoint):
-    _assert_error(client.get(f"/api/{endpoint}?district=999999"), 404, "'999999' not found", "610111")
+    assert_error(client.get(f"/api/{endpoint}?district=999999"), 404, "'999999' not found", "610111")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -214,11 +198,11 @@ def test_unknown_district_is_404_json(client, endpoint):
     ("district=610111&at=yesterday", ["parameter 'at'"]),
 ])
 def test_common_parameter_errors_name_the_parameter(client, endpoint, query, fragments):
-    _assert_error(client.get(f"/api/{endpoint}?{query}"), 400, *fragments)
+    assert_error(client.get(f"/api/{endpoint}?{query}"), 400, *fragments)
 
 
 def test_every_problem_is_reported_at_once(client):
-    body = _assert_error(client.get("/api/gaps?district=610111&radius_m=1&min_area_m2=-5&at=99:99"), 400)
+    body = assert_error(client.get("/api/gaps?district=610111&radius_m=1&min_area_m2=-5&at=99:99"), 400)
     for name in ("radius_m", "min_area_m2", "at"):
         assert f"'{name}'" in body["error"]
 
@@ -229,7 +213,7 @@ def test_every_problem_is_reported_at_once(client):
     ("min_area_m2=x", ["'min_area_m2' must be a number"]),
 ])
 def test_gaps_parameter_errors(client, query, fragments):
-    _assert_error(client.get(f"/api/gaps?district={SMALL}&{query}"), 400, *fragments)
+    assert_error(client.get(f"/api/gaps?district={SMALL}&{query}"), 400, *fragments)
 
 
 @pytest.mark.parametrize(("query", "fragments"), [
@@ -239,7 +223,7 @@ def test_gaps_parameter_errors(client, query, fragments):
     ("k=", ["'k' must be a whole number"]),
 ])
 def test_sites_parameter_errors(client, query, fragments):
-    _assert_error(client.get(f"/api/sites?district={SMALL}&{query}"), 400, *fragments)
+    assert_error(client.get(f"/api/sites?district={SMALL}&{query}"), 400, *fragments)
 
 
 @pytest.mark.parametrize(("query", "fragments"), [
@@ -255,7 +239,7 @@ def test_sites_parameter_errors(client, query, fragments):
     ("add=x&remove=NOPE", ["'add'", "'remove'"]),
 ])
 def test_what_if_parameter_errors(client, query, fragments):
-    _assert_error(client.get(f"/api/what-if?district={SMALL}&{query}"), 400, *fragments)
+    assert_error(client.get(f"/api/what-if?district={SMALL}&{query}"), 400, *fragments)
 
 
 def test_what_if_limits_accept_the_maximum(client):
@@ -265,7 +249,7 @@ def test_what_if_limits_accept_the_maximum(client):
 
 
 def test_only_get_is_allowed(client):
-    _assert_error(client.post(f"/api/coverage?district={SMALL}"), 405, "use GET")
+    assert_error(client.post(f"/api/coverage?district={SMALL}"), 405, "use GET")
 
 
 # --- caching and long jobs -----------------------------------------------------------------------------
@@ -348,7 +332,7 @@ def test_long_job_answers_503_then_the_retry_is_instant(app, monkeypatch):
 
     monkeypatch.setattr(planner, "coverage_report", slow)
     response = client.get(f"/api/coverage?district={SMALL}")
-    body = _assert_error(response, 503, "longer than 0.05 s", "Retry")
+    body = assert_error(response, 503, "longer than 0.05 s", "Retry")
     assert response.headers["Retry-After"] == str(PlannerBusyError.retry_after_s)
     assert "Internal" not in body["error"]
     release.set()
@@ -367,8 +351,8 @@ def test_too_many_running_jobs_are_refused(app, monkeypatch):
     release = threading.Event()
     real = planner.coverage_report
     monkeypatch.setattr(planner, "coverage_report", lambda *a, **k: (release.wait(5), real(*a, **k))[1])
-    _assert_error(client.get(f"/api/coverage?district={SMALL}&radius_m=500"), 503, "longer than")
-    _assert_error(client.get(f"/api/coverage?district={SMALL}&radius_m=600"), 503, "busy")
+    assert_error(client.get(f"/api/coverage?district={SMALL}&radius_m=500"), 503, "longer than")
+    assert_error(client.get(f"/api/coverage?district={SMALL}&radius_m=600"), 503, "busy")
     release.set()
 
 
