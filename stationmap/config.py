@@ -37,6 +37,9 @@ class Settings:
         API key for Tianditu tiles.
     max_request_bytes
         Largest request body the server accepts.
+    cache_dir
+        Where district boundaries converted to WGS-84 are kept (``$XDG_CACHE_HOME/stationmap``, else
+        ``~/.cache/stationmap``).
     """
 
     data_dir: Path = PROJECT_ROOT / "data"
@@ -48,6 +51,7 @@ class Settings:
     tile_provider: str = "osm"
     tianditu_key: str = field(default="", repr=False)
     max_request_bytes: int = 1_000_000
+    cache_dir: Path = field(default_factory=lambda: _default_cache_dir())
 
     @classmethod
     def from_env(cls, prefix: str = "STATIONMAP_", environ: dict[str, str] | None = None) -> Settings:
@@ -72,9 +76,9 @@ class Settings:
             raw = environ.get(prefix + f.name.upper())
             if raw is None:
                 continue
-            kind = type(f.default)
+            kind = Path if f.type == "Path" else type(f.default)
             try:
-                values[f.name] = Path(raw) if isinstance(f.default, Path) else kind(raw)
+                values[f.name] = kind(raw)
             except ValueError as err:
                 msg = f"Environment variable {prefix + f.name.upper()}={raw!r} is not a valid {kind.__name__}."
                 raise BadRequestError(msg) from err
@@ -83,3 +87,8 @@ class Settings:
     def replace(self, **changes: object) -> Settings:
         """Return a copy with `changes` applied, ignoring those whose value is None."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stationmap"

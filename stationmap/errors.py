@@ -9,6 +9,7 @@
     ├── DatumError (ValueError)          a coordinate datum is missing, unknown or unsupported, 400
     ├── CRSMismatchError (ValueError)    two inputs are in different CRS, 422
     ├── BoundaryError (ValueError)       a district boundary is unknown or unreadable, 422
+    │   └── DistrictLookupError          no division, or several, fit a district's adcode or name, 404
     ├── OpeningHoursError (ValueError)   an opening_hours string cannot be parsed, 422
     ├── EmptyInputError (ValueError)     an analysis got nothing to work on, 422
     └── StationNotFoundError (KeyError)  no station with that id, 404
@@ -24,6 +25,7 @@ __all__ = [
     "BoundaryError",
     "CRSMismatchError",
     "DatumError",
+    "DistrictLookupError",
     "EmptyInputError",
     "ImportMappingError",
     "OpeningHoursError",
@@ -71,6 +73,18 @@ class BoundaryError(StationMapError, ValueError):
     """A district boundary is unknown, unreadable, or not a polygon."""
 
     http_status = 422
+
+
+class DistrictLookupError(BoundaryError):
+    """No district, city or province fits an adcode or name, or several do (`candidates` lists them)."""
+
+    http_status = 404
+
+    def __init__(self, message: str, *, candidates: tuple = ()) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+        if candidates:
+            self.http_status = 400
 
 
 class OpeningHoursError(StationMapError, ValueError):
