@@ -7,11 +7,13 @@ cannot be placed (no or bad coordinates) is an error that stops the import, with
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +35,12 @@ from stationmap.schema import (
     SERVED_GROUPS,
     STATUSES,
     TOILET,
+    TOILET_WORDS,
     Vocabulary,
 )
 from stationmap.stations import Problem, ValidationReport, stations_from_features, validate_features
 
-__all__ = ["HEADER_SYNONYMS", "ImportResult", "import_table", "parse_column_map", "read_table"]
+__all__ = ["HEADER_SYNONYMS", "ImportResult", "UnmappedSummary", "import_table", "parse_column_map", "read_table"]
 
 #: Accepted source headers for each target field (compared without spaces, case or bracketed units).
 HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -46,12 +49,16 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "name_en": ("name_en", "英文名称", "英文名"),
     "kind": ("kind", "站点类型", "类型", "类别"),
     "address": ("address", "地址", "详细地址", "站点地址", "位置"),
-    "district_code": ("district_code", "adcode", "行政区划代码", "区划代码", "区县代码"),
-    "district": ("district", "所属区县", "区县", "所属区域", "所在区县", "区"),
+    "district_code": ("district_code", "adcode", "行政区划代码", "区划代码", "区县代码", "行政区划编码", "区划编码",
+                      "区县编码", "行政区代码", "行政区编码", "县区代码"),
+    "district": ("district", "所属区县", "区县", "所属区域", "所在区县", "区", "行政区", "所属行政区", "所在行政区",
+                 "行政区名称", "辖区", "所属辖区", "区域", "县区", "所属县区", "所在县区", "县市区", "所属区", "所在区",
+                 "区/县", "区县名称", "县", "所属县"),
     "lon": ("lon", "lng", "long", "longitude", "x", "经度", "东经"),
     "lat": ("lat", "latitude", "y", "纬度", "北纬"),
-    "opening_hours": ("opening_hours", "hours", "开放时间", "服务时间", "营业时间", "开放时段"),
-    "amenities": ("amenities", "设施", "服务项目", "设施/服务项目", "设施服务项目", "配套设施", "服务内容", "功能"),
+    "opening_hours": ("opening_hours", "hours", "开放时间", "服务时间", "营业时间", "开放时段", "服务时段", "工作时间"),
+    "amenities": ("amenities", "设施", "服务项目", "设施/服务项目", "设施服务项目", "配套设施", "服务内容", "功能",
+                  "服务设施", "设施设备", "配备设施", "主要设施", "功能设施", "服务功能", "配套服务"),
     "stars": ("stars", "星级", "星级评定", "评定星级"),
     "stars_assessed_on": ("stars_assessed_on", "评星日期", "星级评定时间", "评定日期"),
     "toilet": ("toilet", "厕所", "卫生间", "如厕"),
@@ -71,9 +78,15 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "opening_hours_raw": ("opening_hours_raw", "开放时间原文"),
     "extra": ("extra", "其他信息"),
 }
-_LIST_SPLIT = re.compile(r"[,，、;；/|\n]+|\s{1,}")
-_TOILET_WORDS = {"厕所": "onsite", "卫生间": "onsite", "洗手间": "onsite", "如厕": "onsite", "公厕": "nearby",
-                 "附近公厕": "nearby", "就近如厕": "nearby"}
+# between the items of a list cell: "饮水、热饭，充电; 雨伞/书报 WiFi" (full-width forms are folded by NFKC first)
+_LIST_SEPARATORS = frozenset(",、;/|+。\n\r\t ")
+_OPEN_BRACKETS, _CLOSE_BRACKETS = "([【{", ")]】}"
+# "饮水、热饭等" / "充电等服务": the trailing 等 closes the list
+_TRAILING_ETC = re.compile(r"等(?:服务|设施|功能|物品|用品|项目|设备)?$")
+# "饮水和热饭", "书报及雨具": split only when the whole item is not itself a known label
+_LIST_CONJUNCTION = re.compile(r"以及|及|和|与|或")
+_FREE_PREFIX = re.compile(r"^(?:免费提供|免费|提供)")
+_BRACKETED = re.compile(r"[(\[【{](.*?)[)\]】}]")
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
@@ -86,6 +99,50 @@ _HEADER_LOOKUP = {_norm_header(s): target for target, syns in HEADER_SYNONYMS.it
 
 
 @dataclass(frozen=True)
+class UnmappedSummary:
+    """
+    What an import kept without mapping it to the station record, counted so that nothing goes unnoticed.
+
+    Attributes
+    ----------
+    amenity_values
+        List items kept in ``amenities_other`` (e.g. 按摩椅), over all stations.
+    amenity_stations
+        Stations with at least one such item.
+    hours_stations
+        Stations whose opening hours could not be read and are kept as written in ``opening_hours_raw``.
+    extra_values
+        Cells kept under ``extra``: unrecognised columns, and values a field could not take.
+    extra_stations
+        Stations with anything under ``extra``.
+    extra_columns
+        Source columns not recognised as any field; all of their cells are under ``extra``.
+    """
+
+    amenity_values: int = 0
+    amenity_stations: int = 0
+    hours_stations: int = 0
+    extra_values: int = 0
+    extra_stations: int = 0
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Number of values kept unmapped."""
+        return self.amenity_values + self.hours_stations + self.extra_values
+
+    def describe(self) -> str:
+        """Say in one line what was kept unmapped and where, e.g. for the import command's last line."""
+        if not self.total:
+            return "every value was mapped"
+        columns = f"; unrecognised columns: {', '.join(self.extra_columns)}" if self.extra_columns else ""
+        return (f"kept unmapped: {self.amenity_values} amenity item(s) in amenities_other "
+                f"({self.amenity_stations} station(s)), {self.hours_stations} station(s)' opening hours as written "
+                f"in opening_hours_raw, {self.extra_values} value(s) under extra "
+                f"({self.extra_stations} station(s){columns})")
+
+
+@dataclass(frozen=True)
 class ImportResult:
     """
     The outcome of importing a clerk's table.
@@ -95,17 +152,47 @@ class ImportResult:
     stations
         Imported stations in EPSG:4326 (converted from the source datum).
     report
-        Warnings about what was kept unmapped, and the validation of the result.
+        Warnings about what was kept unmapped (one per value, and one per unrecognised column), and the
+        validation of the result.
     column_mapping
         Source header -> field it was read into (``extra`` for unrecognised headers).
     datum
         The source datum the coordinates were converted from.
+    unmapped
+        Counts of what was kept in ``amenities_other``, ``opening_hours_raw`` and ``extra``.
+    rows
+        The clerk's row of each station (``row 2`` is the first under the header), as problems name them.
     """
 
     stations: gpd.GeoDataFrame
     report: ValidationReport
     column_mapping: dict[str, str]
     datum: str
+    unmapped: UnmappedSummary
+    rows: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """
+        Return the one-line outcome: stations imported, datum, what was kept unmapped, warnings.
+
+        E.g. ``"imported 3 stations from 台账.csv (gcj02 -> wgs84); kept unmapped: 1 amenity item(s) in
+        amenities_other (1 station(s)), ...; 3 warnings"``.
+        """
+        return (f"imported {len(self.stations)} stations from {self.report.source or 'the table'} "
+                f"({self.datum} -> wgs84); {self.unmapped.describe()}; {len(self.report.warnings)} warnings")
+
+
+def _count_unmapped(records: list[dict[str, Any]], extra_columns: list[str]) -> UnmappedSummary:
+    other = [len(r.get("amenities_other") or ()) for r in records]
+    extra = [len(r.get("extra") or {}) for r in records]
+    return UnmappedSummary(
+        amenity_values=sum(other),
+        amenity_stations=sum(1 for n in other if n),
+        hours_stations=sum(1 for r in records if r.get("opening_hours_raw")),
+        extra_values=sum(extra),
+        extra_stations=sum(1 for n in extra if n),
+        extra_columns=tuple(extra_columns),
+    )
 
 
 def parse_column_map(items: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -239,6 +326,15 @@ def _parse_date(text: str) -> str | None:
         return None
 
 
+def _parse_adcode(text: str) -> str | None:
+    """
+    Read a district adcode as text: ``440106``, ``440106.0`` (a number Excel saved as text), or the 12-digit
+    statistical code of the district itself (``440106000000``). The digits are kept as written, leading zeros too.
+    """
+    match = re.fullmatch(r"(\d{6})(?:\.0+|000000)?", text.strip())
+    return match.group(1) if match else None
+
+
 def _parse_honours(text: str) -> list[dict[str, Any]] | None:
     text = text.strip()
     if text.startswith("["):
@@ -262,17 +358,75 @@ def _parse_honours(text: str) -> list[dict[str, Any]] | None:
     return honours
 
 
+def _split_items(text: str) -> list[str]:
+    """Split a list cell at the separators clerks use, but never inside brackets ("饮水(冷/热)" is one item)."""
+    items: list[str] = []
+    buffer: list[str] = []
+    depth = 0
+    for char in unicodedata.normalize("NFKC", text):
+        if char in _OPEN_BRACKETS:
+            depth += 1
+        elif char in _CLOSE_BRACKETS and depth:
+            depth -= 1
+        if depth == 0 and (char in _LIST_SEPARATORS or char.isspace()):
+            items.append("".join(buffer))
+            buffer = []
+        else:
+            buffer.append(char)
+    items.append("".join(buffer))
+    return [item.strip() for item in items if item.strip()]
+
+
+def _resolve_item(item: str, vocab: Vocabulary) -> tuple[list[str], list[str]]:
+    """Resolve one list item to keys; return (keys, the parts of it that are not in `vocab`)."""
+    item = _TRAILING_ETC.sub("", item).strip()
+    if not item:
+        return [], []  # a lone "等"
+    for candidate in (item, _FREE_PREFIX.sub("", item)):
+        key = vocab.resolve(candidate)
+        if key is not None:
+            return [key], []
+    # "AED(除颤仪)": the bracket only repeats the item; "饮水(冷热)" says more, so it stays unmapped
+    base = _BRACKETED.sub("", item).strip()
+    inner = [part for found in _BRACKETED.findall(item) for part in _split_items(found)]
+    base_key = vocab.resolve(base) if base and base != item else None
+    if base_key is not None and all(vocab.resolve(part) == base_key for part in inner):
+        return [base_key], []
+    parts = [p.strip() for p in _LIST_CONJUNCTION.split(item) if p.strip()]
+    if len(parts) > 1 and "(" not in item:
+        keys: list[str] = []
+        unknown: list[str] = []
+        for part in parts:
+            part_keys, part_unknown = _resolve_item(part, vocab)
+            keys += part_keys
+            unknown += part_unknown
+        if keys:
+            return keys, unknown
+    return [], [item]
+
+
 def _resolve_list(text: str, vocab: Vocabulary) -> tuple[list[str], list[str]]:
+    """
+    Resolve a clerk's list cell ("直饮水、微波炉及充电宝等") to vocabulary keys.
+
+    Items are separated by 、 ， , ； ; / | + 。 whitespace or new lines (not inside brackets); a trailing 等 (等服务,
+    等设施 ...) is dropped; a leading 免费/提供 is ignored; an item that is not a label is split at 及/和/与/或.
+
+    Returns
+    -------
+    keys, unknown
+        The keys found, in order and without repeats, and the items (as written) that are not in `vocab`.
+    """
     keys: list[str] = []
     unknown: list[str] = []
-    for token in (t.strip() for t in _LIST_SPLIT.split(text)):
-        if not token:
-            continue
-        key = vocab.resolve(token)
-        if key is None:
-            unknown.append(token)
-        elif key not in keys:
-            keys.append(key)
+    for item in _split_items(text):
+        item_keys, item_unknown = _resolve_item(item, vocab)
+        for key in item_keys:
+            if key not in keys:
+                keys.append(key)
+        for token in item_unknown:
+            if token not in unknown:
+                unknown.append(token)
     return keys, unknown
 
 
@@ -284,6 +438,7 @@ class _RowReader:
         self.problems = problems
         self.props: dict[str, Any] = {}
         self.extra: dict[str, str] = {}
+        self.given: set[str] = set()  # fields the row has a non-empty cell for, mapped or not
 
     def warn(self, column: str, value: Any, expected: str) -> None:
         self.problems.append(Problem(self.where, self.props.get("id"), column, value, expected, "warning"))
@@ -299,15 +454,26 @@ class _RowReader:
         else:
             self.props[field_name] = key
 
+    def keep_other_amenities(self, values: list[str]) -> None:
+        """Add to ``amenities_other`` without losing what another column put there."""
+        kept = self.props.setdefault("amenities_other", [])
+        kept += [v for v in values if v not in kept]
+
     def read(self, field_name: str, column: str, text: str) -> None:  # noqa: C901 - one branch per field kind
-        if field_name in {"name", "name_en", "address", "district", "host_org", "manager", "phone", "id",
-                          "opening_hours_raw"}:
+        self.given.add(field_name)
+        if field_name in {"name", "name_en", "address", "district", "host_org", "manager", "phone", "id"}:
             self.props[field_name] = text
-        elif field_name == "district_code":
-            if re.fullmatch(r"\d{6}", text):
-                self.props[field_name] = text
+        elif field_name == "opening_hours_raw":
+            if self.props.get("opening_hours_raw", text) != text:
+                self.extra[column] = text  # the hours column was kept raw already: keep both
             else:
-                self.warn(column, text, "a 6-digit adcode; kept under 'extra'")
+                self.props["opening_hours_raw"] = text
+        elif field_name == "district_code":
+            code = _parse_adcode(text)
+            if code is not None:
+                self.props[field_name] = code
+            else:
+                self.warn(column, text, "a 6-digit adcode such as 440106; kept under 'extra'")
                 self.extra[column] = text
         elif field_name in {"kind", "host_type", "status", "toilet"}:
             vocab = {"kind": KINDS, "host_type": HOST_TYPES, "status": STATUSES, "toilet": TOILET}[field_name]
@@ -315,12 +481,13 @@ class _RowReader:
         elif field_name == "amenities":
             keys, unknown = _resolve_list(text, AMENITIES)
             for token in list(unknown):
-                if token in _TOILET_WORDS:
+                toilet = TOILET_WORDS.resolve(token)
+                if toilet is not None:  # "卫生间" in the list states the toilet field; a 厕所 column wins
                     unknown.remove(token)
-                    self.props.setdefault("toilet", _TOILET_WORDS[token])
+                    self.props.setdefault("toilet", toilet)
             self.props["amenities"] = keys
             if unknown:
-                self.props["amenities_other"] = unknown
+                self.keep_other_amenities(unknown)
                 for token in unknown:
                     self.warn(column, token, AMENITIES.unknown_message(token) + "; kept in 'amenities_other'")
         elif field_name == "served_groups":
@@ -365,13 +532,15 @@ class _RowReader:
             self.props["demo"] = text.lower() in {"true", "1", "是", "yes"}
         elif field_name in {"amenities_other", "extra"}:
             try:
-                value = json.loads(text)
+                value = json.loads(text)  # our own exports write these as JSON
             except json.JSONDecodeError:
-                value = [text] if field_name == "amenities_other" else {column: text}
-            if field_name == "extra" and isinstance(value, dict):
+                value = _split_items(text) if field_name == "amenities_other" else {column: text}
+            if field_name == "amenities_other":
+                self.keep_other_amenities([str(v) for v in value] if isinstance(value, list) else [text])
+            elif isinstance(value, dict):
                 self.extra.update(value)
             else:
-                self.props[field_name] = value
+                self.extra[column] = text  # JSON, but not an object: kept as written
 
 
 def _coordinate(text: str | None) -> float | None:
@@ -397,8 +566,11 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
     crs
         Datum of the table's coordinates: ``wgs84``, ``gcj02`` (Amap, Tencent) or ``bd09`` (Baidu). Required.
     district
-        The district the stations belong to: fills ``district_code``/``district`` where empty, and stations
-        outside its boundary get a warning.
+        The district the table is about. It only fills rows that name no district of their own: a row's own
+        ``district``/``district_code`` (columns such as 所属区县, 行政区, 辖区 / 行政区划代码, adcode) is kept as
+        written, and the option fills the other of the two only where the row's value is the option's own
+        (its name or adcode). Stations with the option's adcode outside its boundary get a warning; whether a
+        row's own district matches its location is not checked here.
     column_map
         Source header -> field, for headers the importer does not recognise.
     sheet
@@ -409,7 +581,10 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
     Returns
     -------
     result
-        Stations in EPSG:4326, the warnings, and the column mapping used.
+        Stations in EPSG:4326, the warnings, the column mapping used, and the count of what was kept unmapped
+        (``result.unmapped``, ``result.summary()``). Nothing is dropped: list items not in the vocabulary go to
+        ``amenities_other``, hours that cannot be read to ``opening_hours_raw``, unrecognised columns and
+        values a field cannot take to ``extra``; each is a warning in ``result.report``.
 
     Raises
     ------
@@ -426,9 +601,19 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
     table.columns = columns
     mapping = _map_headers(columns, dict(column_map or {}))
     # the "extra" column of our own exports holds JSON; any other unmapped column is kept verbatim
-    extra_json_columns = {c for c in columns if (column_map or {}).get(c, _HEADER_LOOKUP.get(_norm_header(c))) == "extra"}
+    extra_json_columns = {c for c in columns
+                          if (column_map or {}).get(c, _HEADER_LOOKUP.get(_norm_header(c))) == "extra"}
     problems: list[Problem] = []
+    unrecognised = [c for c, t in mapping.items() if t == "extra" and c not in extra_json_columns]
+    for column in unrecognised:
+        n_values = sum(_cell(v) is not None for v in table[column])
+        if n_values:
+            problems.append(Problem(
+                "file", None, column, f"{n_values} value(s)",
+                f"a column the importer does not recognise; its values are kept under 'extra' "
+                f"(give --map '{column}=FIELD' to read it into a field)", "warning"))
     records: list[dict[str, Any]] = []
+    given: list[set[str]] = []
     coords: list[tuple[float, float]] = []
     for n, (_, row) in enumerate(table.iterrows()):
         reader = _RowReader(f"row {n + 2}", problems)  # row 1 is the header, as the clerk's spreadsheet shows
@@ -452,6 +637,7 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
         if reader.extra:
             reader.props["extra"] = {**reader.props.get("extra", {}), **reader.extra}
         records.append(reader.props)
+        given.append(reader.given)
         coords.append((lon_lat.get("lon") or math.nan, lon_lat.get("lat") or math.nan))
     if any(p.severity == "error" for p in problems):
         report = ValidationReport(tuple(problems), len(records), Path(path).name)
@@ -464,28 +650,45 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
     taken = {r["id"] for r in records if r.get("id")}
     seq = 0
     features = []
-    for props, x, y in zip(records, wgs_lon, wgs_lat, strict=True):
+    for props, row_given, x, y in zip(records, given, wgs_lon, wgs_lat, strict=True):
         if not props.get("id"):
             seq += 1
             while f"{prefix}-{seq:03d}" in taken:
                 seq += 1
             props["id"] = f"{prefix}-{seq:03d}"
         if district is not None:
-            if district.adcode:
-                props.setdefault("district_code", district.adcode)
-            if district.name:
-                props.setdefault("district", district.name)
+            _fill_district(props, row_given, district)
         ordered = {k: props[k] for k in FIELDS if k in props}
         features.append({"type": "Feature", "id": props["id"], "properties": ordered,
                          "geometry": {"type": "Point", "coordinates": [round(float(x), 7), round(float(y), 7)]}})
     doc = {"type": "FeatureCollection", "features": features}
     districts = {district.adcode: district.geometry} if district and district.adcode else None
     checked = validate_features(doc, districts=districts, source=Path(path).name)
-    report = ValidationReport(tuple(problems) + checked.problems, len(features), Path(path).name)
+    rows = tuple(f"row {n + 2}" for n in range(len(features)))
+    # name every problem by the clerk's row, as the reader does, not by the feature it became
+    relabel = {f"features[{i}]": row for i, row in enumerate(rows)}
+    checked_rows = tuple(dataclasses.replace(p, where=relabel.get(p.where, p.where)) for p in checked.problems)
+    report = ValidationReport(tuple(problems) + checked_rows, len(features), Path(path).name)
     if report.errors:
         raise StationDataError(report.message(limit=100))
     metadata = {"imported_from": Path(path).name, "source_datum": datum}
     if any(f["properties"].get("demo") for f in features):
         metadata.update(demo=True, notice_zh=DEMO_NOTICE["zh"], notice_en=DEMO_NOTICE["en"])
     stations = stations_from_features(features, metadata)
-    return ImportResult(stations=stations, report=report, column_mapping=mapping, datum=datum)
+    return ImportResult(stations=stations, report=report, column_mapping=mapping, datum=datum,
+                        unmapped=_count_unmapped(records, unrecognised), rows=rows)
+
+
+def _fill_district(props: dict[str, Any], row_given: set[str], district: District) -> None:
+    """Fill a row's district fields from ``--district`` without overwriting what the row says itself."""
+    own_code = "district_code" in row_given
+    own_name = "district" in row_given
+    if not own_code and not own_name:
+        if district.adcode:
+            props["district_code"] = district.adcode
+        if district.name:
+            props["district"] = district.name
+    elif own_name and not own_code and district.adcode and props.get("district") == district.name:
+        props["district_code"] = district.adcode
+    elif own_code and not own_name and district.name and props.get("district_code") == district.adcode:
+        props["district"] = district.name

@@ -18,6 +18,7 @@ __all__ = [
     "SERVED_GROUPS",
     "STATUSES",
     "TOILET",
+    "TOILET_WORDS",
     "Term",
     "Vocabulary",
 ]
@@ -99,34 +100,58 @@ class Vocabulary:
         return term.zh if lang == "zh" else term.en
 
 
+#: Words for a toilet that clerks put in a station's amenity list; they state the ``toilet`` field, not an amenity.
+_TOILET_ONSITE_WORDS = ("厕所", "卫生间", "洗手间", "如厕", "站内厕所", "站内卫生间", "内设卫生间", "内设厕所",
+                        "独立卫生间", "toilet", "wc")
+_TOILET_NEARBY_WORDS = ("公厕", "公共厕所", "附近公厕", "就近如厕", "周边公厕", "附近厕所", "附近卫生间", "就近公厕")
+
+# Synonyms are the ways district unions' registers (台账) write each facility, compared without case, spaces, "_",
+# "-", "/" or bracket characters. A word belongs to one key only (tests/test_schema.py checks it).
 AMENITIES = Vocabulary("amenity", (
-    Term("drinking_water", "饮水", "Drinking water", ("直饮水", "饮水机", "热水", "开水", "茶水", "喝水", "water")),
-    Term("meal_heating", "热饭", "Meal heating", ("微波炉", "热饭/微波炉", "加热", "热餐", "microwave")),
-    Term("fridge", "冰箱", "Fridge", ("冷藏",)),
-    Term("seating", "休息", "Seating", ("桌椅", "桌椅/休息", "歇脚", "座椅", "休息区", "rest")),
-    Term("air_conditioning", "空调", "Air conditioning", ("纳凉", "避暑", "降温", "ac")),
-    Term("heating", "取暖", "Heating", ("暖气", "避寒")),
-    Term("phone_charging", "手机充电", "Phone charging", ("充电", "充电宝", "charging")),
-    Term("ebike_charging", "电动车充电", "E-bike charging", ("电瓶车充电", "电单车充电")),
-    Term("battery_swap", "换电", "Battery swap", ("换电柜", "换电池", "电池更换")),
-    Term("first_aid", "应急药箱", "First aid kit", ("药箱", "急救箱", "医药箱", "常用药品")),
-    Term("aed", "AED", "AED", ("除颤仪", "自动体外除颤器")),
-    Term("blood_pressure", "血压仪", "Blood pressure monitor", ("血压计", "量血压")),
-    Term("wifi", "无线网络", "Wi-Fi", ("无线上网", "wlan", "网络")),
-    Term("reading", "书报", "Reading corner", ("职工书屋", "书报/职工书屋", "阅读", "图书")),
-    Term("rain_gear", "雨具", "Rain gear", ("雨伞", "雨衣")),
-    Term("toolkit", "工具箱", "Toolkit", ("维修工具", "打气筒", "充气")),
-    Term("lockers", "储物柜", "Lockers", ("寄存", "储物")),
-    Term("mother_baby_room", "母婴室", "Mother and baby room", ("爱心妈咪小屋", "哺乳室")),
-    Term("counselling", "心理疏导", "Counselling", ("心灵驿站", "心理咨询")),
+    Term("drinking_water", "饮水", "Drinking water",
+         ("直饮水", "饮水机", "热水", "开水", "茶水", "喝水", "免费饮水", "净水器", "饮用水", "冷热水", "冷热饮水",
+          "纯净水", "饮水设备", "直饮机", "开水器", "免费茶水", "water")),
+    Term("meal_heating", "热饭", "Meal heating",
+         ("微波炉", "热饭/微波炉", "加热", "热餐", "热饭菜", "加热饭菜", "微波炉热饭", "微波炉加热", "microwave")),
+    Term("fridge", "冰箱", "Fridge", ("冷藏", "冰柜", "冷藏柜")),
+    Term("seating", "休息", "Seating",
+         ("桌椅", "桌椅/休息", "歇脚", "座椅", "休息区", "休息椅", "休息座椅", "休息桌椅", "沙发", "休息室", "座位",
+          "桌凳", "长椅", "rest")),
+    Term("air_conditioning", "空调", "Air conditioning", ("冷气", "空调机", "纳凉", "避暑", "降温", "ac")),
+    Term("heating", "取暖", "Heating", ("暖气", "取暖器", "电暖器", "电暖气", "暖风机", "取暖设备", "避寒")),
+    Term("phone_charging", "手机充电", "Phone charging",
+         ("充电", "充电宝", "充电插座", "充电插头", "充电线", "充电器", "手机充电器", "免费充电", "charging")),
+    # a 充电桩 is a charging post for vehicles, not for phones
+    Term("ebike_charging", "电动车充电", "E-bike charging",
+         ("电瓶车充电", "电单车充电", "电动自行车充电", "充电桩", "电动车充电桩", "电瓶车充电桩", "电动车充电站")),
+    Term("battery_swap", "换电", "Battery swap", ("换电柜", "换电池", "电池更换", "换电服务")),
+    Term("first_aid", "应急药箱", "First aid kit",
+         ("药箱", "急救箱", "医药箱", "应急药品", "常用药品", "常用药", "医疗箱", "急救包", "急救药箱", "便民药箱",
+          "爱心药箱", "急救用品", "first aid")),
+    Term("aed", "AED", "AED", ("除颤仪", "除颤器", "自动除颤仪", "自动体外除颤器", "自动体外除颤仪")),
+    Term("blood_pressure", "血压仪", "Blood pressure monitor", ("血压计", "电子血压计", "量血压", "测血压")),
+    Term("wifi", "无线网络", "Wi-Fi", ("无线网", "无线上网", "免费wifi", "免费无线网络", "免费上网", "wlan", "网络")),
+    Term("reading", "书报", "Reading corner",
+         ("职工书屋", "书报/职工书屋", "阅读", "图书", "书籍", "书刊", "报刊", "报纸", "杂志", "报刊杂志", "书报刊",
+          "书架", "书报架", "图书角", "阅读角")),
+    Term("rain_gear", "雨具", "Rain gear", ("雨伞", "雨衣", "雨披", "爱心雨伞", "共享雨伞")),
+    Term("toolkit", "工具箱", "Toolkit",
+         ("维修工具", "修理工具", "简易维修工具", "应急工具", "工具", "工具包", "打气筒", "打气", "充气")),
+    Term("lockers", "储物柜", "Lockers", ("寄存", "储物", "寄存柜", "物品寄存", "存包")),
+    Term("mother_baby_room", "母婴室", "Mother and baby room", ("爱心妈咪小屋", "哺乳室", "母婴休息室")),
+    Term("counselling", "心理疏导", "Counselling", ("心灵驿站", "心理咨询", "心理辅导")),
     Term("legal_aid", "法律服务", "Legal aid", ("法律援助", "法律咨询", "维权")),
-    Term("shower", "淋浴", "Shower", ("洗澡", "沐浴")),
+    Term("shower", "淋浴", "Shower", ("淋浴间", "洗澡", "沐浴")),
     Term("laundry", "洗衣", "Laundry", ("洗衣机",)),
-    Term("parking", "停车", "Parking", ("停车场", "停车位")),
-    Term("wheelchair_access", "无障碍", "Wheelchair access", ("无障碍通道", "轮椅")),
-    Term("hand_washing", "洗手", "Hand washing", ("洗手池",)),
-    Term("sewing_kit", "针线包", "Sewing kit", ("针线",)),
-    Term("reading_glasses", "老花镜", "Reading glasses", ()),
+    Term("parking", "停车", "Parking", ("停车场", "停车位", "停车区")),
+    Term("wheelchair_access", "无障碍", "Wheelchair access", ("无障碍通道", "无障碍设施", "无障碍坡道", "轮椅")),
+    Term("hand_washing", "洗手", "Hand washing", ("洗手池", "洗手台", "洗手液")),
+    Term("sewing_kit", "针线包", "Sewing kit", ("针线", "针线盒")),
+    Term("reading_glasses", "老花镜", "Reading glasses", ("老花眼镜",)),
+    Term("fan", "电风扇", "Fan", ("风扇", "电扇")),
+    Term("tv", "电视", "TV", ("电视机",)),
+    Term("heat_relief", "防暑降温用品", "Heat-relief supplies",
+         ("防暑用品", "防暑降温", "防暑药品", "清凉油", "风油精", "藿香正气水", "绿豆汤")),
 ))
 
 KINDS = Vocabulary("kind", (
@@ -165,9 +190,16 @@ HOST_TYPES = Vocabulary("host type", (
 ))
 
 TOILET = Vocabulary("toilet", (
-    Term("onsite", "站内", "On site", ("有", "是", "yes", "内部")),
-    Term("nearby", "附近", "Nearby", ("就近", "周边")),
-    Term("none", "无", "None", ("否", "no", "没有")),
+    Term("onsite", "站内", "On site", ("有", "是", "yes", "内部", *_TOILET_ONSITE_WORDS)),
+    Term("nearby", "附近", "Nearby", ("就近", "周边", *_TOILET_NEARBY_WORDS)),
+    Term("none", "无", "None", ("否", "no", "没有", "无厕所", "无卫生间")),
+))
+
+#: The toilet words that may stand in an amenity list ("饮水、卫生间、微波炉"), resolved to a ``toilet`` value.
+#: Only words that name a toilet: "有" or "无" in an amenity list says nothing about one.
+TOILET_WORDS = Vocabulary("toilet", (
+    Term("onsite", "站内厕所", "On-site toilet", _TOILET_ONSITE_WORDS),
+    Term("nearby", "附近公厕", "Nearby public toilet", _TOILET_NEARBY_WORDS),
 ))
 
 STATUSES = Vocabulary("status", (

@@ -157,3 +157,172 @@ def test_swapped_columns_are_caught(tmp_path):
     path = _write_csv(tmp_path / "swapped.csv", rows=[["喀什站", "39.47", "75.99"]], headers=["站点名称", "经度", "纬度"])
     with pytest.raises(StationDataError, match="look swapped"):
         importer.import_table(path, crs="wgs84")
+
+
+# --- registers as district unions keep them --------------------------------------------------------------------
+
+# tests/data/clerk_register_440106.csv: five made-up stations in 广州市天河区 written the way district unions' Excel
+# registers write them (序号 column, 所属区县 + 行政区划代码, full-width hours, 夏季/冬季, "及"/"等" in lists, a
+# code saved as 440106.0, a row in 高新区 without a code, a row that names no district). GCJ-02 coordinates.
+REGISTER = Path(__file__).resolve().parent / "data" / "clerk_register_440106.csv"
+
+
+@pytest.fixture(scope="module")
+def register():
+    return importer.import_table(REGISTER, crs="gcj02")
+
+
+def test_register_amenity_synonyms_separators_and_toilet_words(register):
+    frame = register.stations.set_index("name")
+    assert frame.loc["天河公园爱心驿站", "amenities"] == ["first_aid", "drinking_water"]  # 医药箱、急救包及饮水机等
+    assert frame.loc["珠江新城工会驿站", "amenities"] == ["drinking_water", "meal_heating", "phone_charging",
+                                                    "ebike_charging"]
+    assert frame.loc["珠江新城工会驿站", "toilet"] == "onsite"  # 卫生间 in the list
+    assert frame.loc["科学城职工驿站", "amenities"] == ["wifi", "reading", "rain_gear", "toolkit", "blood_pressure",
+                                                  "aed"]
+    assert frame.loc["猎德司机之家", "amenities"] == ["ebike_charging", "air_conditioning", "heating", "seating"]
+    assert frame.loc["猎德司机之家", "toilet"] == "nearby"  # 公共厕所
+
+
+def test_register_hours(register):
+    hours = register.stations.set_index("name")["opening_hours"]
+    assert hours["天河公园爱心驿站"] == "Mo-Fr 08:30-17:30; PH off"
+    assert hours["珠江新城工会驿站"] == "May-Sep 07:00-19:00; Oct-Apr 08:00-18:00"
+    assert hours["科学城职工驿站"] == "Mo-Su 08:00-18:00; PH off"
+    assert hours["猎德司机之家"] == "24/7"
+
+
+def test_register_district_columns_are_carried_as_written(register):
+    frame = register.stations.set_index("name")
+    assert register.column_mapping["所属区县"] == "district"
+    assert register.column_mapping["行政区划代码"] == "district_code"
+    assert frame.loc["天河公园爱心驿站", "district"] == "天河区"
+    assert frame.loc["天河公园爱心驿站", "district_code"] == "440106"
+    assert frame.loc["猎德司机之家", "district_code"] == "440106"  # the cell said 440106.0
+    assert frame.loc["科学城职工驿站", "district"] == "高新区"
+    assert pd.isna(frame.loc["科学城职工驿站", "district_code"])
+    assert pd.isna(frame.loc["车陂环卫驿站", "district"]) and pd.isna(frame.loc["车陂环卫驿站", "district_code"])
+
+
+def test_register_keeps_and_counts_everything_it_could_not_map(register):
+    frame = register.stations.set_index("name")
+    row = frame.loc["车陂环卫驿站"]
+    assert row["amenities"] == ["drinking_water"]
+    assert row["amenities_other"] == ["按摩椅", "饮水(冷热)"]  # the bracket says more than 饮水: kept as written
+    assert row["opening_hours_raw"] == "随到随开" and pd.isna(row["opening_hours"])
+    assert row["extra"] == {"序号": "4", "备注": "按摩椅待修"}
+    assert frame.loc["天河公园爱心驿站", "extra"] == {"序号": "1"}
+    unmapped = register.unmapped
+    assert (unmapped.amenity_values, unmapped.amenity_stations) == (2, 1)
+    assert unmapped.hours_stations == 1
+    assert (unmapped.extra_values, unmapped.extra_stations) == (6, 5)  # 序号 on every row, 备注 on one
+    assert unmapped.extra_columns == ("序号", "备注")
+    assert unmapped.total == 9
+    # each is a warning in the report: 2 amenity items, 1 hours value, 2 unrecognised columns
+    warnings = [str(p) for p in register.report.warnings]
+    assert sum("kept in 'amenities_other'" in w for w in warnings) == 2
+    assert sum("kept in 'opening_hours_raw'" in w for w in warnings) == 1
+    assert sum("does not recognise" in w for w in warnings) == 2
+    assert any("序号 = '5 value(s)'" in w for w in warnings)
+    summary = register.summary()
+    assert summary.startswith("imported 5 stations from clerk_register_440106.csv (gcj02 -> wgs84); kept unmapped: ")
+    assert "2 amenity item(s) in amenities_other (1 station(s))" in summary
+    assert "1 station(s)' opening hours as written in opening_hours_raw" in summary
+    assert "6 value(s) under extra (5 station(s); unrecognised columns: 序号, 备注)" in summary
+
+
+def test_summary_when_everything_maps(tmp_path):
+    path = _write_csv(tmp_path / "clean.csv", rows=[["好站", "109.06", "34.27", "饮水、热饭", "全天"]],
+                      headers=["站点名称", "经度", "纬度", "设施", "开放时间"])
+    result = importer.import_table(path, crs="wgs84")
+    assert result.unmapped.total == 0
+    assert result.summary() == "imported 1 stations from clean.csv (wgs84 -> wgs84); every value was mapped; 0 warnings"
+
+
+@pytest.mark.parametrize("header", ["所属区县", "区县", "所在区县", "行政区", "所属行政区", "辖区", "区域", "县区"])
+def test_district_headers(tmp_path, header):
+    path = _write_csv(tmp_path / "d.csv", rows=[["好站", "109.06", "34.27", "高新区"]],
+                      headers=["站点名称", "经度", "纬度", header])
+    result = importer.import_table(path, crs="wgs84")
+    assert result.column_mapping[header] == "district"
+    assert result.stations["district"].iloc[0] == "高新区"
+
+
+@pytest.mark.parametrize("header", ["adcode", "行政区划代码", "区划代码", "区县代码"])
+@pytest.mark.parametrize(("cell", "code"), [("440106", "440106"), ("440106.0", "440106"),
+                                            ("440106000000", "440106")])
+def test_district_code_headers_and_cells(tmp_path, header, cell, code):
+    path = _write_csv(tmp_path / "c.csv", rows=[["好站", "109.06", "34.27", cell]],
+                      headers=["站点名称", "经度", "纬度", header])
+    result = importer.import_table(path, crs="wgs84")
+    assert result.column_mapping[header] == "district_code"
+    assert result.stations["district_code"].iloc[0] == code
+
+
+def test_district_code_from_an_excel_number_is_six_digit_text(tmp_path):
+    frame = pd.DataFrame({"站点名称": ["好站"], "经度": [109.06], "纬度": [34.27], "行政区划代码": [440106.0]})
+    frame.to_excel(tmp_path / "codes.xlsx", index=False)
+    stations_out = importer.import_table(tmp_path / "codes.xlsx", crs="wgs84").stations
+    assert stations_out["district_code"].iloc[0] == "440106"
+
+
+def test_bad_district_code_is_kept_and_reported(tmp_path):
+    path = _write_csv(tmp_path / "bad.csv", rows=[["好站", "109.06", "34.27", "4401"]],
+                      headers=["站点名称", "经度", "纬度", "区划代码"])
+    result = importer.import_table(path, crs="wgs84")
+    assert result.stations["extra"].iloc[0] == {"区划代码": "4401"}
+    assert any("6-digit adcode" in str(p) for p in result.report.warnings)
+    assert result.unmapped.extra_values == 1
+
+
+def test_district_option_fills_only_rows_that_name_none(tmp_path, baqiao):
+    rows = [["自带区县站", "109.060", "34.270", "天河区", "440106"],  # keeps its own, even if it looks wrong
+            ["只写名称站", "109.061", "34.271", "灞桥区", ""],  # the option's own name: its adcode is filled in
+            ["只写别区站", "109.062", "34.272", "高新区", ""],  # another name: no adcode is made up for it
+            ["空白站", "109.063", "34.273", "", ""]]
+    path = _write_csv(tmp_path / "mixed.csv", rows=rows, headers=["站点名称", "经度", "纬度", "所属区县", "区县代码"])
+    frame = importer.import_table(path, crs="wgs84", district=baqiao).stations.set_index("name")
+    assert (frame.loc["自带区县站", "district"], frame.loc["自带区县站", "district_code"]) == ("天河区", "440106")
+    assert (frame.loc["只写名称站", "district"], frame.loc["只写名称站", "district_code"]) == ("灞桥区", "610111")
+    assert frame.loc["只写别区站", "district"] == "高新区" and pd.isna(frame.loc["只写别区站", "district_code"])
+    assert (frame.loc["空白站", "district"], frame.loc["空白站", "district_code"]) == ("灞桥区", "610111")
+
+
+def test_amenities_other_column_and_unknown_items_are_merged(tmp_path):
+    path = _write_csv(tmp_path / "other.csv", rows=[["好站", "109.06", "34.27", "饮水、按摩椅", "体重秤、按摩椅"]],
+                      headers=["站点名称", "经度", "纬度", "设施", "其他设施"])
+    result = importer.import_table(path, crs="wgs84")
+    assert result.stations["amenities_other"].iloc[0] == ["按摩椅", "体重秤"]
+    assert result.unmapped.amenity_values == 2
+
+
+def test_toilet_column_wins_over_a_toilet_word_in_the_list(tmp_path):
+    path = _write_csv(tmp_path / "toilet.csv", rows=[["好站", "109.06", "34.27", "饮水、卫生间", "附近"]],
+                      headers=["站点名称", "经度", "纬度", "设施", "厕所"])
+    frame = importer.import_table(path, crs="wgs84").stations
+    assert frame["toilet"].iloc[0] == "nearby"
+    assert frame["amenities"].iloc[0] == ["drinking_water"]
+
+
+@pytest.mark.parametrize(("cell", "keys", "other"), [
+    ("饮水、热饭，充电；雨伞/书报 WiFi", ["drinking_water", "meal_heating", "phone_charging", "rain_gear", "reading",
+                                   "wifi"], []),
+    ("饮水,热饭;充电|冰箱", ["drinking_water", "meal_heating", "phone_charging", "fridge"], []),
+    ("饮水机和微波炉", ["drinking_water", "meal_heating"], []),
+    ("直饮水及充电宝等", ["drinking_water", "phone_charging"], []),
+    ("雨伞、针线包等服务", ["rain_gear", "sewing_kit"], []),
+    ("免费充电、免费饮水", ["phone_charging", "drinking_water"], []),
+    ("ＷｉＦｉ、空调", ["wifi", "air_conditioning"], []),
+    ("饮水和按摩椅", ["drinking_water"], ["按摩椅"]),
+    ("饮水(冷/热)", [], ["饮水(冷/热)"]),
+    ("AED（除颤仪）", ["aed"], []),
+])
+def test_amenity_list_forms(tmp_path, cell, keys, other):
+    path = _write_csv(tmp_path / "list.csv", rows=[["好站", "109.06", "34.27", cell]],
+                      headers=["站点名称", "经度", "纬度", "配套设施"])
+    frame = importer.import_table(path, crs="wgs84").stations
+    assert frame["amenities"].iloc[0] == keys
+    if other:
+        assert frame["amenities_other"].iloc[0] == other
+    else:
+        assert "amenities_other" not in frame or not isinstance(frame["amenities_other"].iloc[0], list)
