@@ -51,6 +51,7 @@ __all__ = [
     "ValidationReport",
     "atomic_write",
     "export_stations",
+    "is_outside_district",
     "json_safe",
     "load_stations",
     "read_feature_collection",
@@ -67,6 +68,7 @@ EXPORT_FORMATS = ("geojson", "gpkg", "csv", "xlsx")
 _WGS84_CRS_NAMES = {"urn:ogc:def:crs:ogc:1.3:crs84", "urn:ogc:def:crs:epsg::4326", "epsg:4326", "crs84",
                     "urn:ogc:def:crs:ogc::crs84"}
 _ADCODE = re.compile(r"^\d{6}$")
+_OUTSIDE_DISTRICT = "a point inside district "  # the start of the old per-adcode check's message
 _EARTH_RADIUS_M = 6_371_008.8
 
 
@@ -467,7 +469,8 @@ def validate_features(doc: Mapping[str, Any], *, districts: Mapping[str, BaseGeo
         A parsed FeatureCollection (see `read_feature_collection`).
     districts
         District boundaries in EPSG:4326 keyed by adcode; a station outside the boundary of its
-        ``district_code`` gets a warning. Districts not in the mapping are not checked.
+        ``district_code`` gets a warning. Districts not in the mapping are not checked. The command line checks
+        every district of China by adcode and name with `stationmap.membership` instead.
     duplicate_m
         Two stations closer than this many meters (geodesic) are flagged as a possible duplicate.
     source
@@ -519,7 +522,7 @@ def validate_features(doc: Mapping[str, Any], *, districts: Mapping[str, BaseGeo
             if not shapely.contains_xy(boundary, *point):
                 gap_m = _distance_outside_m(boundary, *point)
                 c.warn("geometry.coordinates", list(point),
-                       f"a point inside district {code} (it is {gap_m:,.0f} m outside the boundary)")
+                       f"{_OUTSIDE_DISTRICT}{code} (it is {gap_m:,.0f} m outside the boundary)")
     if points:
         idx = np.array([p[0] for p in points])
         lon = np.array([p[1] for p in points])
@@ -531,6 +534,16 @@ def validate_features(doc: Mapping[str, Any], *, districts: Mapping[str, BaseGeo
                    f"a distinct place: {d:.1f} m from features[{i}] (id {ids[i]!r}), a possible duplicate")
     problems = sorted(c.problems, key=lambda p: _where_key(p.where))
     return ValidationReport(tuple(problems), len(features), source)
+
+
+def is_outside_district(problem: Problem) -> bool:
+    """
+    Return True for the "outside its district" warning `validate_features` gives when it is passed `districts`.
+
+    Callers that check district membership with `stationmap.membership` instead drop these, so that no station is
+    reported twice.
+    """
+    return problem.field == "geometry.coordinates" and problem.expected.startswith(_OUTSIDE_DISTRICT)
 
 
 def _where_key(where: str) -> tuple[int, int]:
