@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 import pandas as pd
 
 from stationmap import districts as district_mod
-from stationmap import importer, rubric, stations
+from stationmap import importer, membership, rubric, stations
 from stationmap.analysis import rating
 from stationmap.config import Settings
-from stationmap.errors import StationMapError
+from stationmap.errors import DistrictLookupError, StationDataError, StationMapError
 
 __all__ = ["main"]
 
@@ -31,6 +30,8 @@ def _domain_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except DistrictLookupError as err:  # the user named a district that is not there, or several are
+            raise click.UsageError(str(err)) from err
         except StationMapError as err:
             raise click.ClickException(str(err)) from err
 
@@ -43,8 +44,16 @@ def _district_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Datum of --boundary: wgs84, gcj02, bd09 or an EPSG code (required with --boundary).")(func)
     func = click.option("--boundary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                         help="District boundary file (GeoJSON, shapefile, GeoPackage) for a district not bundled.")(func)
-    return click.option("--district", "district_code", metavar="ADCODE",
-                        help="Bundled district by 6-digit adcode, e.g. 610111 (灞桥区).")(func)
+    return click.option("--district", "district_code", metavar="NAME",
+                        help="District by adcode or Chinese name: 440106, 天河区, '广州市 天河区'; a city or province "
+                             "(广州市) means its districts side by side. With --boundary: the adcode to give it.")(func)
+
+
+def _stations_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--stations", "stations_paths", multiple=True,
+                        type=click.Path(exists=True, path_type=Path),
+                        help="The union's register: station GeoJSON file(s) or a folder of them, repeatable "
+                             "(default: the bundled data/stations/<adcode>.geojson).")(func)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -72,16 +81,21 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @_domain_errors
 def validate(ctx: click.Context, files: tuple[Path, ...], district_code: str | None, boundary: Path | None,
              boundary_crs: str | None, strict: bool, duplicate_m: float, fmt: str) -> None:
-    """Check every record of station FILES and print every problem at once."""
+    """Check every record of station FILES and print every problem at once.
+
+    Each station is checked against the district its record names (district_code / district) and, with
+    --district or --boundary, against that district too.
+    """
     settings = _settings(ctx)
     chosen = district_mod.resolve_district(adcode=district_code, boundary=boundary, boundary_crs=boundary_crs,
-                                           data_dir=settings.data_dir)
+                                           data_dir=settings.data_dir, cache_dir=settings.cache_dir)
     failed = False
     reports = []
     for path in files:
         doc = stations.read_feature_collection(path)
-        bounds = _boundaries_for(doc, chosen, settings)
-        report = stations.validate_features(doc, districts=bounds, duplicate_m=duplicate_m, source=str(path))
+        report = _with_membership(stations.validate_features(doc, duplicate_m=duplicate_m, source=str(path)),
+                                  membership.check_features(doc, within=chosen, data_dir=settings.data_dir,
+                                                            cache_dir=settings.cache_dir))
         reports.append(report)
         failed |= not report.ok(strict=strict)
         if fmt == "text":
@@ -94,16 +108,12 @@ def validate(ctx: click.Context, files: tuple[Path, ...], district_code: str | N
         ctx.exit(1)
 
 
-def _boundaries_for(doc: dict[str, Any], chosen: district_mod.District | None, settings: Settings) -> dict:
-    """Boundaries to check against: the one named on the command line, else the bundled ones the file uses."""
-    if chosen is not None:
-        codes = {f.get("properties", {}).get("district_code") for f in doc["features"] if isinstance(f, dict)
-                 and isinstance(f.get("properties"), dict)}
-        code = chosen.adcode or next((c for c in codes if isinstance(c, str)), "")
-        return {code: chosen.geometry}
-    bundled = set(district_mod.bundled_adcodes(settings.data_dir))
-    codes = {(f.get("properties") or {}).get("district_code") for f in doc["features"] if isinstance(f, dict)}
-    return {c: district_mod.load_district(c, data_dir=settings.data_dir).geometry for c in codes if c in bundled}
+def _with_membership(report: stations.ValidationReport,
+                     problems: list[stations.Problem]) -> stations.ValidationReport:
+    """Merge the district-membership problems into `report`, dropping the older per-adcode "outside" warnings."""
+    kept = stations.ValidationReport(tuple(p for p in report.problems if not stations.is_outside_district(p)),
+                                     report.n_records, report.source)
+    return membership.merge_problems(kept, problems)
 
 
 @main.command("import")
@@ -123,16 +133,22 @@ def import_(ctx: click.Context, table: Path, crs: str | None, district_code: str
     """Import a clerk's CSV/XLSX TABLE (Chinese or English headers) into WGS-84 station records."""
     settings = _settings(ctx)
     chosen = district_mod.resolve_district(adcode=district_code, boundary=boundary, boundary_crs=boundary_crs,
-                                           data_dir=settings.data_dir)
-    result = importer.import_table(table, crs=crs, district=chosen, column_map=importer.parse_column_map(column_map),
+                                           data_dir=settings.data_dir, cache_dir=settings.cache_dir)
+    # a city or province fills no district_code: its rows are placed in their county by location instead
+    fill = chosen if chosen is None or chosen.level == "county" else None
+    result = importer.import_table(table, crs=crs, district=fill, column_map=importer.parse_column_map(column_map),
                                    sheet=sheet)
-    for problem in result.report.problems:
+    report = _with_membership(result.report, membership.check_stations(
+        result.stations, where=list(result.rows), within=chosen, data_dir=settings.data_dir, cache_dir=settings.cache_dir))
+    if report.errors:
+        raise StationDataError(report.message(limit=100))
+    for problem in report.problems:
         click.echo(str(problem), err=True)
     mapped = ", ".join(f"{src} -> {dst}" for src, dst in result.column_mapping.items())
     click.echo(f"columns: {mapped}", err=True)
     stations.export_stations(result.stations, output)
-    click.echo(f"imported {len(result.stations)} stations from {table.name} ({result.datum} -> wgs84), "
-               f"{len(result.report.warnings)} warnings; wrote {output}")
+    click.echo(f"imported {len(result.stations)} stations from {table.name} ({result.datum} -> wgs84); "
+               f"{result.unmapped.describe()}; {len(report.warnings)} warnings; wrote {output}")
 
 
 @main.command()
@@ -154,9 +170,9 @@ def export(ctx: click.Context, source: Path, output: Path, fmt: str | None, datu
 
 
 @main.command()
-@click.option("--district", "district_code", metavar="ADCODE", help="Bundled district by adcode (default: all bundled).")
-@click.option("--stations", "station_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Station file to rate instead of the bundled data.")
+@click.option("--district", "district_code", metavar="NAME",
+              help="District, city or province by adcode or name (default: every station loaded).")
+@_stations_option
 @click.option("--rubric", "rubric_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Rubric TOML (default: <data-dir>/rubric/stars-v1.toml); a district may supply its own.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
@@ -164,15 +180,16 @@ def export(ctx: click.Context, source: Path, output: Path, fmt: str | None, datu
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.pass_context
 @_domain_errors
-def stars(ctx: click.Context, district_code: str | None, station_file: Path | None, rubric_file: Path | None,
+def stars(ctx: click.Context, district_code: str | None, stations_paths: tuple[Path, ...], rubric_file: Path | None,
           fmt: str, review_only: bool, lang: str) -> None:
     """Rate stations against the star rubric: the level they qualify for, what is missing, review candidates."""
     settings = _settings(ctx)
     rules = rubric.load_rubric(rubric_file or rubric.default_rubric_path(settings.data_dir))
-    folder = settings.data_dir / "stations"
-    paths = ([station_file] if station_file else [folder / f"{district_code}.geojson"] if district_code
-             else sorted(folder.glob("*.geojson")))
-    frame = pd.concat([stations.load_stations(p) for p in paths], ignore_index=True)
+    if district_code:
+        _selection, parts, _frame = _planner_inputs(settings, district_code, None, None, stations_paths)
+        frame = pd.concat([part for _, part in parts], ignore_index=True)
+    else:
+        frame = _read_stations(stations_paths or (settings.data_dir / "stations",))
     ratings = rating.rate_stations(frame, rules, lang=lang)
     summary_ = rating.summarize_ratings(ratings)
     shown = ratings[ratings["review_candidate"]] if review_only else ratings
@@ -235,19 +252,51 @@ def _radii(values: tuple[str, ...], default: float) -> list[float]:
     return out or [default]
 
 
-def _planner_inputs(settings: Settings, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
-                    stations_path: Path | None, *, need_district: bool = True) -> tuple[Any, Any]:
-    """Resolve the district and load its stations (the bundled file unless --stations is given)."""
-    chosen = district_mod.resolve_district(adcode=district_code, boundary=boundary, boundary_crs=boundary_crs,
-                                           data_dir=settings.data_dir)
-    if chosen is None and need_district:
-        raise click.UsageError("Name the district with --district ADCODE, or --boundary FILE --boundary-crs DATUM.")
-    if stations_path is None:
-        code = chosen.adcode if chosen is not None else ""
-        stations_path = settings.data_dir / "stations" / f"{code}.geojson"
-        if not code or not stations_path.is_file():
-            raise click.UsageError("No bundled stations for this district; give a station file with --stations.")
-    return chosen, stations.load_stations(stations_path)
+def _planner_inputs(settings: Settings, query: str | None, boundary: Path | None, boundary_crs: str | None,
+                    station_paths: tuple[Path, ...], *, need_district: bool = True) -> tuple[Any, list[Any], Any]:
+    """
+    Resolve the district(s) and load their stations: the union's register (--stations) or the bundled files.
+
+    Returns the selection (None without a district), one (district, its stations) pair per district, and all
+    stations loaded.
+    """
+    selection = district_mod.resolve_selection(query, boundary=boundary, boundary_crs=boundary_crs,
+                                               data_dir=settings.data_dir, cache_dir=settings.cache_dir)
+    if selection is None:
+        if need_district:
+            raise click.UsageError("Name the district with --district (adcode or name, e.g. 440106 or 天河区), "
+                                   "or give --boundary FILE --boundary-crs DATUM.")
+        if not station_paths:
+            raise click.UsageError("Give the stations with --stations FILE.")
+        return None, [], _read_stations(station_paths)
+    frame = (_read_stations(station_paths) if station_paths else
+             _bundled_stations(settings, selection.districts, selection.name))
+    codes = district_mod.assign_districts(frame, data_dir=settings.data_dir, cache_dir=settings.cache_dir,
+                                          known={d.adcode: d for d in selection.districts if d.adcode}).codes
+    return selection, [(d, district_mod.stations_of(frame, d, codes)) for d in selection.districts], frame
+
+
+def _read_stations(paths: tuple[Path, ...]) -> Any:
+    """Load station files (a folder means its *.geojson) into one frame."""
+    import geopandas as gpd
+
+    files = [f for p in paths for f in (sorted(p.glob("*.geojson")) if p.is_dir() else [p])]
+    if not files:
+        raise click.UsageError(f"No station files (*.geojson) in {', '.join(map(str, paths))}.")
+    frames = [stations.load_stations(f) for f in files]
+    if len(frames) == 1:
+        return frames[0]
+    frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+    frame.attrs = {"metadata": frames[0].attrs.get("metadata", {})}
+    return frame
+
+
+def _bundled_stations(settings: Settings, districts: Any, label: str) -> Any:
+    paths = tuple(p for d in districts if (p := settings.data_dir / "stations" / f"{d.adcode}.geojson").is_file())
+    if not paths:
+        raise click.UsageError(f"No bundled stations for {label}; give the union's register with "
+                               "--stations FILE (see 'stationmap import').")
+    return _read_stations(paths)
 
 
 def _load_demand(path: Path | None, weight_col: str | None, demand_crs: str | None) -> Any:
@@ -265,8 +314,7 @@ def _stderr_bar(length: int, label: str) -> Any:
 def _planner_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by coverage, gaps and site."""
     options = [
-        click.option("--stations", "stations_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Station file (default: the bundled data/stations/<adcode>.geojson)."),
+        _stations_option,
         click.option("--at", "at", metavar="HH:MM", help="Count only stations open at this time (Asia/Shanghai), "
                      "e.g. 05:00 when sanitation shifts start."),
         click.option("--demand", "demand_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -321,6 +369,9 @@ def _coverage_row(report: Any) -> dict[str, Any]:
 
 
 def _coverage_table(reports: list[Any]) -> None:
+    if len({r.region_name for r in reports}) > 1:
+        _coverage_side_by_side(reports)
+        return
     first = reports[0]
     where = first.region_name or "stations' extent"
     click.echo(f"Coverage of {where} ({first.crs}; {first.n_stations} stations"
@@ -345,6 +396,35 @@ def _coverage_table(reports: list[Any]) -> None:
         click.echo(f"note: {note}")
 
 
+def _coverage_side_by_side(reports: list[Any]) -> None:
+    """One row per district and radius, the districts of a city or province side by side."""
+    width = max(_display_width(r.region_name or "") for r in reports) + 2
+    when = reports[0].when
+    click.echo(f"Coverage of {len({r.region_name for r in reports})} areas" + (f", open at {when}" if when else ""))
+    click.echo(f"{_ljust('district', width)}{'radius':>8} {'model':<13} {'stations':>8} {'area km²':>10} "
+               f"{'covered':>8} {'≥2':>7} {'demand':>8}")
+    for r in reports:
+        click.echo(f"{_ljust(r.region_name or '', width)}{r.radius_m:>7g}m {r.distance_model:<13} {r.n_used:>8} "
+                   f"{_km2(r.region_area_m2):>10} {_pct(r.pct_area_covered):>8} {_pct(r.pct_area_covered_twice):>7} "
+                   f"{_pct(r.demand.pct_covered if r.demand else None):>8}")
+    empty = [r.region_name for r in reports if r.n_stations == 0]
+    if empty:
+        click.echo(f"no stations at all: {', '.join(dict.fromkeys(empty))}")
+    for note in dict.fromkeys(n for r in reports for n in r.notes if not n.startswith("No stations in this")):
+        click.echo(f"note: {note}")
+
+
+def _display_width(text: str) -> int:
+    """Terminal columns of `text`: Chinese characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * max(0, width - _display_width(text))
+
+
 @main.command()
 @_district_options
 @_planner_options
@@ -358,45 +438,52 @@ def _coverage_table(reports: list[Any]) -> None:
 @click.pass_context
 @_domain_errors
 def coverage(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
-             stations_path: Path | None, at: str | None, demand_path: Path | None, weight_col: str | None,
+             stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
              demand_crs: str | None, radius_values: tuple[str, ...], osm_path: Path | None, street_buffer_m: float,
              fmt: str) -> None:
-    """Share of a district's area (and demand) within reach of a station, covered once and twice."""
+    """Share of a district's area (and demand) within reach of a station, covered once and twice.
+
+    A city or province gives one row per district and one for all of them together."""
     from stationmap import analysis
     from stationmap.network import read_walk_network
 
     settings = _settings(ctx)
-    chosen, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_path,
-                                    need_district=osm_path is None)
+    selection, parts, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths,
+                                              need_district=osm_path is None)
     demand = _load_demand(demand_path, weight_col, demand_crs)
     radii = _radii(radius_values, settings.default_radius_m)
-    region = chosen.geometry if chosen is not None else None
-    name = f"{chosen.city}{chosen.name}" if chosen is not None else None
-    options = {"when": at, "demand": demand, "weight_col": "weight", "region_name": name}
+    targets = [(d.geometry, d.label, part) for d, part in parts] or [(None, None, frame)]
+    if len(parts) > 1:  # the city or province as a whole, after its districts
+        whole = district_mod.load_district(selection.adcode, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
+        together = pd.concat([part for _, part in parts])
+        targets.append((whole.geometry, f"{selection.name} (all {len(parts)} districts)", together))
     reports, areas = [], []
-    with _stderr_bar(len(radii) * (2 if osm_path else 1) + (1 if osm_path else 0), "coverage") as bar:
+    steps = len(targets) * len(radii) * (2 if osm_path else 1) + (1 if osm_path else 0)
+    with _stderr_bar(steps, "coverage") as bar:
         network = read_walk_network(osm_path) if osm_path else None
         bar.update(1 if osm_path else 0)
-        for radius in radii:
-            if network is not None:  # both models over the same region, stations and time
-                net = analysis.network_coverage_report(frame, network, region, radius_m=radius,
-                                                street_buffer_m=street_buffer_m, **options)
-                reports += [net.straight_line, net.network]
-                areas.append(net.areas)
-                bar.update(2)
-                continue
-            reports.append(analysis.coverage_report(frame, region, radius_m=radius, **options))
-            if fmt == "geojson":
-                areas.append(analysis.service_areas(frame, region, radius_m=radius, when=at))
-            bar.update(1)
+        for region, name, part in targets:
+            options = {"when": at, "demand": demand, "weight_col": "weight", "region_name": name}
+            for radius in radii:
+                if network is not None:  # both models over the same region, stations and time
+                    net = analysis.network_coverage_report(part, network, region, radius_m=radius,
+                                                           street_buffer_m=street_buffer_m, **options)
+                    reports += [net.straight_line, net.network]
+                    areas.append(net.areas)
+                    bar.update(2)
+                    continue
+                reports.append(analysis.coverage_report(part, region, radius_m=radius, **options))
+                if fmt == "geojson" and len(part):
+                    areas.append(analysis.service_areas(part, region, radius_m=radius, when=at)
+                                 .assign(region_name=name))
+                bar.update(1)
     if fmt == "json":
         _echo_json([r.to_dict() for r in reports])
     elif fmt == "csv":
         _echo_csv([_coverage_row(r) for r in reports])
     elif fmt == "geojson":
-        import pandas as pd
-
-        click.echo(pd.concat(areas, ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
+        click.echo(pd.concat(areas, ignore_index=True).to_json(drop_id=True, ensure_ascii=False) if areas else
+                   '{"type": "FeatureCollection", "features": []}')
     else:
         _coverage_table(reports)
 
@@ -416,39 +503,44 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
 @click.pass_context
 @_domain_errors
 def gaps(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
-         stations_path: Path | None, at: str | None, demand_path: Path | None, weight_col: str | None,
+         stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
          demand_crs: str | None, radius_m: float | None, min_area_m2: float, rank_by: str, osm_path: Path | None,
          top: int, fmt: str) -> None:
-    """The parts of a district out of reach of every station, largest (or most demand) first."""
+    """The parts of a district out of reach of every station, largest (or most demand) first.
+
+    A city or province gives each of its districts in turn."""
     from stationmap import analysis
     from stationmap.network import read_walk_network
 
     settings = _settings(ctx)
-    chosen, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_path)
+    _selection, parts, _frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths)
     demand = _load_demand(demand_path, weight_col, demand_crs)
     radius = radius_m or settings.default_radius_m
-    covered, model = None, "straight-line"
-    if osm_path is not None:
-        with _stderr_bar(2, "street network") as bar:
-            network = read_walk_network(osm_path)
+    network = read_walk_network(osm_path) if osm_path is not None else None
+    reports = []
+    with _stderr_bar(len(parts), "gaps") as bar:
+        for district, part in parts:
+            covered, model = None, "straight-line"
+            if network is not None and len(part):
+                net = analysis.network_coverage_report(part, network, district.geometry, radius_m=radius, when=at)
+                covered, model = net.areas.geometry.iloc[0], "network"
+            reports.append(analysis.find_gaps(part, district.geometry, radius_m=radius, when=at, demand=demand,
+                                              weight_col="weight", min_area_m2=min_area_m2, covered=covered,
+                                              distance_model=model, region_name=district.label))
             bar.update(1)
-            net = analysis.network_coverage_report(frame, network, chosen.geometry, radius_m=radius, when=at)
-            covered, model = net.areas.geometry.iloc[0], "network"
-            bar.update(1)
-    report = analysis.find_gaps(frame, chosen.geometry, radius_m=radius, when=at, demand=demand,
-                                weight_col="weight", min_area_m2=min_area_m2, covered=covered, distance_model=model,
-                                region_name=f"{chosen.city}{chosen.name}")
     if fmt == "json":
-        _echo_json(report.to_dict() | {"gaps": report.records(by=rank_by)})
+        out = [r.to_dict() | {"gaps": r.records(by=rank_by)} for r in reports]
+        _echo_json(out[0] if len(out) == 1 else out)
     elif fmt == "csv":
-        _echo_csv([{"radius_m": report.radius_m, "distance_model": report.distance_model} | rec
-                   for rec in report.records(by=rank_by)])
+        _echo_csv([{"region_name": r.region_name, "radius_m": r.radius_m, "distance_model": r.distance_model} | rec
+                   for r in reports for rec in r.records(by=rank_by)])
     elif fmt == "geojson":
-        frame_out = report.gaps.assign(radius_m=report.radius_m, distance_model=report.distance_model)
-        click.echo(frame_out.sort_values("rank_by_demand" if rank_by == "demand" else "rank")
-                   .to_json(drop_id=True, ensure_ascii=False))
+        frames = [r.gaps.assign(region_name=r.region_name, radius_m=r.radius_m, distance_model=r.distance_model)
+                  .sort_values("rank_by_demand" if rank_by == "demand" else "rank") for r in reports]
+        click.echo(pd.concat(frames, ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
     else:
-        _gaps_table(report, rank_by=rank_by, top=top)
+        for report in reports:
+            _gaps_table(report, rank_by=rank_by, top=top)
 
 
 def _gaps_table(report: Any, *, rank_by: str, top: int) -> None:
@@ -504,34 +596,55 @@ def _parse_lonlat(values: tuple[str, ...]) -> list[tuple[float, float]]:
 @click.pass_context
 @_domain_errors
 def site(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
-         stations_path: Path | None, at: str | None, demand_path: Path | None, weight_col: str | None,
+         stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
          demand_crs: str | None, k: int, cover_all: bool, candidates_path: Path | None, candidates_crs: str | None,
          grid_m: float | None, radius_m: float | None, method: str, time_limit_s: float, what_if: bool,
          add: tuple[str, ...], remove: tuple[str, ...], fmt: str) -> None:
-    """Where to put the next stations: the k sites that cover the most uncovered demand, in order of gain."""
+    """Where to put the next stations: the k sites that cover the most uncovered demand, in order of gain.
+
+    A city or province gives k sites for each of its districts."""
     from stationmap import analysis
 
     settings = _settings(ctx)
-    chosen, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_path)
+    _selection, parts, _frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths)
     demand = _load_demand(demand_path, weight_col, demand_crs)
     radius = radius_m or settings.default_radius_m
-    name = f"{chosen.city}{chosen.name}"
+    if what_if and len(parts) > 1:
+        raise click.UsageError("--what-if takes one district; name a district, not a city or province.")
     if what_if and (add or remove):
+        chosen, frame = parts[0]
         result = analysis.what_if(frame, chosen.geometry, add=_parse_lonlat(add), remove=list(remove),
-                                  radius_m=radius, when=at, demand=demand, region_name=name)
+                                  radius_m=radius, when=at, demand=demand, region_name=chosen.label)
         _what_if_out(result, fmt)
         return
     candidates = _load_demand(candidates_path, None, candidates_crs)
-    with _stderr_bar(4, "siting") as bar:
-        result = analysis.plan_sites(frame, chosen.geometry, k=None if cover_all else k, radius_m=radius,
-                                     demand=demand, candidates=candidates, when=at, candidate_spacing_m=grid_m,
-                                     method=method, time_limit_s=time_limit_s, progress=lambda _stage: bar.update(1))
+    results = []
+    with _stderr_bar(4 * len(parts), "siting") as bar:
+        for chosen, frame in parts:
+            results.append(analysis.plan_sites(
+                frame, chosen.geometry, k=None if cover_all else k, radius_m=radius, demand=demand,
+                candidates=candidates, when=at, candidate_spacing_m=grid_m, method=method,
+                time_limit_s=time_limit_s, progress=lambda _stage: bar.update(1)))
     if what_if:
+        (chosen, frame), result = parts[0], results[0]
         sites = result.sites_frame()[["candidate_id", "geometry"]].rename(columns={"candidate_id": "id"})
         _what_if_out(analysis.what_if(frame, chosen.geometry, add=sites, radius_m=radius, when=at, demand=demand,
-                                      region_name=name), fmt, siting=result)
+                                      region_name=chosen.label), fmt, siting=result)
         return
-    _siting_out(result, fmt, name)
+    if len(results) == 1:
+        _siting_out(results[0], fmt, parts[0][0].label)
+    elif fmt == "json":
+        _echo_json([{"region_name": d.label, "adcode": d.adcode} | r.to_dict() for (d, _), r in zip(parts, results)])
+    elif fmt == "csv":
+        _echo_csv([{"region_name": d.label, "radius_m": r.radius_m, "method": r.method} | s
+                   for (d, _), r in zip(parts, results) for s in r.to_dict()["sites"]])
+    elif fmt == "geojson":
+        click.echo(pd.concat([r.sites_frame().assign(region_name=d.label) for (d, _), r in zip(parts, results)],
+                             ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
+    else:
+        for (district, _), result in zip(parts, results):
+            _siting_out(result, fmt, district.label)
+            click.echo("")
 
 
 def _siting_out(result: Any, fmt: str, name: str) -> None:
@@ -592,7 +705,32 @@ def _what_if_out(result: Any, fmt: str, siting: Any = None) -> None:
         click.echo(f"{label:<22} {before:>10.2f} {after:>10.2f} {after - before:>+10.2f}")
 
 
+def _serve_settings(settings: Settings, *, files: tuple[Path, ...] = (), district_names: tuple[str, ...] = (),
+                    boundary: Path | None = None, boundary_crs: str | None = None,
+                    **changes: object) -> Settings:
+    """Return the settings `serve` runs with: the register FILES, named districts, own boundary and options."""
+    if boundary is not None and not boundary_crs:
+        msg = ("--boundary needs --boundary-crs: the datum of its coordinates (wgs84, gcj02, bd09 or an EPSG code); "
+               "it is never guessed.")
+        raise click.UsageError(msg)
+    if boundary_crs and boundary is None:
+        raise click.UsageError("--boundary-crs is the datum of a --boundary file; give the file too.")
+    return settings.replace(stations=tuple(f.resolve() for f in files) or None,
+                            districts=tuple(d.strip() for d in district_names if d.strip()) or None,
+                            boundary=boundary.resolve() if boundary is not None else None,
+                            boundary_crs=boundary_crs, **changes)
+
+
 @main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--district", "district_names", multiple=True, metavar="NAME_OR_ADCODE",
+              help="Also serve this district (repeatable), by adcode or name, e.g. 440106 or 广州市天河区; "
+                   "a city or province means each of its districts.")
+@click.option("--boundary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A boundary of your own (GeoJSON, shapefile, GeoPackage) served in place of the built-in one; "
+                   "without an adcode in the file, --district names it.")
+@click.option("--boundary-crs", metavar="DATUM",
+              help="Datum of --boundary: wgs84, gcj02, bd09 or an EPSG code (required with --boundary).")
 @click.option("--host", help="Address to bind (default 127.0.0.1; 0.0.0.0 to serve the network).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default 8000).")
 @click.option("--tile-provider", type=click.Choice(["osm", "amap", "tianditu"]),
@@ -601,20 +739,32 @@ def _what_if_out(result: Any, fmt: str, siting: Any = None) -> None:
 @click.option("--max-request-bytes", type=click.IntRange(1_000, 100_000_000), help="Largest request body accepted.")
 @click.pass_context
 @_domain_errors
-def serve(ctx: click.Context, host: str | None, port: int | None, tile_provider: str | None,
+def serve(ctx: click.Context, files: tuple[Path, ...], district_names: tuple[str, ...], boundary: Path | None,
+          boundary_crs: str | None, host: str | None, port: int | None, tile_provider: str | None,
           tianditu_key: str | None, max_request_bytes: int | None) -> None:
-    """Serve the worker map, the planner view and the JSON API with waitress (a production WSGI server)."""
+    """Serve the worker map, the planner view and the JSON API with waitress (a production WSGI server).
+
+    FILES are the union's station register: GeoJSON station files (as `stationmap import` writes them) or
+    folders of them. Without FILES the bundled demo is served. The planner and reports cover every district the
+    stations belong to, and those named with --district.
+    """
     from stationmap.web.server import serve as run_server  # Flask loads only for this command
 
-    settings = _settings(ctx).replace(host=host, port=port, tile_provider=tile_provider, tianditu_key=tianditu_key,
-                                      max_request_bytes=max_request_bytes)
-    click.echo(f"stationmap: http://{settings.host}:{settings.port}/ (planner: /planner, API: /api/openapi.json)")
+    settings = _serve_settings(_settings(ctx), files=files, district_names=district_names, boundary=boundary,
+                               boundary_crs=boundary_crs, host=host, port=port, tile_provider=tile_provider,
+                               tianditu_key=tianditu_key, max_request_bytes=max_request_bytes)
+    what = ", ".join(map(str, settings.stations)) if settings.stations else "the bundled demo"
+    click.echo(f"stationmap: loading {what}; then serving on http://{settings.host}:{settings.port}/ "
+               "(planner: /planner, API: /api/openapi.json)")
     run_server(settings)
 
 
 @main.command()
-@click.option("--district", "district_codes", multiple=True, metavar="ADCODE",
-              help="Bundled district (repeatable); default: every bundled district.")
+@click.option("--district", "district_codes", multiple=True, metavar="NAME",
+              help="District, city or province by adcode or name, repeatable. A city or province gives one report "
+                   "with its districts side by side plus one per district in a subfolder. Default: the districts "
+                   "the --stations lie in, else every bundled district.")
+@_stations_option
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for report.html, report.pdf and the CSV/GeoJSON tables.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
@@ -633,25 +783,41 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tile_provider:
 @click.option("--no-pdf", is_flag=True, help="Skip the PDF (HTML and tables only).")
 @click.pass_context
 @_domain_errors
-def report(ctx: click.Context, district_codes: tuple[str, ...], output: Path, lang: str,
-           radius_values: tuple[str, ...], headline_radius_m: float, k_sites: int, rubric_file: Path | None,
-           demand_path: Path | None, weight_col: str | None, demand_crs: str | None, no_pdf: bool) -> None:
-    """Write a coverage report (HTML, PDF, CSV, GeoJSON) for one, several or all bundled districts."""
+def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: tuple[Path, ...], output: Path,
+           lang: str, radius_values: tuple[str, ...], headline_radius_m: float, k_sites: int,
+           rubric_file: Path | None, demand_path: Path | None, weight_col: str | None, demand_crs: str | None,
+           no_pdf: bool) -> None:
+    """Write a coverage report (HTML, PDF, CSV, GeoJSON) for districts, a city or a province, side by side."""
     from stationmap import report as report_mod  # matplotlib loads only for this command
 
     settings = _settings(ctx)
+    where = {"data_dir": settings.data_dir, "cache_dir": settings.cache_dir}
     rules = rubric.load_rubric(rubric_file or rubric.default_rubric_path(settings.data_dir))
-    codes = list(district_codes) or district_mod.bundled_adcodes(settings.data_dir)
+    frame = _read_stations(stations_paths) if stations_paths else None
+    codes = None if frame is None else district_mod.assign_districts(frame, **where).codes
+    queries = (list(district_codes) or (sorted(set(codes) - {""}) if codes is not None else
+                                        district_mod.bundled_adcodes(settings.data_dir)))
+    selections = [district_mod.select_districts(q, **where) for q in queries]
+    chosen = list({d.adcode: d for sel in selections for d in sel.districts}.values())
+    if frame is None:
+        frame = _bundled_stations(settings, chosen, ", ".join(sel.name for sel in selections))
+        codes = district_mod.assign_districts(frame, **where, known={d.adcode: d for d in chosen}).codes
     radii = _radii(radius_values, 0.0) if radius_values else list(report_mod.DEFAULT_RADII_M)
     demand = _load_demand(demand_path, weight_col, demand_crs)
     built = []
-    with _stderr_bar(len(codes) * 7, "building reports") as bar:
-        for code in codes:
-            district = district_mod.load_district(code, data_dir=settings.data_dir)
-            frame = stations.load_stations(settings.data_dir / "stations" / f"{code}.geojson")
+    with _stderr_bar(len(chosen) * 7, f"building {len(chosen)} district report(s)") as bar:
+        for district in chosen:
             built.append(report_mod.build_district_report(
-                frame, district, rubric=rules, radii_m=radii, radius_m=headline_radius_m, demand=demand,
-                weight_col=weight_col or "weight", k_sites=k_sites, progress=lambda _step: bar.update(1)))
+                district_mod.stations_of(frame, district, codes), district, rubric=rules, radii_m=radii,
+                radius_m=headline_radius_m, demand=demand, weight_col=weight_col or "weight", k_sites=k_sites,
+                progress=lambda _step: bar.update(1)))
     files = report_mod.write_report(built, output, lang=lang, pdf=not no_pdf)
     for name, path in files.items():
         click.echo(f"wrote {path}" if name != "report.html" else f"wrote {path}  <- open this")
+    if len(built) > 1 and any(sel.level != "county" for sel in selections):
+        for one in built:  # a city or province: each district's own report as well
+            own = report_mod.write_report([one], output / one.district.adcode, lang=lang, pdf=not no_pdf)
+            click.echo(f"wrote {own['report.html']}  ({one.title})")
+    empty = [r.title for r in built if r.inventory.n_stations == 0]
+    if empty:
+        click.echo(f"no stations in {len(empty)} district(s), reported as uncovered: {'、'.join(empty)}")

@@ -14,6 +14,20 @@ __all__ = ["PROJECT_ROOT", "Settings"]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _split_paths(raw: str) -> tuple[Path, ...]:
+    """Read an `os.pathsep`-separated list of paths (``STATIONMAP_STATIONS``)."""
+    return tuple(Path(part) for part in raw.split(os.pathsep) if part.strip())
+
+
+def _split_names(raw: str) -> tuple[str, ...]:
+    """Read a comma-separated list of district names or adcodes (``STATIONMAP_DISTRICTS``)."""
+    return tuple(part.strip() for part in raw.replace("，", ",").split(",") if part.strip())
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw) if raw.strip() else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """
@@ -40,6 +54,20 @@ class Settings:
     cache_dir
         Where district boundaries converted to WGS-84 are kept (``$XDG_CACHE_HOME/stationmap``, else
         ``~/.cache/stationmap``).
+    stations
+        The station register to serve: GeoJSON station files and folders (a folder means its ``*.geojson``).
+        Empty (the default) serves ``data_dir/stations/*.geojson``, the bundled demo. From the environment,
+        ``STATIONMAP_STATIONS`` is an `os.pathsep`-separated list (``a.geojson:b.geojson`` on Linux).
+    districts
+        Districts to serve besides those the stations belong to, by adcode or Chinese name (``440106``,
+        ``广州市天河区``); a city or province means each of its county-level districts. From the environment,
+        ``STATIONMAP_DISTRICTS`` is a comma-separated list.
+    boundary
+        A boundary file of the user's own (GeoJSON, shapefile, GeoPackage) served as a district in place of the
+        built-in one; it takes its adcode from the file or, failing that, from the one entry of `districts`.
+    boundary_crs
+        Datum of `boundary`: ``wgs84``, ``gcj02``, ``bd09`` or an EPSG code. Required with `boundary`: it is
+        never guessed.
     """
 
     data_dir: Path = PROJECT_ROOT / "data"
@@ -52,6 +80,10 @@ class Settings:
     tianditu_key: str = field(default="", repr=False)
     max_request_bytes: int = 1_000_000
     cache_dir: Path = field(default_factory=lambda: _default_cache_dir())
+    stations: tuple[Path, ...] = field(default=(), metadata={"from_env": _split_paths})
+    districts: tuple[str, ...] = field(default=(), metadata={"from_env": _split_names})
+    boundary: Path | None = field(default=None, metadata={"from_env": _optional_path})
+    boundary_crs: str = ""
 
     @classmethod
     def from_env(cls, prefix: str = "STATIONMAP_", environ: dict[str, str] | None = None) -> Settings:
@@ -76,7 +108,7 @@ class Settings:
             raw = environ.get(prefix + f.name.upper())
             if raw is None:
                 continue
-            kind = Path if f.type == "Path" else type(f.default)
+            kind = f.metadata.get("from_env") or (Path if f.type == "Path" else type(f.default))
             try:
                 values[f.name] = kind(raw)
             except ValueError as err:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo
-from stationmap.errors import BoundaryError, DatumError
+from stationmap.errors import BoundaryError, DatumError, DistrictLookupError
 from stationmap.gazetteer import Division, cnmaps_gazetteer, cnmaps_root
 from stationmap.stations import atomic_write
 
@@ -27,13 +29,17 @@ FloatArray = NDArray[np.float64]
 __all__ = [
     "District",
     "DistrictSelection",
+    "StationDistricts",
+    "assign_districts",
     "bundled_adcodes",
     "distance_outside_m",
     "load_boundary_file",
     "load_district",
     "locate",
     "resolve_district",
+    "resolve_selection",
     "select_districts",
+    "stations_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -419,3 +425,174 @@ def resolve_district(*, adcode: str | None, boundary: Path | None, boundary_crs:
     if adcode:
         return load_district(adcode, data_dir=data_dir, cache_dir=cache_dir)
     return None
+
+
+def resolve_selection(query: str | None, *, boundary: Path | None, boundary_crs: str | None, data_dir: Path,
+                      cache_dir: Path | None = None) -> DistrictSelection | None:
+    """
+    Return what a command's ``--district`` / ``--boundary`` name: a district, or a city or province as its districts.
+
+    Parameters
+    ----------
+    query
+        Adcode or name (`select_districts`); with `boundary`, the adcode to give the file's district.
+    boundary, boundary_crs
+        A boundary file of the user's own and its datum (`load_boundary_file`).
+    data_dir, cache_dir
+        As in `load_district`.
+
+    Returns
+    -------
+    selection
+        None if neither `query` nor `boundary` is given.
+
+    Raises
+    ------
+    DistrictLookupError, BoundaryError, DatumError
+        As `select_districts` and `load_boundary_file`.
+    """
+    if boundary is not None:
+        district = resolve_district(adcode=query, boundary=boundary, boundary_crs=boundary_crs, data_dir=data_dir,
+                                    cache_dir=cache_dir)
+        return DistrictSelection(name=district.label, adcode=district.adcode, level="county", districts=(district,))
+    if query:
+        return select_districts(query, data_dir=data_dir, cache_dir=cache_dir)
+    return None
+
+
+@dataclass(frozen=True)
+class StationDistricts:
+    """
+    The district of every station of a register, and the boundaries loaded to find them.
+
+    Attributes
+    ----------
+    codes
+        One adcode per station row: its ``district_code`` where that names a current county-level district, else
+        the district its point lies in; "" for a station in no district of China.
+    districts
+        Boundaries (EPSG:4326) by adcode: every district in `codes` and every one given as `known`.
+    located
+        Number of stations whose district was found from their location.
+    """
+
+    codes: NDArray[np.object_]
+    districts: dict[str, District]
+    located: int = 0
+
+
+def assign_districts(stations: gpd.GeoDataFrame, *, data_dir: Path, cache_dir: Path | None = None,
+                     known: Mapping[str, District] | None = None, first: str | None = None) -> StationDistricts:
+    """
+    Find the county-level district of every station, loading only the boundaries needed.
+
+    A station keeps its ``district_code`` where that is a current county-level adcode. One without (or with a
+    retired code, or a city's) gets the district it lies in, tried in this order: `first`, the `known`
+    districts, the districts the records' ``district`` names (所属区县) unambiguously, and only then all of China
+    (`locate`, which loads province and city boundaries). The records are not changed.
+
+    Parameters
+    ----------
+    stations
+        Stations in EPSG:4326.
+    data_dir, cache_dir
+        As in `load_district`.
+    known
+        Boundaries already at hand by adcode (districts a user named, a boundary file of their own).
+    first
+        Adcode in `known` to try before the others (a user's own boundary).
+
+    Returns
+    -------
+    assigned
+        Codes per station and the boundaries by adcode, sorted.
+    """
+    data_dir = Path(data_dir)
+    cache_dir = None if cache_dir is None else Path(cache_dir)
+    districts = dict(known or {})
+    raw = stations["district_code"] if "district_code" in stations else [None] * len(stations)
+    codes = np.array(["" if _missing(c) else str(c).strip() for c in raw], dtype=object)
+    for code in sorted(set(codes.tolist()) - {""} - set(districts)):
+        district = _county(code, data_dir=data_dir, cache_dir=cache_dir)
+        if district is not None:
+            districts[code] = district
+            continue
+        logger.warning("district_code %s of %d stations is no current county-level adcode; they are placed in the "
+                       "district they lie in instead.", code, int(np.sum(codes == code)))
+        codes[codes == code] = ""
+    missing = np.flatnonzero(codes == "")
+    if len(missing):
+        _place(stations, codes, missing, districts, first=first, data_dir=data_dir, cache_dir=cache_dir)
+    return StationDistricts(codes=codes, districts=dict(sorted(districts.items())), located=len(missing))
+
+
+def _place(stations: gpd.GeoDataFrame, codes: NDArray[np.object_], rows: NDArray[np.int64],
+           districts: dict[str, District], *, first: str | None, data_dir: Path, cache_dir: Path | None) -> None:
+    """Set the codes of `rows` to the districts they lie in ("" outside China), adding those districts."""
+    lon = stations.geometry.x.to_numpy(dtype=float)
+    lat = stations.geometry.y.to_numpy(dtype=float)
+    # the districts at hand and those the records name first: a register's stations without a code mostly lie
+    # there, and then no province or city boundary is needed
+    candidates = {**_named_in_records(stations, rows, data_dir=data_dir, cache_dir=cache_dir), **districts}
+    for code, district in sorted(candidates.items(), key=lambda item: (item[0] != first, item[0])):
+        if not len(rows):
+            return
+        inside = shapely.contains_xy(district.geometry, lon[rows], lat[rows])
+        if inside.any():
+            codes[rows[inside]] = code
+            districts.setdefault(code, district)
+            rows = rows[~inside]
+    if len(rows):
+        codes[rows] = locate(lon[rows], lat[rows], data_dir=data_dir, cache_dir=cache_dir)
+        for code in sorted(set(codes[rows].tolist()) - {""} - set(districts)):
+            districts[code] = load_district(code, data_dir=data_dir, cache_dir=cache_dir)
+
+
+def _named_in_records(stations: gpd.GeoDataFrame, rows: NDArray[np.int64], *, data_dir: Path,
+                      cache_dir: Path | None) -> dict[str, District]:
+    """The county-level districts that the ``district`` names of `rows` (e.g. 天河区) name unambiguously."""
+    if "district" not in stations or not len(rows):
+        return {}
+    names = {str(v).strip() for v in stations["district"].iloc[rows] if not _missing(v) and str(v).strip()}
+    out: dict[str, District] = {}
+    for name in sorted(names):
+        try:
+            division = cnmaps_gazetteer().resolve(name)
+        except DistrictLookupError:  # unknown or ambiguous (鼓楼区): the location decides
+            continue
+        if division.level == "county" and division.adcode not in out:
+            out[division.adcode] = load_district(division.adcode, data_dir=data_dir, cache_dir=cache_dir)
+    return out
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _county(code: str, *, data_dir: Path, cache_dir: Path | None) -> District | None:
+    """The county-level district with adcode `code`, or None if there is none (retired, or a city's code)."""
+    try:
+        district = load_district(code, data_dir=data_dir, cache_dir=cache_dir)
+    except DistrictLookupError:
+        return None
+    return district if district.level == "county" else None
+
+
+def stations_of(stations: gpd.GeoDataFrame, district: District, codes: NDArray[np.object_]) -> gpd.GeoDataFrame:
+    """
+    Return the stations of `district`: those whose code in `codes` (`assign_districts`) is its adcode, or,
+    for a boundary file without an adcode, those inside it.
+
+    Parameters
+    ----------
+    stations
+        Stations in EPSG:4326.
+    district
+        The district.
+    codes
+        One adcode per station (`assign_districts`).
+    """
+    if district.adcode:
+        return stations.iloc[np.flatnonzero(codes == district.adcode)]
+    inside = shapely.contains_xy(district.geometry, stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy())
+    return stations.iloc[np.flatnonzero(inside)]

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from stationmap.errors import DistrictLookupError
 
-__all__ = ["LEVELS", "Division", "Gazetteer", "cnmaps_gazetteer", "short_name"]
+__all__ = ["LEVELS", "Division", "Gazetteer", "cnmaps_gazetteer", "cnmaps_root", "level_zh", "short_name"]
 
 LEVELS = ("province", "city", "county")
 _LEVEL_OF = {"省": "province", "市": "city", "区县": "county"}
@@ -78,6 +78,7 @@ class Division:
         return f"{self.label} ({self.adcode})"
 
 
+@functools.lru_cache(maxsize=8192)
 def short_name(name: str) -> str:
     """
     Return the short form of a division name: 天河区 -> 天河, 城步苗族自治县 -> 城步, 广西壮族自治区 -> 广西.
@@ -136,7 +137,7 @@ class Gazetteer:
                     self._children.setdefault(("province", d.province), []).append(d)
         self._city_of = {(d.province, d.city): d for d in self._all if d.level == "city"}
         self._province_of = {d.province: d for d in self._all if d.level == "province"}
-        self._exact, self._short = self._name_keys()
+
 
     def __len__(self) -> int:
         return len(self._all)
@@ -212,7 +213,8 @@ class Gazetteer:
         if re.fullmatch(r"\d{6}", text):
             return [self.get(text)] if text in self._by_code else []
         key = _SEPARATORS.sub("", text)
-        found = self._exact.get(key) or self._short.get(key) or []
+        exact, short = self._names
+        found = exact.get(key) or short.get(key) or []
         return _collapse(found, self)
 
     def resolve(self, query: str) -> Division:
@@ -227,6 +229,8 @@ class Gazetteer:
         found = self.find(query)
         if len(found) == 1:
             return found[0]
+        if not found and re.fullmatch(r"\d{6}", str(query).strip()):
+            return self.get(str(query).strip())  # raises with the adcode named
         if not found:
             hints = self._suggest(query)
             hint = f" Did you mean: {', '.join(d.describe() for d in hints)}?" if hints else ""
@@ -242,13 +246,17 @@ class Gazetteer:
         raise DistrictLookupError(msg, candidates=tuple(found))
 
     def _suggest(self, query: str) -> list[Division]:
-        key = short_name(_SEPARATORS.sub("", str(query)))
-        if len(key) < 2:
-            return []
-        hits = [d for d in self._all if key in d.name or d.name in key]
+        """Divisions whose short name appears in `query` (西安灞桥新区 -> 西安市, 灞桥区), or that contain it."""
+        key = _SEPARATORS.sub("", str(query))
+        core = short_name(key)
+        hits = [d for d in self._all
+                if (len(short_name(d.name)) >= 2 and short_name(d.name) in key) or (len(core) >= 2 and core in d.name)]
+        hits.sort(key=lambda d: (-LEVELS.index(d.level), -len(short_name(d.name)), d.adcode))
         return _collapse(hits, self)[:8]
 
-    def _name_keys(self) -> tuple[dict[str, list[Division]], dict[str, list[Division]]]:
+    @functools.cached_property
+    def _names(self) -> tuple[dict[str, list[Division]], dict[str, list[Division]]]:
+        """Every way of writing each division's name: exact forms, and forms using a short name (built once)."""
         exact: dict[str, list[Division]] = {}
         short: dict[str, list[Division]] = {}
         for d in self._all:

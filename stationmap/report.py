@@ -115,7 +115,7 @@ class DistrictReport:
     @property
     def title(self) -> str:
         """District name with its city, e.g. 西安市灞桥区."""
-        return f"{self.district.city}{self.district.name}" or self.district.adcode
+        return self.district.label or self.district.adcode
 
 
 def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rubric: Rubric,
@@ -162,15 +162,12 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
         If a radius or time is out of range.
     """
     step = progress or (lambda _label: None)
-    if len(stations) == 0:
-        msg = f"No stations for district {district.adcode or district.name}."
-        raise EmptyInputError(msg)
     on = on or dt.datetime.now(hours.TZ).date()
     if not radii_m:
         msg = "Give at least one radius."
         raise BadRequestError(msg)
     region = district.geometry
-    name = f"{district.city}{district.name}"
+    name = district.label
     step("inventory")
     inventory = station_inventory(stations)
     step("coverage")
@@ -285,7 +282,7 @@ def map_figure(report: DistrictReport, *, lang: str = "zh") -> bytes:
     fig = _figure(7.5, 6.5)
     ax = fig.add_subplot()
     font = _font()
-    if report.covered is not None and len(report.covered):
+    if report.covered is not None and len(report.covered) and not report.covered.geometry.is_empty.all():
         report.covered.to_crs(crs).plot(ax=ax, color="#c8e6c9", edgecolor="none", zorder=1)
     if len(report.gaps.gaps):
         report.gaps.gaps.to_crs(crs).plot(ax=ax, color="#ffcdd2", edgecolor="#e57373", linewidth=0.4, zorder=2)
@@ -484,6 +481,7 @@ def _district_section(r: DistrictReport, lang: str) -> str:  # noqa: PLR0915 - o
         parts.append(_table((t["rank"], t["gap_area"] + f" ({t['km2']})", t["gap_demand"], t["nearest"]),
                             [(int(g.rank), f"{g.area_m2 / 1e6:.2f}",
                               f"{g.demand:,.0f}" if r.gaps.demand_col else "–",
+                              "–" if g.nearest_station_id is None or pd.isna(g.nearest_station_m) else
                               f"{g.nearest_station_id} ({g.nearest_station_m:,.0f} m)") for g in top.itertuples()],
                             cls="gaps"))
         if r.gaps.n_slivers:

@@ -17,6 +17,15 @@ TESTS = Path(__file__).resolve().parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def boundary_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache of converted boundaries for the whole session, never the user's ~/.cache (servers inherit it)."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder / "stationmap"
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     """Settings pointing at the bundled data folder."""
@@ -37,6 +46,28 @@ def stations_utm() -> gpd.GeoDataFrame:
         geometry=gpd.points_from_xy([500_000, 501_000, 500_000, 503_000], [3_790_000, 3_790_000, 3_791_000, 3_790_000]),
         crs=32649,
     )
+
+
+@pytest.fixture(scope="session")
+def district_points(boundary_cache: Path):
+    """``district_points(adcode, n)``: `n` WGS-84 (lon, lat) points spread over a district, each inside its boundary."""
+    import numpy as np
+    import shapely
+
+    from stationmap.districts import load_district
+
+    def points(adcode: str, n: int) -> list[tuple[float, float]]:
+        district = load_district(adcode, data_dir=PROJECT_ROOT / "data", cache_dir=boundary_cache)
+        inner = district.geometry.buffer(-0.002)  # about 200 m inside, so no point sits on the border
+        west, south, east, north = inner.bounds
+        side = 8 * int(np.ceil(np.sqrt(n)))
+        lon, lat = (a.ravel() for a in np.meshgrid(np.linspace(west, east, side), np.linspace(south, north, side)))
+        inside = shapely.contains_xy(inner, lon, lat)
+        lon, lat = lon[inside], lat[inside]
+        pick = np.linspace(0, len(lon) - 1, n).round().astype(int)
+        return [(round(float(lon[i]), 6), round(float(lat[i]), 6)) for i in pick]
+
+    return points
 
 
 @pytest.fixture
@@ -73,16 +104,19 @@ def browser() -> Iterator[object]:
 
 
 @contextlib.contextmanager
-def _serve(data_dir: Path) -> Iterator[str]:
+def _serve(data_dir: Path, **settings: object) -> Iterator[str]:
     from stationmap.web.server import running_server
 
-    with running_server(Settings(data_dir=data_dir, host="127.0.0.1", port=0)) as server:
+    with running_server(Settings(data_dir=data_dir, host="127.0.0.1", port=0, **settings)) as server:
         yield f"http://127.0.0.1:{server.effective_port}"
 
 
 @pytest.fixture(scope="session")
 def live_server():
-    """``with live_server(data_dir) as base_url:`` runs the real waitress server on 127.0.0.1, a free port."""
+    """``with live_server(data_dir, **settings) as base_url:`` runs the real waitress server on 127.0.0.1, a free port.
+
+    Extra keyword arguments are `Settings` fields, e.g. ``stations=(register,)`` to serve a union's register.
+    """
     return _serve
 
 

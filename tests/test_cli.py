@@ -34,8 +34,10 @@ def test_validate_warning_fails_only_when_strict(runner):
 
 def test_validate_outside_district_uses_bundled_boundary(runner):
     result = runner.invoke(main, ["validate", str(BAD / "outside_district.geojson")])
-    assert result.exit_code == 0, result.output
-    assert "inside district 610111" in result.output
+    assert result.exit_code == 1, result.output  # 6 km outside the district it names: an error (membership)
+    assert ("error: features[0] (id '610111-901'): district_code = '610111': 测试驿站1 to lie in 西安市灞桥区 "
+            "(610111); it lies in 西安市未央区 (610112)") in result.output
+    assert "2 records, 1 errors, 0 warnings" in result.output
 
 
 def test_validate_with_boundary_file(runner):
@@ -130,8 +132,11 @@ def test_report_command_writes_html_and_tables(runner, tmp_path):
 
 
 def test_report_unknown_district_is_a_clean_error(runner, tmp_path):
+    result = runner.invoke(main, ["report", "--district", "999999", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "No district, city or province of China has adcode '999999'" in result.output
     result = runner.invoke(main, ["report", "--district", "110101", "-o", str(tmp_path)])
-    assert result.exit_code == 1 and "No bundled boundary for district '110101'" in result.output
+    assert result.exit_code == 2 and "No bundled stations for 北京市东城区" in result.output
+    assert "--stations" in result.output and "Traceback" not in result.output
 
 
 def test_serve_refuses_tianditu_without_key(runner, monkeypatch):
@@ -139,3 +144,141 @@ def test_serve_refuses_tianditu_without_key(runner, monkeypatch):
     result = runner.invoke(main, ["serve", "--tile-provider", "tianditu", "--port", "8799"])
     assert result.exit_code == 1 and "Tianditu" in result.output and "Traceback" not in result.output
     assert runner.invoke(main, ["serve", "--tile-provider", "google"]).exit_code == 2
+
+
+# --- district membership in validate and import (stationmap.membership) ----------------------------------------------
+
+def _gz_points(settings) -> dict:
+    """WGS-84 points of 广州市 computed from the boundaries: well inside 天河/越秀/黄埔 (two in 越秀), 50 m either
+    side of the 天河|越秀 border, and 120 m across it (in 越秀, outside 天河)."""
+    import geopandas as gpd
+    from shapely.ops import nearest_points, polylabel
+
+    from stationmap import geo
+    from stationmap.districts import load_district
+
+    geoms = {c: load_district(c, data_dir=settings.data_dir, cache_dir=settings.cache_dir).geometry
+             for c in ("440104", "440106", "440112")}
+    points = {c: polylabel(max(getattr(g, "geoms", [g]), key=lambda p: p.area), tolerance=1e-4)
+              for c, g in geoms.items()}
+    frame = gpd.GeoSeries([geoms["440106"], geoms["440104"]], crs=geo.WGS84)
+    crs = geo.metric_crs(frame)
+    tianhe, yuexiu = frame.to_crs(crs)
+    shared = tianhe.boundary.intersection(yuexiu.buffer(1.0))
+    mid = max(getattr(shared, "geoms", [shared]), key=lambda g: g.length).interpolate(0.5, normalized=True)
+    border = [nearest_points(tianhe.buffer(-50).boundary, mid)[0], nearest_points(yuexiu.buffer(-50).boundary, mid)[0],
+              nearest_points(tianhe.buffer(120).boundary, mid)[0]]
+    in_tianhe, in_yuexiu, across = gpd.GeoSeries(border, crs=crs).to_crs(geo.WGS84)
+    return {"天河": points["440106"], "越秀": points["440104"], "黄埔": points["440112"],
+            "越秀2": geoms["440104"].representative_point(),
+            "天河50": in_tianhe, "越秀50": in_yuexiu, "越秀120": across}
+
+
+def _gz_register(tmp_path, settings, rows) -> Path:
+    points = _gz_points(settings)
+    features = [{"type": "Feature", "id": sid,
+                 "properties": {"id": sid, "name": name, "opening_hours": "24/7", **props},
+                 "geometry": {"type": "Point", "coordinates": [round(points[at].x, 7), round(points[at].y, 7)]}}
+                for sid, name, at, props in rows]
+    path = tmp_path / "广州市驿站台账.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+                    encoding="utf-8")
+    return path
+
+
+GZ_ROWS = [
+    ("440106-001", "天河体育中心驿站", "天河", {"district_code": "440106", "district": "天河区"}),
+    ("440104-001", "北京路驿站", "越秀", {"district": "越秀"}),
+    ("440106-002", "天河边界驿站", "天河50", {"district": "广州市天河区"}),
+    ("440104-002", "越秀边界驿站", "越秀50", {"district_code": "440104"}),
+    ("440106-003", "石牌桥驿站", "越秀2", {"district_code": "440106", "district": "天河区"}),
+    ("440106-004", "天河西驿站", "越秀120", {"district": "天河区"}),
+    ("440112-001", "科学城驿站", "黄埔", {"district": "高新区"}),
+]
+
+
+def test_validate_checks_each_station_against_the_district_it_names(runner, settings, tmp_path):
+    path = _gz_register(tmp_path, settings, GZ_ROWS)
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("error: features[4] (id '440106-003'): district_code = '440106': 石牌桥驿站 to lie in "
+                               "广州市天河区 (440106); it lies in 广州市越秀区 (440104), "), result.output
+    assert lines[0].endswith(" m outside the boundary of 广州市天河区")
+    assert lines[1].startswith("error: features[5] (id '440106-004'): district = '天河区': 天河西驿站 to lie in "
+                               "广州市天河区 (440106); it lies in 广州市越秀区 (440104), 120 m outside")
+    assert lines[2].startswith("warning: features[6] (id '440112-001'): district = '高新区': 科学城驿站: a county-level "
+                               "district")
+    assert lines[2].endswith("it lies in 广州市黄埔区 (440112)")
+    assert lines[3].endswith("7 records, 2 errors, 1 warnings")
+    assert len(lines) == 4  # nothing about the stations inside, by the border or not
+
+
+def test_validate_membership_warnings_fail_only_when_strict(runner, settings, tmp_path):
+    path = _gz_register(tmp_path, settings, [GZ_ROWS[0], GZ_ROWS[2], GZ_ROWS[3], GZ_ROWS[6]])
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "4 records, 0 errors, 1 warnings" in result.output
+    assert runner.invoke(main, ["validate", str(path), "--strict"]).exit_code == 1
+    as_json = runner.invoke(main, ["validate", str(path), "--format", "json"])
+    problem, = json.loads(as_json.output)[0]["problems"]
+    assert problem["field"] == "district" and problem["value"] == "'高新区'" and problem["severity"] == "warning"
+
+
+def test_validate_with_district_reports_each_station_once(runner, settings, tmp_path):
+    rows = [GZ_ROWS[0], ("440104-009", "无区县驿站", "越秀", {}), GZ_ROWS[4]]
+    path = _gz_register(tmp_path, settings, rows)
+    result = runner.invoke(main, ["validate", str(path), "--district", "天河区"])
+    assert result.exit_code == 1, result.output
+    assert result.output.count("440106-003") == 1 and result.output.count("440104-009") == 1
+    assert ("error: features[1] (id '440104-009'): geometry.coordinates = " in result.output
+            and "无区县驿站 to lie in 广州市天河区 (440106), the district the register is checked against" in result.output)
+    assert "3 records, 2 errors, 0 warnings" in result.output
+
+
+def test_import_gcj02_register_with_district_column(runner, settings, tmp_path):
+    from stationmap.geo import wgs84_to_gcj02
+
+    points = _gz_points(settings)
+
+    def row(sid: str, name: str, at: str, district: str) -> str:
+        lon, lat = wgs84_to_gcj02(points[at].x, points[at].y)
+        return f"{sid},{name},{lon:.7f},{lat:.7f},{district},24小时\n"
+
+    header = "编号,站点名称,经度,纬度,所属区县,开放时间\n"
+    good = [row("GZ-001", "天河体育中心驿站", "天河", "天河区"), row("GZ-002", "北京路驿站", "越秀", "广州市越秀区"),
+            row("GZ-003", "天河边界驿站", "天河50", "天河"), row("GZ-004", "越秀边界驿站", "越秀50", "越秀区"),
+            row("GZ-005", "科学城驿站", "黄埔", "高新区")]
+    table = tmp_path / "台账.csv"
+    table.write_text(header + "".join(good), encoding="utf-8")
+    out = tmp_path / "out.geojson"
+    result = runner.invoke(main, ["import", str(table), "--crs", "gcj02", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "row 6 (id 'GZ-005'): district = '高新区': 科学城驿站: a county-level district" in result.output
+    assert "it lies in 广州市黄埔区 (440112)" in result.output and "1 warnings; wrote" in result.output
+    assert result.output.count("warning:") == 1
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert [f["properties"]["district"] for f in doc["features"]][:2] == ["天河区", "广州市越秀区"]
+
+    moved = tmp_path / "moved.csv"
+    moved.write_text(header + "".join(good) + row("GZ-006", "石牌桥驿站", "越秀2", "天河区"), encoding="utf-8")
+    out2 = tmp_path / "moved.geojson"
+    result = runner.invoke(main, ["import", str(moved), "--crs", "gcj02", "-o", str(out2)])
+    assert result.exit_code == 1 and not out2.exists(), result.output
+    assert ("error: row 7 (id 'GZ-006'): district = '天河区': 石牌桥驿站 to lie in 广州市天河区 (440106); it lies in "
+            "广州市越秀区 (440104)") in result.output
+    assert "Traceback" not in result.output
+
+
+def test_import_with_district_option_reports_outside_once(runner, settings, tmp_path):
+    from stationmap.geo import wgs84_to_gcj02
+
+    point = _gz_points(settings)["越秀"]
+    lon, lat = wgs84_to_gcj02(point.x, point.y)
+    table = tmp_path / "t.csv"
+    table.write_text(f"站点名称,经度,纬度\n北京路驿站,{lon:.7f},{lat:.7f}\n", encoding="utf-8")
+    result = runner.invoke(main, ["import", str(table), "--crs", "gcj02", "--district", "440106",
+                                  "-o", str(tmp_path / "o.geojson")])
+    assert result.exit_code == 1, result.output
+    assert result.output.count("outside the boundary") == 1 and "inside district 440106" not in result.output
+    assert "北京路驿站 to lie in 广州市天河区 (440106); it lies in 广州市越秀区 (440104)" in result.output

@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 
 import geopandas as gpd
 import pytest
+import shapely
 
+from stationmap import geo
 from stationmap.cli import main
 from stationmap.config import PROJECT_ROOT
 from stationmap.stations import export_stations, load_stations
@@ -146,3 +149,136 @@ def test_load_demand_reads_layers_and_csv(tmp_path):
     table.write_text("lon,lat,w\n110.3,25.2,-1\n", encoding="utf-8")
     with pytest.raises(BadRequestError, match="non-negative"):
         load_demand(table, weight_col="w", crs="wgs84")
+
+
+# --- a union's own register: any district, a city as its districts ---------------------------------------------
+
+def _deep_point(geometry):
+    """A point of the largest part of `geometry` farthest from its edge (lon, lat)."""
+    import shapely.ops
+
+    largest = max(getattr(geometry, "geoms", [geometry]), key=lambda g: g.area)
+    point = shapely.ops.polylabel(largest, tolerance=1e-5)
+    return point.x, point.y
+
+
+def _register(path, stations):
+    """Write a minimal register: [(id, name, lon, lat, district_code or None)]."""
+    features = []
+    for sid, name, lon, lat, code in stations:
+        props = {"id": sid, "name": name, "opening_hours": "24/7", "amenities": ["drinking_water"]}
+        if code:
+            props["district_code"] = code
+        features.append({"type": "Feature", "id": sid, "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                         "properties": props})
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def guangzhou_register(tmp_path_factory):
+    """One station deep inside 越秀区 (with its code), two 3 km apart deep inside 天河区 (one without a code)."""
+    from stationmap.districts import load_district
+
+    yuexiu = load_district("440104", data_dir=DATA)
+    tianhe = load_district("440106", data_dir=DATA)
+    y_lon, y_lat = _deep_point(yuexiu.geometry)
+    t_lon, t_lat = _deep_point(tianhe.geometry)
+    east = t_lon + 3000 / (111_320 * math.cos(math.radians(t_lat)))
+    assert tianhe.geometry.contains(shapely.Point(east, t_lat).buffer(0.006))  # the 500 m disc is inside
+    return _register(tmp_path_factory.mktemp("gz") / "register.geojson", [
+        ("GZ-1", "越秀测试驿站", y_lon, y_lat, "440104"),
+        ("GZ-2", "天河测试驿站甲", t_lon, t_lat, "440106"),
+        ("GZ-3", "天河测试驿站乙", east, t_lat, None),
+    ])
+
+
+def test_coverage_of_a_named_district_from_a_register(runner, guangzhou_register):
+    from stationmap.districts import load_district
+
+    result = run(runner, "coverage", "--district", "广州市 天河区", "--stations", str(guangzhou_register),
+                 "--radius-m", "500", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)
+    area_m2 = abs(geo.GEOD.geometry_area_perimeter(load_district("440106", data_dir=DATA).geometry)[0])
+    assert report["region_name"] == "广州市天河区" and report["n_stations"] == 2  # GZ-3 found by its location
+    # two disjoint 500 m discs wholly inside the district
+    assert report["covered_area_m2"] == pytest.approx(2 * math.pi * 500**2, rel=0.002)
+    assert report["pct_area_covered"] == pytest.approx(100 * 2 * math.pi * 500**2 / area_m2, rel=0.005)
+    assert report["covered_twice_area_m2"] == pytest.approx(0, abs=1)
+
+
+def test_coverage_of_a_city_is_its_districts_side_by_side(runner, guangzhou_register):
+    result = run(runner, "coverage", "--district", "广州市", "--stations", str(guangzhou_register),
+                 "--radius-m", "500", "--format", "json")
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout)
+    assert len(reports) == 12  # 11 districts, then the city as a whole
+    by_name = {r["region_name"]: r for r in reports}
+    assert by_name["广州市越秀区"]["n_stations"] == 1 and by_name["广州市天河区"]["n_stations"] == 2
+    assert by_name["广州市增城区"]["n_stations"] == 0 and by_name["广州市增城区"]["pct_area_covered"] == 0
+    whole = reports[-1]
+    assert whole["region_name"] == "广东省广州市 (all 11 districts)" and whole["n_stations"] == 3
+    assert whole["covered_area_m2"] == pytest.approx(3 * math.pi * 500**2, rel=0.002)
+    table = run(runner, "coverage", "--district", "广州", "--stations", str(guangzhou_register), "--radius-m", "500")
+    assert table.exit_code == 0, table.output
+    assert "广州市天河区" in table.output and "no stations at all: 广州市荔湾区" in table.output
+
+
+def test_ambiguous_or_unknown_district_is_bad_usage(runner, guangzhou_register):
+    result = run(runner, "gaps", "--district", "鼓楼区", "--stations", str(guangzhou_register))
+    assert result.exit_code == 2
+    assert "南京市鼓楼区 (320106)" in result.output and "福州市鼓楼区 (350102)" in result.output
+    result = run(runner, "site", "--district", "高新区", "--stations", str(guangzhou_register))
+    assert result.exit_code == 2 and "No district, city or province of China is named '高新区'" in result.output
+
+
+def test_gaps_and_sites_for_each_district_of_a_city(runner, guangzhou_register):
+    result = run(runner, "gaps", "--district", "440104", "--stations", str(guangzhou_register), "--radius-m",
+                 "500", "--format", "json")
+    assert result.exit_code == 0, result.output
+    gaps = json.loads(result.stdout)
+    assert gaps["region_name"] == "广州市越秀区"
+    assert gaps["gap_area_m2"] + gaps["sliver_area_m2"] == pytest.approx(
+        gaps["region_area_m2"] - math.pi * 500**2, rel=0.002)
+    result = run(runner, "site", "--district", "越秀", "--stations", str(guangzhou_register), "-k", "2",
+                 "--radius-m", "1000", "--format", "json")
+    assert result.exit_code == 0, result.output
+    sites = json.loads(result.stdout)
+    assert len(sites["sites"]) == 2
+    result = run(runner, "site", "--district", "广州市", "--stations", str(guangzhou_register), "--what-if",
+                 "--add", "113.3,23.1")
+    assert result.exit_code == 2 and "--what-if takes one district" in result.output
+
+
+def test_report_for_a_city_writes_it_and_each_district(runner, tmp_path):
+    from stationmap.gazetteer import cnmaps_gazetteer
+    from stationmap.districts import load_district
+
+    wuhai = cnmaps_gazetteer().resolve("乌海市")
+    rows = []
+    for i, division in enumerate(cnmaps_gazetteer().counties(wuhai)[:2]):
+        lon, lat = _deep_point(load_district(division.adcode, data_dir=DATA).geometry)
+        rows.append((f"WH-{i}", f"{division.name}测试驿站", lon, lat, division.adcode))
+    register = _register(tmp_path / "wuhai.geojson", rows)
+    out = tmp_path / "out"
+    result = run(runner, "report", "--district", "乌海市", "--stations", str(register), "-o", str(out),
+                 "--no-pdf", "--sites", "1", "--radius-m", "1000")
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for name in ("乌海市海勃湾区", "乌海市海南区", "乌海市乌达区"):
+        assert name in page
+    summary = list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8-sig"))))
+    assert len(summary) == 3
+    for division in cnmaps_gazetteer().counties(wuhai):
+        own = (out / division.adcode / "report.html").read_text(encoding="utf-8")
+        assert division.name in own
+    assert "no stations in 1 district(s), reported as uncovered: 乌海市乌达区" in result.output
+
+
+def test_stars_for_a_named_district_of_a_register(runner, guangzhou_register):
+    result = run(runner, "stars", "--district", "天河区", "--stations", str(guangzhou_register), "--format", "json")
+    assert result.exit_code == 0, result.output
+    ids = sorted(s["station_id"] for s in json.loads(result.stdout)["stations"])
+    assert ids == ["GZ-2", "GZ-3"]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 
 from stationmap.analysis.inventory import station_inventory
-from stationmap.errors import EmptyInputError
 from stationmap.stations import load_stations
 
 
@@ -33,5 +31,6 @@ def test_bundled_districts_match_the_sources(settings):
 def test_json_safe_and_empty(fixture_path):
     inv = station_inventory(load_stations(fixture_path))
     assert set(inv.to_dict()["by_stars"]) == {"0", "1", "2", "3", "4", "5"}
-    with pytest.raises(EmptyInputError):
-        station_inventory(load_stations(fixture_path).iloc[:0])
+    empty = station_inventory(load_stations(fixture_path).iloc[:0])  # a district with no station yet
+    assert (empty.n_stations, empty.n_open, sum(empty.by_stars.values()), empty.visits) == (0, 0, 0, None)
+    assert set(empty.amenities.values()) == {0} and empty.honours == ()

@@ -24,3 +24,10 @@ def assert_error(response, status, *fragments):
         assert fragment in body["error"], body["error"]
     assert "Traceback" not in body["error"]
     return body
+
+
+def ok_json(response, mimetype="application/json"):
+    """Assert a 200 answer of `mimetype` and return its strictly parsed JSON body."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == mimetype
+    return strict_json(response)

@@ -497,17 +497,17 @@ def coverage_report(stations: gpd.GeoDataFrame, region: Region | None = None, *,
     BadRequestError
         If `radius_m` is out of range or `when` cannot be read.
     EmptyInputError
-        If there are no stations or the region is empty.
+        If there are no stations and no region (with a region, no stations is 0 % covered), or the region is empty.
     CRSMismatchError
         If a region or demand frame has a different CRS from the stations.
     """
     radius_m = _check_radius(radius_m)
-    if len(stations) == 0:
+    if len(stations) == 0 and region is None:
         msg = "No stations to measure coverage from."
         raise EmptyInputError(msg)
     region_geom = _region_geometry(region, stations)
     used = select_in_service(stations, when=when)
-    notes = []
+    notes = [] if len(stations) else ["No stations in this district: nothing of it is covered."]
     n_closed = int((stations["status"] == "closed").sum()) if "status" in stations.columns else 0
     if n_closed:
         notes.append(f"{n_closed} closed station(s) left out.")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 
-from stationmap.errors import EmptyInputError
 from stationmap.schema import AMENITIES, HONOUR_LEVELS, KINDS
 
 __all__ = ["Inventory", "station_inventory"]
@@ -88,14 +87,8 @@ def station_inventory(stations: pd.DataFrame) -> Inventory:
     inventory
         Counts by kind, star level, honour, amenity and toilet, 24-hour stations and recorded visits.
 
-    Raises
-    ------
-    EmptyInputError
-        If `stations` has no rows.
+    An empty set gives zero counts: a district with no station is a finding, not an error.
     """
-    if len(stations) == 0:
-        msg = "No stations to count."
-        raise EmptyInputError(msg)
     kinds = Counter(k if _present(k) else "outdoor_worker_station" for k in stations["kind"])
     stars = Counter(int(s) if _present(s) else 0 for s in stations["stars"])
     honours = []

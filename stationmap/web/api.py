@@ -50,7 +50,7 @@ def view() -> Response:
 
 @bp.get("/districts")
 def districts() -> Response:
-    """The bundled districts with their outlines, for the planner."""
+    """The districts served with their outlines, for the planner."""
     return json_response(planner.for_map(planner.districts(_state(), _planner_cache()), request.args), mimetype=GEOJSON)
 
 

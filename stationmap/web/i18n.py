@@ -156,8 +156,8 @@ UI: dict[str, tuple[str, str]] = {
     "difference": ("变化", "Change"),
     "hypothetical": ("假设新站点", "Hypothetical station"),
     "removed_station": ("已移除（假设）", "Removed (hypothetical)"),
-    "model_note": ("直线距离；面积在当地 UTM 投影中计算。站点位置为示意。",
-                   "Straight-line distance; areas computed in local UTM. Station locations are illustrative."),
+    "model_note": ("直线距离；面积在当地 UTM 投影中计算。", "Straight-line distance; areas computed in local UTM."),
+    "illustrative_note": ("站点位置为示意。", "Station locations are illustrative."),
     "computing": ("计算中…", "Computing…"),
     "legend_gap": ("缺口（颜色越深面积越大）", "Gap (darker = larger)"),
 }

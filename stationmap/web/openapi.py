@@ -118,8 +118,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
 
 def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str, Any]) -> dict[str, Any]:
     """The planner's endpoints: coverage, gaps, sites, service areas, what-if and the districts."""
-    district = _param("district", "6-digit adcode of a bundled district (see /api/districts).",
-                      {"type": "string", "pattern": r"^\d{6}$", "example": "610111"}, required=True)
+    district = _param("district", "A district served (see /api/districts): its adcode, or its Chinese name "
+                      "(灞桥区, 西安市 灞桥区, 灞桥).", {"type": "string", "minLength": 1, "example": "610111"},
+                      required=True)
     radius = _param("radius_m", "Service radius in metres (straight-line).",
                     {"type": "number", "minimum": LIMITS.radius_min_m, "maximum": LIMITS.radius_max_m,
                      "default": min(max(settings.default_radius_m, LIMITS.radius_min_m), LIMITS.radius_max_m)})
@@ -138,7 +139,7 @@ def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str,
                                       "404": error, "422": error, "503": busy}}}
 
     return {
-        "/api/districts": {"get": {"summary": "The bundled districts with outlines and station counts.",
+        "/api/districts": {"get": {"summary": "The districts served, with outlines and station counts.",
                                    "parameters": [map_datum],
                                    "responses": {"200": {"description": "FeatureCollection of districts.",
                                                          "content": geojson}}}},

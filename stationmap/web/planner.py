@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -31,7 +30,7 @@ from stationmap.analysis.coverage import coverage_report, service_areas, what_if
 from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
 from stationmap.districts import District
-from stationmap.errors import BadRequestError, StationMapError, StationNotFoundError
+from stationmap.errors import BadRequestError, StationMapError
 from stationmap.stations import json_safe
 from stationmap.web.params import Args, parse_datum, parse_float, parse_int, restore_offset_plus, single
 from stationmap.web.state import AppState
@@ -52,7 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_ADCODE = re.compile(r"^\d{6}$")
 _PRECISION = 7  # decimal places of served coordinates, about 1 cm
 _ANY_TIME = {"", "any"}
 
@@ -195,20 +193,12 @@ class PlannerCache:
 # --- parameters -----------------------------------------------------------------------------------------
 
 def _district(state: AppState, args: Args) -> District:
-    """Read the required ``district`` adcode; 400 if malformed, 404 if not bundled."""
+    """Read the required ``district`` (adcode or name); 400 if missing or ambiguous, 404 if not served."""
     raw = single(args, "district")
     if not raw:
-        msg = "parameter 'district' is required: a 6-digit adcode such as 610111"
+        msg = "parameter 'district' is required: an adcode such as 610111 or a name such as 灞桥区"
         raise BadRequestError(msg)
-    if not _ADCODE.fullmatch(raw):
-        msg = f"parameter 'district' must be a 6-digit adcode such as 610111, got {raw!r}"
-        raise BadRequestError(msg)
-    district = state.districts.get(raw)
-    if district is None:
-        known = ", ".join(sorted(state.districts)) or "none"
-        msg = f"District {raw!r} not found: the planner knows the bundled districts ({known})."
-        raise StationNotFoundError(msg)
-    return district
+    return state.district(raw)
 
 
 def _radius(state: AppState, args: Args) -> float:
@@ -307,7 +297,7 @@ def _grid_spacings(district: District, radius_m: float) -> tuple[float, float]:
 def _district_info(district: District) -> dict[str, Any]:
     west, south, east, north = (round(v, 6) for v in district.geometry.bounds)
     return {"adcode": district.adcode, "name": district.name, "city": district.city,
-            "label": f"{district.city}{district.name}", "bbox": [west, south, east, north]}
+            "label": district.label, "bbox": [west, south, east, north]}
 
 
 def _geometry(geom: Any) -> dict[str, Any]:
@@ -356,7 +346,9 @@ def for_map(body: dict[str, Any], args: Args) -> dict[str, Any]:
 
 def districts(state: AppState, cache: PlannerCache) -> dict[str, Any]:
     """
-    Answer ``GET /api/districts``: the bundled districts with their outlines and station counts.
+    Answer ``GET /api/districts``: the districts served with their outlines and station counts.
+
+    A district's stations are those whose ``district_code`` it is, and those without one that lie in it.
 
     Returns
     -------
@@ -402,7 +394,7 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
     BadRequestError
         For a malformed or out-of-range parameter, naming it.
     StationNotFoundError
-        If the district is not bundled (404).
+        If the app does not serve the district (404).
     """
     district = _district(state, args)
     p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now)})

@@ -42,14 +42,16 @@ class ReportCache:
 
 def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: str, lang: str) -> bytes:
     """
-    Return the coverage report of a bundled district as HTML or PDF bytes.
+    Return the coverage report of a district served, named by adcode or name, as HTML or PDF bytes.
+
+    A district served without stations (named on the command line) gets its report too: nothing of it is covered.
 
     Raises
     ------
     BadRequestError
-        If `fmt` or `lang` is not supported.
+        If `fmt` or `lang` is not supported, or the name fits several districts served.
     StationNotFoundError
-        If the district has no boundary or no stations loaded.
+        If the district is not served.
     """
     if fmt not in REPORT_FORMATS:
         msg = f"Unknown report format {fmt!r}; expected one of {', '.join(REPORT_FORMATS)}."
@@ -57,12 +59,9 @@ def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: st
     if lang not in ("zh", "en"):
         msg = f"parameter 'lang': expected 'zh' or 'en', got {lang!r}."
         raise BadRequestError(msg)
-    district = state.districts.get(adcode)
+    district = state.district(adcode)  # an adcode or a name; a served district without stations reports 0 %
+    adcode = district.adcode
     rows = (state.district_codes == adcode).nonzero()[0]
-    if district is None or len(rows) == 0:
-        known = ", ".join(sorted(state.districts)) or "none"
-        msg = f"No report for district {adcode!r}: reports exist for the bundled districts ({known})."
-        raise StationNotFoundError(msg)
     if state.rubric is None:
         msg = "No star rubric is loaded (data/rubric/stars-v1.toml); reports need one."
         raise StationNotFoundError(msg)

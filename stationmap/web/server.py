@@ -132,19 +132,21 @@ def serve(settings: Settings) -> None:
     Parameters
     ----------
     settings
-        Host, port, data folder, tile provider and request-size limit.
+        Host, port, data folder or station register and districts, tile provider and request-size limit.
 
     Raises
     ------
     StationDataError, BadRequestError
         If the data or the tile settings are invalid (before anything listens).
+    DistrictLookupError, BoundaryError, DatumError
+        If a district named in the settings or the own boundary cannot be loaded (before anything listens).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logger.setLevel(logging.INFO)
     server = create_server(settings)
-    logger.info("stationmap serving on http://%s:%s/ (tiles: %s)", settings.host,
-                getattr(server, "effective_port", settings.port), settings.tile_provider)
+    logger.info("stationmap serving on http://%s:%s/ (planner: /planner, API: /api/openapi.json; tiles: %s)",
+                settings.host, getattr(server, "effective_port", settings.port), settings.tile_provider)
     try:
         server.run()
     finally:

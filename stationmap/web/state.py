@@ -14,12 +14,14 @@ import pandas as pd
 from stationmap import geo
 from stationmap.analysis.nearest import NearestIndex
 from stationmap.config import Settings
-from stationmap.districts import District, bundled_adcodes, load_district
-from stationmap.errors import StationDataError
+from stationmap.districts import District
+from stationmap.errors import DistrictLookupError, StationDataError, StationNotFoundError
+from stationmap.gazetteer import cnmaps_gazetteer
 from stationmap.mapping import TileProvider, tile_provider
 from stationmap.rubric import Rubric, default_rubric_path, load_rubric
 from stationmap.schema import DEMO_NOTICE
 from stationmap.stations import json_safe, load_stations
+from stationmap.web.register import served_districts, station_paths
 
 __all__ = ["AppState", "load_state", "state_from_stations"]
 
@@ -48,13 +50,15 @@ class AppState:
     row_of
         Station id -> row position.
     district_codes
-        ``district_code`` per station (None where missing).
+        The district adcode of each station: its ``district_code``, or for a station without one the district it
+        lies in (derived at load time; the record is unchanged); "" where there is none.
     search_text
         Lower-cased name, English name, address and id per station, for substring search.
     rubric
         The star rubric stations are assessed against in their detail, or None if the data folder has none.
     districts
-        Bundled district boundaries by adcode, for reports.
+        Boundaries (EPSG:4326) by adcode of every district served: those the stations belong to and those
+        named in the settings; for the planner and reports.
     """
 
     settings: Settings
@@ -70,6 +74,33 @@ class AppState:
     districts: dict[str, District] = field(default_factory=dict)
     _columns: tuple[tuple[str, np.ndarray], ...] = field(repr=False, default=())
     _features: list[dict[str, Any] | None] = field(repr=False, default_factory=list)
+
+    def district(self, query: str) -> District:
+        """
+        Return the served district an adcode or Chinese name means: ``440106``, ``天河区``, ``广州市 天河区``, ``天河``.
+
+        A name that fits several districts of China is taken when exactly one of them is served.
+
+        Raises
+        ------
+        StationNotFoundError
+            If no served district fits (404), with the districts served listed.
+        DistrictLookupError
+            If the name fits several served districts (400), with them listed.
+        """
+        text = str(query or "").strip()
+        if text in self.districts:
+            return self.districts[text]
+        found = [d for d in cnmaps_gazetteer().find(text) if d.adcode in self.districts] if text else []
+        if len(found) == 1:
+            return self.districts[found[0].adcode]
+        if found:
+            listed = "; ".join(d.describe() for d in found)
+            msg = f"District {text!r} is ambiguous among the districts served: {listed}; give the adcode."
+            raise DistrictLookupError(msg, candidates=tuple(found))
+        known = ", ".join(f"{d.label} ({code})" for code, d in sorted(self.districts.items())) or "none"
+        msg = f"District {text!r} is not served here; the districts served are: {known}."
+        raise StationNotFoundError(msg)
 
     def features(self, rows: np.ndarray | list[int]) -> list[dict[str, Any]]:
         """
@@ -105,7 +136,8 @@ _PRECISION = 7  # decimal places of served coordinates, about 1 cm
 
 def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
                         metadata: list[dict[str, Any]] | None = None, *, rubric: Rubric | None = None,
-                        districts: dict[str, District] | None = None) -> AppState:
+                        districts: dict[str, District] | None = None,
+                        district_codes: np.ndarray | None = None) -> AppState:
     """
     Build the app state from an already loaded station frame.
 
@@ -121,6 +153,9 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
         Star rubric for the station detail.
     districts
         District boundaries by adcode.
+    district_codes
+        The district of each station, in row order (``register.served_districts``); default its
+        ``district_code``.
 
     Raises
     ------
@@ -164,7 +199,8 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
         demo=demo,
         notices=tuple(notices),
         row_of={sid: i for i, sid in enumerate(ids)},
-        district_codes=column("district_code").astype(str).to_numpy(),
+        district_codes=(column("district_code").astype(str).to_numpy() if district_codes is None
+                        else np.asarray(district_codes, dtype=object)),
         search_text=search.to_numpy(dtype=object),
         rubric=rubric,
         districts=dict(districts or {}),
@@ -176,7 +212,12 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
 
 def load_state(settings: Settings) -> AppState:
     """
-    Load every ``stations/*.geojson`` under ``settings.data_dir`` once and build the app state.
+    Load the station register once and build the app state, with the boundary of every district it needs.
+
+    The register is ``settings.stations`` (files, and folders meaning their ``*.geojson``) or, when that is
+    empty, every ``stations/*.geojson`` under ``settings.data_dir`` (the bundled demo). The districts served are
+    those the stations belong to (their ``district_code``, else the district they lie in) and those
+    ``settings.districts`` and ``settings.boundary`` name; see `register.served_districts`.
 
     Parameters
     ----------
@@ -186,13 +227,15 @@ def load_state(settings: Settings) -> AppState:
     Raises
     ------
     StationDataError
-        If a station file or the star rubric (``rubric/stars-v1.toml``, optional) is invalid, or ids collide
-        across files.
+        If a station file or the star rubric (``rubric/stars-v1.toml``, optional) is invalid, a named file is
+        missing, or ids collide across files.
+    DistrictLookupError, BoundaryError, DatumError
+        If a named district or the own boundary cannot be loaded.
     """
-    folder = Path(settings.data_dir) / "stations"
-    paths = sorted(folder.glob("*.geojson")) if folder.is_dir() else []
+    paths = station_paths(settings)
+    where = ", ".join(map(str, settings.stations)) if settings.stations else str(Path(settings.data_dir) / "stations")
     if not paths:
-        logger.warning("No station files in %s; the map will be empty.", folder)
+        logger.warning("No station files in %s; the map will be empty.", where)
     frames, metadata = [], []
     for path in paths:
         frame = load_stations(path)
@@ -203,9 +246,11 @@ def load_state(settings: Settings) -> AppState:
     else:
         stations = gpd.GeoDataFrame({"id": [], "name": []}, geometry=gpd.points_from_xy([], []), crs=geo.WGS84)
     stations.attrs = {}
-    logger.info("Loaded %d stations from %d files in %s", len(stations), len(paths), folder)
+    logger.info("Loaded %d stations from %d files in %s", len(stations), len(paths), where)
     rubric_path = default_rubric_path(settings.data_dir)
     rubric = load_rubric(rubric_path) if rubric_path.is_file() else None
-    districts = {code: load_district(code, data_dir=settings.data_dir)
-                 for code in bundled_adcodes(settings.data_dir)} if (Path(settings.data_dir) / "boundaries").is_dir() else {}
-    return state_from_stations(settings, stations, metadata, rubric=rubric, districts=districts)
+    served = served_districts(settings, stations.reset_index(drop=True))
+    logger.info("Serving %d districts: %s", len(served.districts),
+                ", ".join(f"{d.label} ({code})" for code, d in served.districts.items()))
+    return state_from_stations(settings, stations, metadata, rubric=rubric, districts=served.districts,
+                               district_codes=served.codes)

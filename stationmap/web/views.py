@@ -8,6 +8,7 @@ import numpy as np
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from stationmap import geo
+from stationmap.errors import StationMapError
 from stationmap.mapping import build_map, build_planner_map, render_map_parts
 from stationmap.web.i18n import UI, best_lang, client_strings, text
 from stationmap.web.planner import LIMITS
@@ -71,7 +72,7 @@ def index() -> str:
         return text(key, lang)
 
     codes = set(state.district_codes.tolist())
-    reports = [(code, f"{d.city}{d.name}") for code, d in sorted(state.districts.items()) if code in codes]
+    reports = [(code, d.label) for code, d in sorted(state.districts.items()) if code in codes]
     return render_template("index.html", parts=parts, config=config, lang=lang, t=t, ui=UI,
                            strings=config["strings"], notices=state.notices, demo=state.demo, reports=reports)
 
@@ -104,12 +105,17 @@ def planner_config(state: AppState, *, lang: str, api_url: str, district: str | 
     api_url
         URL prefix of the JSON API.
     district
-        Adcode to open with, if bundled; otherwise the bundled district with the most stations.
+        Adcode or name to open with, if served; otherwise the district with the most stations.
     """
     counts = {code: int(np.sum(state.district_codes == code)) for code in state.districts}
-    choices = [{"adcode": code, "label": f"{d.city}{d.name}", "n_stations": counts[code],
+    choices = [{"adcode": code, "label": d.label, "n_stations": counts[code],
                 "bbox": [round(v, 6) for v in d.geometry.bounds]}  # west, south, east, north
                for code, d in sorted(state.districts.items())]
+    if district and district not in state.districts:
+        try:  # a name such as 天河区 opens its district too
+            district = state.district(district).adcode
+        except StationMapError:
+            district = None
     if district not in state.districts:
         district = max(sorted(counts), key=lambda code: counts[code]) if counts else None
     default_radius = int(state.settings.default_radius_m)
