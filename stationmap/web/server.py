@@ -11,6 +11,8 @@ from typing import Any
 
 import waitress
 from flask import Flask
+from waitress import trigger as waitress_trigger
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from stationmap.config import Settings
@@ -121,8 +123,24 @@ def running_server(settings: Settings, *, app: Flask | None = None) -> Iterator[
         yield server
     finally:
         server.task_dispatcher.shutdown(timeout=5)
-        server.close()
+        _close_in_loop_thread(server, thread)
+
+
+def _close_in_loop_thread(server: BaseWSGIServer | MultiSocketServer, thread: threading.Thread) -> None:
+    """
+    Close the server's sockets from its own event-loop thread, then wait for that thread to end.
+
+    Closing them from another thread races the loop's ``select()``, which then fails with EBADF on a closed
+    descriptor (the random failure of the real-server test). Waitress's trigger runs a function inside the loop,
+    between two ``select()`` calls; once every socket is closed the loop ends by itself.
+    """
+    socket_map = server.map if isinstance(server, MultiSocketServer) else server._map  # waitress keeps it there
+    triggers = [d for d in list(socket_map.values()) if isinstance(d, waitress_trigger.trigger)]
+    if triggers and thread.is_alive():
+        triggers[0].pull_trigger(lambda: wasyncore.close_all(socket_map))
         thread.join(timeout=5)
+    if socket_map and not thread.is_alive():  # the loop had already stopped: nothing else touches the sockets
+        wasyncore.close_all(socket_map)
 
 
 def serve(settings: Settings) -> None:
