@@ -49,6 +49,7 @@ def run_case(case: str, n: int, n_demand: int) -> dict:
 
     from stationmap import geo
     from stationmap.analysis import coverage as cov
+    from stationmap.analysis import kernel
     from stationmap.analysis.gaps import find_gaps
 
     stations = make_national(n, seed=0)
@@ -76,11 +77,11 @@ def run_case(case: str, n: int, n_demand: int) -> dict:
     elif case == "naive_union":
         # The obvious way, in the same UTM bands: buffer every station, union_all, clip to the band.
         total = 0.0
-        for zone in cov._zone_plan(lon, lat, RADIUS_M):
-            xy = cov._project(lon[zone.members], lat[zone.members], zone.crs)
+        for zone in kernel.utm_zone_plan(lon, lat, radius_m=RADIUS_M):
+            xy = kernel.project_lonlat(lon[zone.members], lat[zone.members], zone.crs)
             union = shapely.union_all(shapely.buffer(shapely.points(xy), RADIUS_M, quad_segs=cov.QUAD_SEGS))
             if zone.band is not None:
-                union = shapely.intersection(union, cov._to_crs(zone.band, geo.WGS84, zone.crs))
+                union = shapely.intersection(union, kernel.reproject_geometry(zone.band, geo.WGS84, zone.crs))
             total += union.area
         out |= {"covered_km2": total / 1e6}
     elif case == "gaps":
@@ -97,11 +98,11 @@ def run_case(case: str, n: int, n_demand: int) -> dict:
         out |= {"n_demand": n_demand, "pct_covered": result.pct_covered, "pct_twice": result.pct_covered_twice}
     elif case == "demand_pip":
         # Point-in-polygon against the dissolved service area, the obvious alternative (first zone with data).
-        zone = max(cov._zone_plan(lon, lat, RADIUS_M), key=lambda z: len(z.members))
-        xy = cov._project(lon[zone.members], lat[zone.members], zone.crs)
+        zone = max(kernel.utm_zone_plan(lon, lat, radius_m=RADIUS_M), key=lambda z: len(z.members))
+        xy = kernel.project_lonlat(lon[zone.members], lat[zone.members], zone.crs)
         union = shapely.union_all(shapely.buffer(shapely.points(xy), RADIUS_M, quad_segs=cov.QUAD_SEGS))
         build = time.perf_counter() - started
-        d = cov._project(demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy(), zone.crs)
+        d = kernel.project_lonlat(demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy(), zone.crs)
         shapely.prepare(union)
         inside = shapely.contains_xy(union, d[:, 0], d[:, 1])
         out |= {"n_demand": n_demand, "pct_covered_in_zone": 100.0 * inside.mean(), "union_build_s": build,
@@ -159,9 +160,10 @@ def _network_case(case: str, n_stations: int) -> dict:
         # The shortest-path part alone: two nearest stations of every node (scipy, local subgraphs).
         from scipy.spatial import cKDTree
 
+        from stationmap.analysis import kernel
         from stationmap.analysis import network_coverage as nc
 
-        xy = nc._project_xy(net.lon, net.lat, 32649)
+        xy = kernel.project_lonlat(net.lon, net.lat, 32649)
         started = time.perf_counter()
         best, _ = nc._two_nearest(net, pick, np.zeros(len(pick)), radius_m=RADIUS_M, node_xy=xy,
                                   node_tree=cKDTree(xy))

@@ -8,9 +8,9 @@ The first district also pays the one-off imports of matplotlib and WeasyPrint (a
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import sys
 import tempfile
-import resource
 import time
 from pathlib import Path
 

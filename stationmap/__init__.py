@@ -34,13 +34,8 @@ from stationmap.geo import (
 )
 from stationmap.hours import is_open
 from stationmap.importer import ImportResult, import_table
-from stationmap.stations import (
-    Problem,
-    ValidationReport,
-    export_stations,
-    load_stations,
-    validate_stations,
-)
+from stationmap.stations import export_stations, load_stations, validate_stations
+from stationmap.validation import Problem, ValidationReport
 
 __all__ = [
     "BadRequestError",

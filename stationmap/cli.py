@@ -1,6 +1,9 @@
 """The ``stationmap`` command line: thin click commands over the package's functions.
 
-Exit codes: 0 success, 1 bad data or a failed check (with a precise message), 2 bad usage (click's own).
+Exit codes: 0 success, 1 bad data or a failed check (with a precise message), 2 bad usage: a missing, malformed or
+out-of-range option (click's own), an unknown district, a missing or unknown datum, a bad ``STATIONMAP_*``
+setting. Options with limits are declared by their `stationmap.parameters` spec (`_spec_option`), so their type,
+range, default and help are the ones the web API enforces and documents.
 """
 
 from __future__ import annotations
@@ -15,22 +18,45 @@ import click
 import pandas as pd
 
 from stationmap import districts as district_mod
-from stationmap import importer, membership, rubric, stations
+from stationmap import geo, hours, importer, membership, rubric, stations, validation
 from stationmap.analysis import rating
 from stationmap.config import Settings
-from stationmap.errors import DistrictLookupError, StationDataError, StationMapError
+from stationmap.errors import BadRequestError, DatumError, DistrictLookupError, StationDataError, StationMapError
+from stationmap.parameters import (
+    AT,
+    DATUMS,
+    DUPLICATE_M,
+    GRID_M,
+    HEADLINE_RADIUS_M,
+    LANGS,
+    LAT,
+    LON,
+    MAX_REQUEST_BYTES,
+    MIN_AREA_M2,
+    PORT,
+    RADIUS_M,
+    REPORT_RADII_M,
+    REPORT_SITES,
+    SITES_K,
+    STREET_BUFFER_M,
+    TIME_LIMIT_S,
+    TOP,
+    ParamSpec,
+)
 
 __all__ = ["main"]
 
 
 def _domain_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn stationmap errors into a clean message and exit code 1, never a traceback."""
+    """Turn stationmap errors into a clean message and exit code 1 (2 for usage), never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except DistrictLookupError as err:  # the user named a district that is not there, or several are
+        except (DistrictLookupError, DatumError) as err:
+            # the user named a district that is not there (or several are), or left out or misnamed the datum of
+            # a file (--crs, --boundary-crs, --demand-crs): usage, whatever the files hold
             raise click.UsageError(str(err)) from err
         except StationMapError as err:
             raise click.ClickException(str(err)) from err
@@ -38,9 +64,110 @@ def _domain_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# --------------------------------------------------------------------------------------------------------------
+# option types: every value is read and checked while the command line is parsed, so a bad one exits 2
+
+
+class _Checked(click.ParamType):
+    """Read an option as its `ParamSpec` declares; a malformed or out-of-range value is a usage error."""
+
+    def __init__(self, spec: ParamSpec, *, many: bool = False) -> None:
+        self.spec, self.many = spec, many
+        self.name = f"{spec.type}[,{spec.type}...]" if many else spec.type
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):  # a default declared in the spec, or a value converted already
+            return value
+        texts = [t for t in value.split(",") if t.strip()] if self.many else [value]
+        values = []
+        for text in texts:
+            problem = self.spec.problem(text)
+            if problem is not None:
+                self.fail(problem, param, ctx)
+            values.append(self.spec.parse(text))
+        return tuple(values) if self.many else values[0]
+
+
+class _When(click.ParamType):
+    """A time of day ``HH:MM`` (Asia/Shanghai) or an ISO 8601 date-time, checked now; ``any`` means none."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value).strip()
+        if text.lower() in ("", "any"):
+            return None
+        try:
+            hours.resolve_when(text)
+        except BadRequestError as err:
+            self.fail(f"{err}; expected HH:MM (Asia/Shanghai), an ISO 8601 date-time or 'any'", param, ctx)
+        return text  # the analysis reads it against the clock when it runs
+
+
+class _LonLat(click.ParamType):
+    """A point ``LON,LAT`` in WGS-84 degrees, each within `LON` / `LAT`."""
+
+    name = "lon,lat"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).split(",")
+        if len(parts) != 2:
+            self.fail(f"takes LON,LAT in WGS-84 degrees, e.g. 109.06,34.27; got {value!r}", param, ctx)
+        problems = [f"{word} {problem}" for word, spec, text in zip(("longitude", "latitude"), (LON, LAT), parts)
+                    if (problem := spec.problem(text)) is not None]
+        if problems:
+            self.fail(f"{'; '.join(problems)} (in {value!r}, LON,LAT in WGS-84 degrees)", param, ctx)
+        return LON.parse(parts[0]), LAT.parse(parts[1])
+
+
+class _Datum(click.ParamType):
+    """A coordinate datum (wgs84, gcj02, bd09 or an alias) or, where `epsg`, any CRS pyproj reads (EPSG:32649)."""
+
+    name = "datum"
+
+    def __init__(self, *, epsg: bool) -> None:
+        self.epsg = epsg
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value).strip()
+        try:
+            geo.parse_datum(text)
+            return text
+        except DatumError:
+            pass
+        if self.epsg:
+            import pyproj
+
+            try:
+                pyproj.CRS.from_user_input(text)
+                return text
+            except pyproj.exceptions.CRSError:
+                pass
+        also = " or an EPSG code such as EPSG:32649" if self.epsg else ""
+        self.fail(f"expected wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu){also}; got {value!r}", param, ctx)
+
+
+def _spec_option(spec: ParamSpec, *decls: str, many: bool = False, **options: Any) -> Callable[..., Any]:
+    """
+    Return a click option declared by `spec`: its type, range check, default and help come from the spec.
+
+    `decls` default to ``spec.option`` (``--radius-m``); `many` reads a comma list (with ``multiple=True``, a
+    repeatable one). `options` override the spec's default and help or pass click settings such as ``metavar``.
+    """
+    options.setdefault("default", None if many else spec.default)
+    options.setdefault("show_default", options["default"] is not None)
+    options.setdefault("help", spec.help_text())
+    return click.option(*(decls or (spec.option,)), type=_Checked(spec, many=many), **options)
+
+
+_DEFAULT_RADIUS = f"{RADIUS_M.default:g} m, or STATIONMAP_DEFAULT_RADIUS_M"
+
+
 def _district_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --district / --boundary / --boundary-crs, shared by every command that takes a district."""
-    func = click.option("--boundary-crs", metavar="DATUM",
+    func = click.option("--boundary-crs", metavar="DATUM", type=_Datum(epsg=True),
                         help="Datum of --boundary: wgs84, gcj02, bd09 or an EPSG code (required with --boundary).")(func)
     func = click.option("--boundary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                         help="District boundary file (GeoJSON, shapefile, GeoPackage) for a district not bundled.")(func)
@@ -67,15 +194,17 @@ def _settings(ctx: click.Context) -> Settings:
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Service map for trade-union outdoor-worker service stations (工会户外劳动者服务站点)."""
-    ctx.obj = Settings.from_env().replace(data_dir=data_dir)
+    try:
+        ctx.obj = Settings.from_env().replace(data_dir=data_dir)
+    except StationMapError as err:  # a STATIONMAP_* variable the command runs with is malformed or out of range
+        raise click.UsageError(str(err)) from err
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_district_options
 @click.option("--strict", is_flag=True, help="Fail on warnings too (outside district, possible duplicate ...).")
-@click.option("--duplicate-m", type=click.FloatRange(min=0), default=stations.DEFAULT_DUPLICATE_M, show_default=True,
-              help="Stations closer than this many metres are flagged as possible duplicates.")
+@_spec_option(DUPLICATE_M)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 @_domain_errors
@@ -93,7 +222,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...], district_code: str | N
     reports = []
     for path in files:
         doc = stations.read_feature_collection(path)
-        report = _with_membership(stations.validate_features(doc, duplicate_m=duplicate_m, source=str(path)),
+        report = _with_membership(validation.validate_features(doc, duplicate_m=duplicate_m, source=str(path)),
                                   membership.check_features(doc, within=chosen, data_dir=settings.data_dir,
                                                             cache_dir=settings.cache_dir))
         reports.append(report)
@@ -108,18 +237,19 @@ def validate(ctx: click.Context, files: tuple[Path, ...], district_code: str | N
         ctx.exit(1)
 
 
-def _with_membership(report: stations.ValidationReport,
-                     problems: list[stations.Problem]) -> stations.ValidationReport:
+def _with_membership(report: validation.ValidationReport,
+                     problems: list[validation.Problem]) -> validation.ValidationReport:
     """Merge the district-membership problems into `report`, dropping the older per-adcode "outside" warnings."""
-    kept = stations.ValidationReport(tuple(p for p in report.problems if not stations.is_outside_district(p)),
+    kept = validation.ValidationReport(tuple(p for p in report.problems if not validation.is_outside_district(p)),
                                      report.n_records, report.source)
     return membership.merge_problems(kept, problems)
 
 
 @main.command("import")
 @click.argument("table", type=click.Path(path_type=Path))
-@click.option("--crs", "crs", metavar="DATUM", help="Datum of the table's coordinates: wgs84, gcj02 (Amap/Tencent) "
-              "or bd09 (Baidu). Required: it is never guessed.")
+@click.option("--crs", "crs", metavar="DATUM", type=_Datum(epsg=False),
+              help="Datum of the table's coordinates: wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu). Required: it is "
+                   "never guessed.")
 @_district_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file (.geojson, .gpkg, .csv or .xlsx).")
@@ -156,7 +286,7 @@ def import_(ctx: click.Context, table: Path, crs: str | None, district_code: str
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file; its suffix picks the format unless --format is given.")
 @click.option("--format", "fmt", type=click.Choice(stations.EXPORT_FORMATS), help="Output format.")
-@click.option("--datum", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True,
+@click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
               help="Output datum; gcj02 for Amap users, bd09 for Baidu users.")
 @click.option("--headers", type=click.Choice(["en", "zh"]), default="en", show_default=True,
               help="Column headers of CSV/XLSX output.")
@@ -177,7 +307,7 @@ def export(ctx: click.Context, source: Path, output: Path, fmt: str | None, datu
               help="Rubric TOML (default: <data-dir>/rubric/stars-v1.toml); a district may supply its own.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--review-only", is_flag=True, help="Only stations recorded above the level they qualify for.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
 @click.pass_context
 @_domain_errors
 def stars(ctx: click.Context, district_code: str | None, stations_paths: tuple[Path, ...], rubric_file: Path | None,
@@ -238,18 +368,9 @@ def summary(ctx: click.Context) -> None:
 # planner commands: coverage, gaps, site (issue 4)
 
 
-def _radii(values: tuple[str, ...], default: float) -> list[float]:
-    """Parse repeatable / comma-separated --radius-m values into metres."""
-    out = []
-    for value in values:
-        for part in str(value).split(","):
-            if part.strip():
-                try:
-                    out.append(float(part))
-                except ValueError as err:
-                    msg = f"--radius-m takes metres, e.g. 500,1000,1500; got {part!r}."
-                    raise click.BadParameter(msg) from err
-    return out or [default]
+def _radii(values: tuple[tuple[float, ...], ...], default: float) -> list[float]:
+    """Flatten repeatable / comma-separated --radius-m values (read and checked by `RADIUS_M`) into metres."""
+    return [radius for group in values for radius in group] or [default]
 
 
 def _planner_inputs(settings: Settings, query: str | None, boundary: Path | None, boundary_crs: str | None,
@@ -315,12 +436,13 @@ def _planner_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by coverage, gaps and site."""
     options = [
         _stations_option,
-        click.option("--at", "at", metavar="HH:MM", help="Count only stations open at this time (Asia/Shanghai), "
-                     "e.g. 05:00 when sanitation shifts start."),
+        click.option("--at", "at", metavar="HH:MM", type=_When(),
+                     help=f"{AT.description} E.g. 05:00, when sanitation shifts start."),
         click.option("--demand", "demand_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Demand points or polygons (population grid, depots, hubs) with a weight column."),
         click.option("--weight-col", help="Weight column of --demand (default: 'weight', else 1 per feature)."),
-        click.option("--demand-crs", metavar="DATUM", help="Datum of a CSV --demand file (wgs84, gcj02, bd09)."),
+        click.option("--demand-crs", metavar="DATUM", type=_Datum(epsg=True),
+                     help="Datum of a CSV --demand file (wgs84, gcj02, bd09 or an EPSG code)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -428,12 +550,12 @@ def _ljust(text: str, width: int) -> str:
 @main.command()
 @_district_options
 @_planner_options
-@click.option("--radius-m", "radius_values", multiple=True, metavar="M[,M...]",
-              help="Service radius in metres; repeatable or a comma list, e.g. 500,1000,1500 (default 1000).")
+@_spec_option(RADIUS_M, "--radius-m", "radius_values", many=True, multiple=True, metavar="M[,M...]",
+              help=f"{RADIUS_M.help_text()} Repeatable or a comma list, e.g. 500,1000,1500. "
+                   f"Default: {_DEFAULT_RADIUS}.")
 @click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OSM extract (.osm, .osm.bz2, .osm.pbf): measure walking distance along its streets too.")
-@click.option("--street-buffer-m", type=click.FloatRange(min=0, max=500), default=50.0, show_default=True,
-              help="With --osm: metres either side of a covered street counted as covered area.")
+@_spec_option(STREET_BUFFER_M)
 @_fmt_option
 @click.pass_context
 @_domain_errors
@@ -491,14 +613,12 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
 @main.command()
 @_district_options
 @_planner_options
-@click.option("--radius-m", type=click.FloatRange(min=1, max=20_000), default=None,
-              help="Service radius in metres (default: the setting, 1000).")
-@click.option("--min-area-m2", type=click.FloatRange(min=0), default=10_000.0, show_default=True,
-              help="Drop gaps smaller than this as slivers (and count them).")
+@_spec_option(RADIUS_M, default=None, help=f"{RADIUS_M.help_text()} Default: {_DEFAULT_RADIUS}.")
+@_spec_option(MIN_AREA_M2)
 @click.option("--rank-by", type=click.Choice(["area", "demand"]), default="area", show_default=True)
 @click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OSM extract: gaps of the walking-distance service area instead of straight-line circles.")
-@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Rows in the table.")
+@_spec_option(TOP)
 @_fmt_option
 @click.pass_context
 @_domain_errors
@@ -558,39 +678,30 @@ def _gaps_table(report: Any, *, rank_by: str, top: int) -> None:
                    f"{rec['inscribed_radius_m']:>8,.0f} {rec['nearest_station_id']!s:<16} {dist:>7}")
 
 
-def _parse_lonlat(values: tuple[str, ...]) -> list[tuple[float, float]]:
-    pairs = []
-    for value in values:
-        parts = value.split(",")
-        try:
-            lon, lat = (float(p) for p in parts)
-        except ValueError as err:
-            msg = f"--add takes LON,LAT in WGS-84 degrees, e.g. 109.06,34.27; got {value!r}."
-            raise click.BadParameter(msg) from err
-        pairs.append((lon, lat))
-    return pairs
+def _parse_lonlat(values: tuple[tuple[float, float], ...]) -> list[tuple[float, float]]:
+    """The --add points, read and checked by `_LonLat`, as a list."""
+    return list(values)
 
 
 @main.command()
 @_district_options
 @_planner_options
-@click.option("-k", "--k", "k", type=click.IntRange(min=1, max=500), default=5, show_default=True,
-              help="Number of new sites to propose.")
+@_spec_option(SITES_K, "-k", "--k", "k")
 @click.option("--cover-all", is_flag=True, help="Instead of k sites: the fewest sites that reach all demand.")
 @click.option("--candidates", "candidates_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Candidate sites (host institutions: banks, post offices, petrol stations, community centres); "
                    "default: points generated inside the gaps.")
-@click.option("--candidates-crs", metavar="DATUM", help="Datum of a CSV --candidates file.")
-@click.option("--grid-m", type=click.FloatRange(min=10), help="Spacing of generated candidates (default radius/2).")
-@click.option("--radius-m", type=click.FloatRange(min=1, max=20_000), default=None,
-              help="Service radius in metres (default: the setting, 1000).")
+@click.option("--candidates-crs", metavar="DATUM", type=_Datum(epsg=True),
+              help="Datum of a CSV --candidates file (wgs84, gcj02, bd09 or an EPSG code).")
+@_spec_option(GRID_M)
+@_spec_option(RADIUS_M, default=None, help=f"{RADIUS_M.help_text()} Default: {_DEFAULT_RADIUS}.")
 @click.option("--method", type=click.Choice(["auto", "ilp", "greedy"]), default="auto", show_default=True,
               help="Exact ILP (HiGHS), lazy greedy with its bound, or auto by size.")
-@click.option("--time-limit-s", type=click.FloatRange(min=1, max=3600), default=30.0, show_default=True,
-              help="ILP time limit; the best solution and its bound are reported when it is hit.")
+@_spec_option(TIME_LIMIT_S)
 @click.option("--what-if", "what_if", is_flag=True,
               help="Report coverage before and after: with --add/--remove, those changes; else the proposed sites.")
-@click.option("--add", "add", multiple=True, metavar="LON,LAT", help="What-if: a new station (WGS-84), repeatable.")
+@click.option("--add", "add", multiple=True, metavar="LON,LAT", type=_LonLat(),
+              help="What-if: a new station (WGS-84 degrees), repeatable.")
 @click.option("--remove", "remove", multiple=True, metavar="ID", help="What-if: remove this station, repeatable.")
 @_fmt_option
 @click.pass_context
@@ -729,14 +840,14 @@ def _serve_settings(settings: Settings, *, files: tuple[Path, ...] = (), distric
 @click.option("--boundary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A boundary of your own (GeoJSON, shapefile, GeoPackage) served in place of the built-in one; "
                    "without an adcode in the file, --district names it.")
-@click.option("--boundary-crs", metavar="DATUM",
+@click.option("--boundary-crs", metavar="DATUM", type=_Datum(epsg=True),
               help="Datum of --boundary: wgs84, gcj02, bd09 or an EPSG code (required with --boundary).")
 @click.option("--host", help="Address to bind (default 127.0.0.1; 0.0.0.0 to serve the network).")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port (default 8000).")
+@_spec_option(PORT)
 @click.option("--tile-provider", type=click.Choice(["osm", "amap", "tianditu"]),
               help="Base-map tiles: osm (default), amap (GCJ-02; markers are converted), tianditu (needs a key).")
 @click.option("--tianditu-key", envvar="STATIONMAP_TIANDITU_KEY", help="Tianditu API key.")
-@click.option("--max-request-bytes", type=click.IntRange(1_000, 100_000_000), help="Largest request body accepted.")
+@_spec_option(MAX_REQUEST_BYTES)
 @click.pass_context
 @_domain_errors
 def serve(ctx: click.Context, files: tuple[Path, ...], district_names: tuple[str, ...], boundary: Path | None,
@@ -767,13 +878,12 @@ def serve(ctx: click.Context, files: tuple[Path, ...], district_names: tuple[str
 @_stations_option
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for report.html, report.pdf and the CSV/GeoJSON tables.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--radius-m", "radius_values", multiple=True, metavar="M",
-              help="Radii in metres for the coverage table (repeatable or comma list; default 500,1000,1500).")
-@click.option("--headline-radius-m", type=click.FloatRange(100, 10_000), default=1000.0, show_default=True,
-              help="Radius for gaps, time of day and siting.")
-@click.option("--sites", "k_sites", type=click.IntRange(0, 20), default=5, show_default=True,
-              help="New sites to recommend per district (0 for none).")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+@_spec_option(RADIUS_M, "--radius-m", "radius_values", many=True, multiple=True, metavar="M[,M...]",
+              help=f"Radii in metres for the coverage table; repeatable or a comma list. Allowed: "
+                   f"{RADIUS_M.range_text()}. Default: {','.join(f'{r:g}' for r in REPORT_RADII_M)}.")
+@_spec_option(HEADLINE_RADIUS_M)
+@_spec_option(REPORT_SITES, "--sites", "k_sites")
 @click.option("--rubric", "rubric_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Star rubric TOML (default: <data-dir>/rubric/stars-v1.toml).")
 @click.option("--demand", "demand_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stationmap.errors import BadRequestError
+from stationmap.parameters import RADIUS_M
 
 __all__ = ["PROJECT_ROOT", "Settings"]
 
@@ -40,7 +41,8 @@ class Settings:
     static_dir
         Folder of vendored web assets.
     default_radius_m
-        Service radius in meters used when a caller gives none (the "one-kilometre service circle").
+        Service radius in meters used when a caller gives none: `stationmap.parameters.RADIUS_M`'s default, the
+        "one-kilometre service circle", and within its range (checked when the settings are built).
     max_results
         Upper bound on ``k`` / ``limit`` in queries.
     host, port
@@ -72,7 +74,7 @@ class Settings:
 
     data_dir: Path = PROJECT_ROOT / "data"
     static_dir: Path = PROJECT_ROOT / "static"
-    default_radius_m: float = 1000.0
+    default_radius_m: float = RADIUS_M.default
     max_results: int = 200
     host: str = "127.0.0.1"
     port: int = 8000
@@ -84,6 +86,12 @@ class Settings:
     districts: tuple[str, ...] = field(default=(), metadata={"from_env": _split_names})
     boundary: Path | None = field(default=None, metadata={"from_env": _optional_path})
     boundary_crs: str = ""
+
+    def __post_init__(self) -> None:
+        problem = RADIUS_M.problem(str(self.default_radius_m))
+        if problem is not None:
+            msg = f"Setting default_radius_m (STATIONMAP_DEFAULT_RADIUS_M) {problem}."
+            raise BadRequestError(msg)
 
     @classmethod
     def from_env(cls, prefix: str = "STATIONMAP_", environ: dict[str, str] | None = None) -> Settings:
@@ -100,7 +108,7 @@ class Settings:
         Raises
         ------
         BadRequestError
-            If a variable cannot be converted to its field's type.
+            If a variable cannot be converted to its field's type, or the default radius is out of range.
         """
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}

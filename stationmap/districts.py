@@ -21,8 +21,8 @@ from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo
 from stationmap.errors import BoundaryError, DatumError, DistrictLookupError
+from stationmap.files import atomic_write
 from stationmap.gazetteer import Division, cnmaps_gazetteer, cnmaps_root
-from stationmap.stations import atomic_write
 
 FloatArray = NDArray[np.float64]
 

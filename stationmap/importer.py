@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from stationmap import geo, hours
+from stationmap import clerk_hours, geo
 from stationmap.districts import District
 from stationmap.errors import ImportMappingError, OpeningHoursError, StationDataError
 from stationmap.schema import (
@@ -38,7 +38,8 @@ from stationmap.schema import (
     TOILET_WORDS,
     Vocabulary,
 )
-from stationmap.stations import Problem, ValidationReport, stations_from_features, validate_features
+from stationmap.stations import stations_from_features
+from stationmap.validation import Problem, ProblemCollector, ValidationReport, validate_features
 
 __all__ = ["HEADER_SYNONYMS", "ImportResult", "UnmappedSummary", "import_table", "parse_column_map", "read_table"]
 
@@ -430,21 +431,19 @@ def _resolve_list(text: str, vocab: Vocabulary) -> tuple[list[str], list[str]]:
     return keys, unknown
 
 
-class _RowReader:
-    """Turns one table row into station properties, recording what it could not map."""
+class _RowReader(ProblemCollector):
+    """Turns one table row into station properties, recording what it could not map in the import's problems."""
 
     def __init__(self, row_label: str, problems: list[Problem]) -> None:
+        super().__init__(problems)  # one list for the whole table, in row order
         self.where = row_label
-        self.problems = problems
         self.props: dict[str, Any] = {}
         self.extra: dict[str, str] = {}
         self.given: set[str] = set()  # fields the row has a non-empty cell for, mapped or not
 
-    def warn(self, column: str, value: Any, expected: str) -> None:
-        self.problems.append(Problem(self.where, self.props.get("id"), column, value, expected, "warning"))
-
-    def error(self, column: str, value: Any, expected: str) -> None:
-        self.problems.append(Problem(self.where, self.props.get("id"), column, value, expected, "error"))
+    def record_id(self) -> str | None:
+        """The row's id as soon as its id column has been read."""
+        return self.props.get("id")
 
     def enum(self, field_name: str, column: str, text: str, vocab: Vocabulary) -> None:
         key = vocab.resolve(text)
@@ -498,7 +497,7 @@ class _RowReader:
                 self.warn(column, unknown, SERVED_GROUPS.unknown_message(unknown[0]) + "; kept under 'extra'")
         elif field_name == "opening_hours":
             try:
-                self.props["opening_hours"] = hours.normalize_clerk_hours(text)
+                self.props["opening_hours"] = clerk_hours.normalize_clerk_hours(text)
             except OpeningHoursError as err:
                 self.props["opening_hours_raw"] = text
                 self.warn(column, text, f"opening hours a clerk or OSM would write ({err}); kept in "

@@ -36,7 +36,7 @@ from stationmap import geo
 from stationmap.districts import District, load_district, locate
 from stationmap.errors import BadRequestError
 from stationmap.gazetteer import Division, Gazetteer, cnmaps_gazetteer
-from stationmap.stations import Problem, Severity, ValidationReport
+from stationmap.validation import Problem, Severity, ValidationReport
 
 __all__ = ["BORDER_TOLERANCE_M", "check_features", "check_stations", "merge_problems"]
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from stationmap.errors import StationDataError
+from stationmap.files import read_utf8
 from stationmap.schema import AMENITIES, TOILET
-from stationmap.stations import read_utf8
 
 __all__ = [
     "DOWNGRADE_TRIGGERS",

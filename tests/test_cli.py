@@ -43,7 +43,7 @@ def test_validate_outside_district_uses_bundled_boundary(runner):
 def test_validate_with_boundary_file(runner):
     boundary = Path(__file__).resolve().parents[2] / "shared" / "data" / "boundaries" / "610111.geojson"
     result = runner.invoke(main, ["validate", str(BAD / "outside_district.geojson"), "--boundary", str(boundary)])
-    assert result.exit_code == 1 and "--boundary-crs" in result.output
+    assert result.exit_code == 2 and "--boundary-crs" in result.output  # a missing datum is usage
     result = runner.invoke(main, ["validate", str(BAD / "outside_district.geojson"), "--boundary", str(boundary),
                                   "--boundary-crs", "gcj02", "--strict"])
     assert result.exit_code == 1 and "outside the boundary" in result.output
@@ -78,7 +78,7 @@ def test_import_and_export(runner, tmp_path):
                      encoding="utf-8")
     out = tmp_path / "out.geojson"
     refused = runner.invoke(main, ["import", str(table), "-o", str(out), "--district", "610111"])
-    assert refused.exit_code == 1 and "never guessed" in refused.output and not out.exists()
+    assert refused.exit_code == 2 and "never guessed" in refused.output and not out.exists()  # usage
     result = runner.invoke(main, ["import", str(table), "--crs", "gcj02", "--district", "610111", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "imported 1 stations" in result.output and "按摩椅" in result.output
@@ -282,3 +282,71 @@ def test_import_with_district_option_reports_outside_once(runner, settings, tmp_
     assert result.exit_code == 1, result.output
     assert result.output.count("outside the boundary") == 1 and "inside district 440106" not in result.output
     assert "北京路驿站 to lie in 广州市天河区 (440106); it lies in 广州市越秀区 (440104)" in result.output
+
+
+# --- bad usage exits 2, naming the option, the value and the range (stationmap.parameters) -------------------
+
+@pytest.mark.parametrize(("args", "option", "value", "expected"), [
+    (["coverage", "--radius-m", "-5"], "--radius-m", "-5", "between 100 and 10000 m"),
+    (["coverage", "--radius-m", "500,20000"], "--radius-m", "20000", "between 100 and 10000 m"),
+    (["coverage", "--radius-m", "500,abc"], "--radius-m", "abc", "must be a number"),
+    (["coverage", "--street-buffer-m", "501"], "--street-buffer-m", "501", "between 0 and 500 m"),
+    (["coverage", "--at", "25:00"], "--at", "25:00", "HH:MM"),
+    (["coverage", "--demand-crs", "mars"], "--demand-crs", "mars", "wgs84, gcj02"),
+    (["gaps", "--radius-m", "-5"], "--radius-m", "-5", "between 100 and 10000 m"),
+    (["gaps", "--radius-m", "nan"], "--radius-m", "nan", "finite number"),
+    (["gaps", "--min-area-m2", "-1"], "--min-area-m2", "-1", "between 0 and 100000000 m²"),
+    (["gaps", "--top", "0"], "--top", "0", "between 1 and 100000"),
+    (["gaps", "--boundary-crs", "mars"], "--boundary-crs", "mars", "EPSG"),
+    (["site", "-k", "501"], "--k", "501", "between 1 and 500"),
+    (["site", "--radius-m", "10000.5"], "--radius-m", "10000.5", "between 100 and 10000 m"),
+    (["site", "--grid-m", "5"], "--grid-m", "5", "between 10 and 10000 m"),
+    (["site", "--time-limit-s", "0"], "--time-limit-s", "0", "between 1 and 3600 s"),
+    (["site", "--add", "109.1,95"], "--add", "95", "latitude must be between -90 and 90°"),
+    (["site", "--add", "109.1"], "--add", "109.1", "LON,LAT"),
+    (["site", "--candidates-crs", "mars"], "--candidates-crs", "mars", "wgs84, gcj02"),
+    (["report", "-o", "out", "--radius-m", "50"], "--radius-m", "50", "between 100 and 10000 m"),
+    (["report", "-o", "out", "--headline-radius-m", "10001"], "--headline-radius-m", "10001",
+     "between 100 and 10000 m"),
+    (["report", "-o", "out", "--sites", "21"], "--sites", "21", "between 0 and 20"),
+    (["serve", "--port", "65536"], "--port", "65536", "between 1 and 65535"),
+    (["serve", "--max-request-bytes", "999"], "--max-request-bytes", "999", "between 1000 and 100000000 bytes"),
+    (["serve", "--boundary-crs", "mars"], "--boundary-crs", "mars", "EPSG"),
+    (["validate", "x.geojson", "--duplicate-m", "-1"], "--duplicate-m", "-1", "between 0 and 1000 m"),
+    (["import", "t.csv", "-o", "o.geojson", "--crs", "mars"], "--crs", "mars", "wgs84, gcj02"),
+    (["export", "s.geojson", "-o", "o.csv", "--datum", "utm"], "--datum", "utm", "wgs84"),
+    (["stars", "--lang", "fr"], "--lang", "fr", "zh"),
+    (["stars", "--format", "xml"], "--format", "xml", "json"),
+    (["summary", "--radius-m", "500"], "--radius-m", "", "No such option"),
+])
+def test_bad_option_exits_2_naming_option_value_and_range(runner, args, option, value, expected):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())  # click wraps long messages
+    assert option in text and expected in text, text
+    if value:
+        assert f"'{value}'" in text, text
+    assert "Traceback" not in result.output
+
+
+def test_bad_radius_setting_exits_2(runner):
+    result = runner.invoke(main, ["summary"], env={"STATIONMAP_DEFAULT_RADIUS_M": "50"})
+    assert result.exit_code == 2, result.output
+    assert "STATIONMAP_DEFAULT_RADIUS_M" in result.output and "between 100 and 10000 m" in result.output
+
+
+@pytest.mark.parametrize(("command", "fragments"), [
+    ("coverage", ["--radius-m", "Allowed: between 100 and 10000 m", "Default: 1000 m, or STATIONMAP_DEFAULT_RADIUS_M",
+                  "--street-buffer-m", "between 0 and 500 m"]),
+    ("gaps", ["--min-area-m2", "between 0 and 100000000 m²", "[default: 10000.0]"]),
+    ("site", ["-k, --k INTEGER", "between 1 and 500", "[default: 5]", "--time-limit-s", "between 1 and 3600 s"]),
+    ("report", ["--headline-radius-m", "Default: 500,1000,1500", "--sites", "between 0 and 20"]),
+    ("serve", ["--port", "between 1 and 65535"]),
+    ("validate", ["--duplicate-m", "between 0 and 1000 m", "[default: 10.0]"]),
+])
+def test_help_states_the_ranges_from_the_specs(runner, command, fragments):
+    result = runner.invoke(main, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)

@@ -108,7 +108,7 @@ def test_site_what_if_add_and_remove(runner):
 
 @pytest.mark.parametrize("args, message", [
     (["coverage"], "--district"),
-    (["coverage", "--district", "450305", "--radius-m", "-3"], "radius_m"),
+    (["coverage", "--district", "450305", "--radius-m", "-3"], "--radius-m"),
     (["coverage", "--district", "450305", "--at", "25:00"], "25:00"),
     (["site", "--district", "450305", "--what-if", "--remove", "nope"], "nope"),
     (["gaps", "--district", "999999"], "999999"),
@@ -253,8 +253,8 @@ def test_gaps_and_sites_for_each_district_of_a_city(runner, guangzhou_register):
 
 
 def test_report_for_a_city_writes_it_and_each_district(runner, tmp_path):
-    from stationmap.gazetteer import cnmaps_gazetteer
     from stationmap.districts import load_district
+    from stationmap.gazetteer import cnmaps_gazetteer
 
     wuhai = cnmaps_gazetteer().resolve("乌海市")
     rows = []
@@ -282,3 +282,14 @@ def test_stars_for_a_named_district_of_a_register(runner, guangzhou_register):
     assert result.exit_code == 0, result.output
     ids = sorted(s["station_id"] for s in json.loads(result.stdout)["stations"])
     assert ids == ["GZ-2", "GZ-3"]
+
+
+def test_radius_limits_are_accepted(runner):
+    """The limits of `stationmap.parameters.RADIUS_M` are valid radii; just outside them is usage (exit 2)."""
+    result = run(runner, "coverage", "--district", "450305", "--radius-m", "100,10000", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [r["radius_m"] for r in json.loads(result.stdout)] == [100.0, 10000.0]
+    for bad in ("99.99", "10000.01"):
+        for command in ("coverage", "gaps", "site"):
+            refused = run(runner, command, "--district", "450305", "--radius-m", bad)
+            assert refused.exit_code == 2 and f"'{bad}'" in refused.output, refused.output

@@ -31,3 +31,13 @@ def test_from_env_bad_value():
 
 def test_replace_ignores_none():
     assert Settings().replace(port=None, host="0.0.0.0").host == "0.0.0.0"
+
+
+def test_default_radius_comes_from_the_parameter_spec_and_is_checked():
+    from stationmap.parameters import RADIUS_M
+
+    assert Settings().default_radius_m == RADIUS_M.default
+    assert Settings(default_radius_m=RADIUS_M.maximum).default_radius_m == RADIUS_M.maximum
+    for bad in ("50", "10001", "nan"):
+        with pytest.raises(BadRequestError, match="STATIONMAP_DEFAULT_RADIUS_M"):
+            Settings.from_env(environ={"STATIONMAP_DEFAULT_RADIUS_M": bad})

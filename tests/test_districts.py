@@ -13,6 +13,7 @@ import shapely.ops
 from scipy.spatial import cKDTree
 
 from stationmap import geo
+from stationmap.config import PROJECT_ROOT
 from stationmap.districts import (
     _division_boundary,
     bundled_adcodes,
@@ -23,9 +24,8 @@ from stationmap.districts import (
     resolve_district,
     select_districts,
 )
-from stationmap.gazetteer import cnmaps_gazetteer, cnmaps_root
 from stationmap.errors import BoundaryError, DatumError, DistrictLookupError
-from stationmap.config import PROJECT_ROOT
+from stationmap.gazetteer import cnmaps_gazetteer, cnmaps_root
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 

@@ -1,13 +1,20 @@
-"""Datum conversion against Amap's own conversion service (the oracle in ../shared/data/coordconv)."""
+"""Datum conversion against Amap's own conversion service (the oracle in ../shared/data/coordconv), metric CRS
+choice, and the geodesic "within r metres" / nearest index against brute-force pyproj Geod."""
 
 from __future__ import annotations
 
+import functools
+import json
+import math
+from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stationmap import geo
 from stationmap.errors import BadRequestError, CRSMismatchError, DatumError
@@ -145,3 +152,188 @@ def test_check_same_crs():
     geo.check_same_crs(a, a)
     with pytest.raises(CRSMismatchError, match="different CRS"):
         geo.check_same_crs(a, b)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# metric CRS choice
+
+
+@pytest.mark.parametrize("lon, lat", [(109.06, 34.27), (75.99, 39.47), (108.0, 20.0), (-122.28, 37.80),
+                                      (151.2, -33.9)])
+def test_utm_crs_is_the_zone_geopandas_estimates(lon, lat):
+    """The cached choice equals geopandas' (PROJ's) for a zone's inside, its edge (108 E) and both hemispheres."""
+    frame = gpd.GeoSeries(gpd.points_from_xy([lon - 0.05, lon + 0.05], [lat - 0.05, lat + 0.05]), crs=geo.WGS84)
+    expected = frame.estimate_utm_crs()
+    assert geo.utm_crs(lon, lat) == expected
+    assert geo.metric_crs(frame) == expected
+
+
+def test_utm_crs_is_cached_and_checked():
+    assert geo.utm_crs(109.06, 34.27) is geo.utm_crs(109.06, 34.27)
+    with pytest.raises(BadRequestError, match="lon/lat"):
+        geo.utm_crs(math.nan, 34.0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# within r metres and nearest: GeodesicIndex against brute force
+
+
+def _brute(lon_a, lat_a, lon_b, lat_b) -> np.ndarray:
+    """All-pairs geodesic distances (m), shape (len(a), len(b)), with pyproj Geod."""
+    a, b = len(lon_a), len(lon_b)
+    _, _, dist = geo.GEOD.inv(np.repeat(lon_a, b), np.repeat(lat_a, b), np.tile(lon_b, a), np.tile(lat_b, a))
+    return np.asarray(dist).reshape(a, b)
+
+
+def _cloud(centre: tuple[float, float], spread_m: float, offsets: list[tuple[float, float]]):
+    """Points at (azimuth, fraction of `spread_m`) from `centre`, on the ellipsoid."""
+    az = np.array([o[0] for o in offsets])
+    dist = np.array([o[1] for o in offsets]) * spread_m
+    lon, lat, _ = geo.GEOD.fwd(np.full(len(az), centre[0]), np.full(len(az), centre[1]), az, dist)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+# Centres anywhere, and where planar and spherical shortcuts break: across the antimeridian and at the poles.
+_CENTRES = st.one_of(
+    st.tuples(st.floats(-180, 180), st.floats(-90, 90)),
+    st.tuples(st.one_of(st.floats(179.0, 180.0), st.floats(-180.0, -179.0)), st.floats(-80, 80)),
+    st.tuples(st.floats(-180, 180), st.one_of(st.floats(88.5, 90.0), st.floats(-90.0, -88.5))),
+    st.tuples(st.floats(73.0, 135.0), st.floats(18.0, 53.0)),
+)
+# Radii from a metre to 50 km, spread evenly on a log scale.
+_RADII = st.floats(0.0, math.log(50_000.0)).map(math.exp)
+_OFFSETS = st.lists(st.tuples(st.floats(-180, 180), st.one_of(st.floats(0.0, 3.0), st.just(1.0), st.just(0.0))),
+                    min_size=1, max_size=30)
+
+
+@settings(database=None, deadline=None, max_examples=80)
+@given(centre=_CENTRES, radius_m=_RADII, points=_OFFSETS, queries=_OFFSETS)
+def test_within_matches_brute_force_geodesic(centre, radius_m, points, queries):
+    """Pairs, counts and neighbours equal an all-pairs pyproj Geod scan (points up to 3 radii apart)."""
+    lon, lat = _cloud(centre, radius_m, points)
+    q_lon, q_lat = _cloud(centre, radius_m, queries)
+    index = geo.GeodesicIndex(lon, lat)
+    dist = _brute(q_lon, q_lat, lon, lat)
+    expected = np.nonzero(dist <= radius_m)
+
+    for distances in (True, False):
+        pairs = index.within(q_lon, q_lat, radius_m, distances=distances)
+        np.testing.assert_array_equal(pairs.left, expected[0])
+        np.testing.assert_array_equal(pairs.right, expected[1])
+    np.testing.assert_allclose(index.within(q_lon, q_lat, radius_m).distance_m, dist[expected], rtol=0, atol=1e-6)
+    for at_most in (1, 2, 3):
+        np.testing.assert_array_equal(index.count_within(q_lon, q_lat, radius_m, at_most=at_most),
+                                      np.minimum((dist <= radius_m).sum(axis=1), at_most))
+
+    own = _brute(lon, lat, lon, lat)
+    i, j = np.nonzero(np.triu(own <= radius_m, k=1))
+    pairs = index.pairs_within(radius_m)
+    np.testing.assert_array_equal(pairs.left, i)
+    np.testing.assert_array_equal(pairs.right, j)
+    np.testing.assert_allclose(pairs.distance_m, own[i, j], rtol=0, atol=1e-6)
+
+    k = min(3, len(lon))
+    rows, near_m = index.nearest_many(q_lon, q_lat, k=k)
+    np.testing.assert_allclose(near_m, np.sort(dist, axis=1)[:, :k], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(dist, rows, axis=1), near_m, rtol=0, atol=1e-6)
+    one_rows, one_m = index.nearest(q_lon[0], q_lat[0], k=k, max_distance_m=radius_m)
+    np.testing.assert_allclose(one_m, np.sort(dist[0][dist[0] <= radius_m])[:k], rtol=0, atol=1e-6)
+
+
+@settings(database=None, deadline=None, max_examples=40)
+@given(centre=_CENTRES, radius_m=_RADII, n=st.integers(2, 40), seed=st.integers(0, 2**32 - 1))
+def test_nearest_with_a_filter_matches_brute_force(centre, radius_m, n, seed):
+    rng = np.random.default_rng(seed)
+    lon, lat = _cloud(centre, radius_m, list(zip(rng.uniform(-180, 180, n), rng.uniform(0, 20, n), strict=True)))
+    keep = rng.random(n) < 0.3
+    index = geo.GeodesicIndex(lon, lat)
+    dist = _brute(lon[:1], lat[:1], lon, lat)[0]
+    rows, got = index.nearest(float(lon[0]), float(lat[0]), k=3, where=lambda r: keep[r])
+    np.testing.assert_allclose(got, np.sort(dist[keep])[:3], rtol=0, atol=1e-6)
+    assert keep[rows].all()
+
+
+def test_within_is_exact_at_the_radius():
+    """A point exactly r away by Geod is within; one a micrometre farther is not (at 1 m, 1 km and 50 km)."""
+    for radius_m in (1.0, 1000.0, 50_000.0):
+        lon, lat, _ = geo.GEOD.fwd([116.39, 116.39, 179.99], [39.9, 39.9, 89.9], [37.0, 37.0, 200.0],
+                                   [radius_m, radius_m + 1e-6, radius_m])
+        index = geo.GeodesicIndex(lon, lat)
+        q_lon, q_lat = np.array([116.39, 116.39, 179.99]), np.array([39.9, 39.9, 89.9])
+        d = np.diagonal(_brute(q_lon, q_lat, lon, lat))
+        within = {(int(a), int(b)) for a, b in zip(*np.nonzero(_brute(q_lon, q_lat, lon, lat) <= radius_m),
+                                                   strict=True)}
+        got = index.within(q_lon, q_lat, radius_m, distances=False)
+        assert set(zip(got.left.tolist(), got.right.tolist(), strict=True)) == within
+        assert ((0, 0) in within) == (d[0] <= radius_m) and (1, 1) not in within
+        counts = index.count_within(q_lon, q_lat, radius_m, at_most=3)
+        assert counts.tolist() == [sum(1 for a, _ in within if a == i) for i in range(3)]
+
+
+def test_index_refuses_bad_points_and_skips_bad_queries():
+    with pytest.raises(BadRequestError, match="position 1"):
+        geo.GeodesicIndex([116.0, math.nan], [39.0, 39.0])
+    index = geo.GeodesicIndex([116.0, 116.01], [39.0, 39.0])
+    assert index.count_within([math.nan, 116.0], [39.0, 39.0], 1000.0).tolist() == [0, 2]
+    rows, dist = index.nearest_many([math.nan, 116.0], [39.0, 39.0], k=3)
+    assert rows[0].tolist() == [-1, -1, -1] and rows[1].tolist() == [0, 1, -1] and np.isinf(dist[1, 2])
+    with pytest.raises(BadRequestError, match="radius_m"):
+        index.within([116.0], [39.0], -1.0)
+    empty = geo.GeodesicIndex([], [])
+    assert len(empty.within([116.0], [39.0], 10.0)) == 0 and empty.count_within([116.0], [39.0], 10.0).tolist() == [0]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# datum round trips at China's edge
+
+
+@functools.cache
+def _china_region() -> shapely.Geometry:
+    """The region `geo.in_china` tests against (shipped data), prepared."""
+    text = resources.files("stationmap").joinpath("_data/china_region.geojson").read_text(encoding="utf-8")
+    region = shapely.geometry.shape(json.loads(text)["geometry"])
+    shapely.prepare(region)
+    return region
+
+
+@functools.cache
+def _china_edge() -> shapely.Geometry:
+    return shapely.boundary(_china_region())
+
+
+_EDGE_POINTS = st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(-180, 180), st.floats(0.0, 3000.0)),
+                        min_size=1, max_size=40)
+_ROUND_TRIPS = [(geo.wgs84_to_gcj02, geo.gcj02_to_wgs84), (geo.wgs84_to_bd09, geo.bd09_to_wgs84),
+                (geo.gcj02_to_bd09, geo.bd09_to_gcj02)]
+
+
+@settings(database=None, deadline=None, max_examples=150)
+@given(spots=_EDGE_POINTS)
+def test_datum_round_trip_at_the_edge_of_china(spots):
+    """
+    Points up to 3 km either side of the region's edge (on it, too): inside ones round-trip below a millimetre,
+    outside ones are left alone by the forward conversion.
+
+    Outside points round-trip too, except where their coordinates are also the shifted image of a point inside:
+    the forward conversion maps both to the same coordinates (it is not one-to-one in a band as wide as the shift,
+    up to 0.7 km for GCJ-02 and 1.5 km for BD-09, along stretches of edge the shift points out of), and the
+    inverse returns the inside point. So converting back and forth again reproduces what was converted.
+    """
+    where = shapely.line_interpolate_point(_china_edge(), [s[0] for s in spots], normalized=True)
+    lon, lat, _ = geo.GEOD.fwd(shapely.get_x(where), shapely.get_y(where), [s[1] for s in spots],
+                               [s[2] for s in spots])
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    inside = geo.in_china(lon, lat)
+    for forward, inverse in _ROUND_TRIPS:
+        f_lon, f_lat = forward(lon, lat)
+        b_lon, b_lat = inverse(f_lon, f_lat)
+        err_m = np.asarray(geo.geodesic_distance_m(b_lon, b_lat, lon, lat))
+        assert (err_m[inside] < 1e-3).all()
+        np.testing.assert_array_equal(f_lon[~inside], lon[~inside])
+        np.testing.assert_array_equal(f_lat[~inside], lat[~inside])
+        moved = np.flatnonzero(~inside & (err_m > 0))
+        # Moved only onto (or within 0.1 mm of) the region, to a point whose forward image is the one given.
+        assert shapely.dwithin(_china_region(), shapely.points(b_lon[moved], b_lat[moved]), 1e-8).all()
+        on_inside = moved[geo.in_china(b_lon[moved], b_lat[moved])]
+        again_lon, again_lat = forward(b_lon[on_inside], b_lat[on_inside])
+        assert (np.asarray(geo.geodesic_distance_m(again_lon, again_lat, lon[on_inside], lat[on_inside])) < 1e-3).all()

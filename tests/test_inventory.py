@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from stationmap.analysis.inventory import station_inventory
 from stationmap.stations import load_stations
 

@@ -16,7 +16,7 @@ from stationmap import geo, membership
 from stationmap.config import Settings
 from stationmap.districts import distance_outside_m, load_district, locate
 from stationmap.errors import CRSMismatchError
-from stationmap.stations import Problem, ValidationReport, validate_features
+from stationmap.validation import Problem, ValidationReport, validate_features
 
 # 广州市's eleven districts
 GUANGZHOU = {"440103": "荔湾区", "440104": "越秀区", "440105": "海珠区", "440106": "天河区", "440111": "白云区",
@@ -252,7 +252,7 @@ def test_validate_features_keeps_its_districts_check(settings):
     doc = json.loads(path.read_text(encoding="utf-8"))
     report = validate_features(doc, districts={"610111": _geometry(settings, "610111")})
     assert [p.where for p in report.warnings] == ["features[0]"]
-    from stationmap.stations import is_outside_district
+    from stationmap.validation import is_outside_district
 
     assert is_outside_district(report.warnings[0])
     assert locate(108.94, 34.34, data_dir=settings.data_dir, cache_dir=settings.cache_dir)[0] == "610112"

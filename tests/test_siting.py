@@ -184,3 +184,15 @@ def test_auto_skips_the_ilp_when_the_greedy_bound_proves_optimality():
     best_single = result.sites[0].gain
     assert [s.gain for s in result.sites] == pytest.approx([best_single] * 3)
     assert result.upper_bound == pytest.approx(3 * best_single)
+
+
+def test_cover_matrix_is_exact_geodesic_reach_at_the_radius():
+    """Demand exactly 1,000 m (by pyproj Geod) from a candidate is reached; a micrometre farther is not."""
+    d_lon, d_lat, _ = geo.GEOD.fwd([109.0] * 4, [34.3] * 4, [0.0, 90.0, 180.0, 270.0], [999.999, 1000.0, 1000.000001,
+                                                                                          1500.0])
+    c_lon, c_lat = np.array([109.0, 109.05]), np.array([34.3, 34.3])
+    dist = geo.geodesic_distance_m(np.asarray(d_lon)[:, None], np.asarray(d_lat)[:, None], c_lon[None, :],
+                                   c_lat[None, :])
+    matrix = cover_matrix(np.asarray(d_lon), np.asarray(d_lat), c_lon, c_lat, radius_m=1000.0).toarray()
+    np.testing.assert_array_equal(matrix.astype(bool), dist <= 1000.0)
+    assert matrix[:, 0].tolist() == [1, int(dist[1, 0] <= 1000.0), 0, 0]

@@ -9,14 +9,13 @@ import time
 
 import numpy as np
 import pytest
+from webcheck import assert_error, strict_json  # tests/webcheck.py
 
 from stationmap import geo
 from stationmap.config import PROJECT_ROOT, Settings
 from stationmap.web import create_app
 from stationmap.web.errors import error_body
 from stationmap.web.i18n import UI, best_lang
-
-from webcheck import assert_error, strict_json  # tests/webcheck.py
 
 MONDAY_0530 = "2025-06-02T05:30:00+08:00"
 MONDAY_NOON = "2025-06-02T12:00:00+08:00"
@@ -183,7 +182,7 @@ def test_nearest_far_away_still_answers(client):
         ("lon=109&lat=34&max_distance_m=-1", ["'max_distance_m' must be between 0"]),
         ("lon=109&lat=34&max_distance_m=nan", ["'max_distance_m' must be a finite number"]),
         ("lon=109&lat=34&max_distance_m=1e309", ["'max_distance_m' must be a finite number"]),
-        ("lon=109&lat=34&lang=fr", ["'lang' must be 'zh' or 'en'"]),
+        ("lon=109&lat=34&lang=fr", ["'lang' must be one of zh, en", "'fr'"]),
         ("lon=109&lat=34&datum=mars", ["'datum' must be one of wgs84, gcj02 or bd09"]),
         ("lon=109&lat=34&map_datum=utm", ["'map_datum'"]),
         ("lon=109&lon=110&lat=34", ["'lon' is given 2 times"]),
@@ -257,7 +256,7 @@ def test_stations_filters(client):
         ("bbox=-200,30,110,40", ["longitudes must be between -180 and 180"]),
         ("limit=0", ["'limit' must be between 1 and 20"]),
         ("limit=21", ["'limit' must be between 1 and 20"]),
-        ("offset=-1", ["'offset' must be at least 0"]),
+        ("offset=-1", ["'offset' must be between 0 and", "'-1'"]),
         ("district_code=6101", ["'district_code' must be a 6-digit adcode"]),
         ("amenity=wifi,teleporter", ["unknown amenity 'teleporter'"]),
         ("min_stars=9", ["'min_stars'"]),

@@ -14,6 +14,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 import shapely
+from webcheck import assert_error, ok_json  # tests/webcheck.py
 
 from stationmap import geo
 from stationmap.analysis.coverage import coverage_report, service_areas, what_if
@@ -21,10 +22,9 @@ from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
 from stationmap.config import PROJECT_ROOT, Settings
 from stationmap.hours import TZ
+from stationmap.parameters import RADIUS_M, WEB_SITES_K
 from stationmap.web import create_app, planner
 from stationmap.web.planner import LIMITS, PlannerBusyError, PlannerCache
-
-from webcheck import assert_error, ok_json  # tests/webcheck.py
 
 SMALL = "450305"  # 桂林七星区, 12 stations: quick to analyse
 XIAN = "610111"  # 西安灞桥区, 63 stations
@@ -192,8 +192,8 @@ def test_district_by_name(client):
 @pytest.mark.parametrize(("query", "fragments"), [
     ("", ["'district' is required"]),
     ("district=610111&district=450305", ["'district' is given 2 times"]),
-    ("district=610111&radius_m=50", ["'radius_m' must be between 100 and 5000", "'50'"]),
-    ("district=610111&radius_m=5001", ["'radius_m' must be between 100 and 5000"]),
+    ("district=610111&radius_m=50", ["'radius_m' must be between 100 and 10000 m", "'50'"]),
+    ("district=610111&radius_m=10001", ["'radius_m' must be between 100 and 10000 m", "'10001'"]),
     ("district=610111&radius_m=abc", ["'radius_m' must be a number"]),
     ("district=610111&radius_m=nan", ["'radius_m' must be a finite number"]),
     ("district=610111&at=25:00", ["parameter 'at'"]),
@@ -210,7 +210,7 @@ def test_every_problem_is_reported_at_once(client):
 
 
 @pytest.mark.parametrize(("query", "fragments"), [
-    ("min_area_m2=-1", ["'min_area_m2' must be between 0 and 1e+08"]),
+    ("min_area_m2=-1", ["'min_area_m2' must be between 0 and 100000000 m²", "'-1'"]),
     ("min_area_m2=1e9", ["'min_area_m2'"]),
     ("min_area_m2=x", ["'min_area_m2' must be a number"]),
 ])
@@ -366,8 +366,8 @@ def test_openapi_documents_the_planner(client):
         assert path in doc["paths"], path
     params = {p["name"]: p for p in doc["paths"]["/api/sites"]["get"]["parameters"]}
     assert params["district"]["required"] is True
-    assert params["k"]["schema"]["maximum"] == LIMITS.k_max
-    assert params["radius_m"]["schema"]["minimum"] == LIMITS.radius_min_m
+    assert params["k"]["schema"]["maximum"] == WEB_SITES_K.maximum == LIMITS.k_max
+    assert params["radius_m"]["schema"]["minimum"] == RADIUS_M.minimum == LIMITS.radius_min_m
     assert "503" in doc["paths"]["/api/what-if"]["get"]["responses"]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+from webcheck import assert_error, ok_json  # tests/webcheck.py
 
 from stationmap import cli, districts, geo
 from stationmap.analysis.coverage import coverage_report
@@ -21,8 +22,6 @@ from stationmap.config import PROJECT_ROOT, Settings
 from stationmap.errors import BoundaryError, DatumError, DistrictLookupError, StationDataError
 from stationmap.web import create_app, register
 from stationmap.web.planner import PlannerCache
-
-from webcheck import assert_error, ok_json  # tests/webcheck.py
 
 TIANHE, YUEXIU, LIWAN = "440106", "440104", "440103"
 PARIS = (2.3522, 48.8566)

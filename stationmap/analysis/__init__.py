@@ -20,6 +20,7 @@ from stationmap.analysis.gaps import GapReport, find_gaps
 from stationmap.analysis.inventory import Inventory, station_inventory
 from stationmap.analysis.nearest import NearestIndex, NearestResult, NearestStation, nearest_stations
 from stationmap.analysis.network_coverage import NetworkCoverageReport, network_coverage_report
+from stationmap.analysis.rating import RatingSummary, StarAssessment, rate_station, rate_stations, summarize_ratings
 from stationmap.analysis.siting import (
     SiteChoice,
     SitingResult,
@@ -29,7 +30,6 @@ from stationmap.analysis.siting import (
     plan_sites,
     propose_sites,
 )
-from stationmap.analysis.rating import RatingSummary, StarAssessment, rate_station, rate_stations, summarize_ratings
 
 __all__ = [
     "CoverageReport",

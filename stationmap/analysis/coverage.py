@@ -3,12 +3,15 @@
 A station serves the area within ``radius_m`` of it. Areas are computed in metres in a projected CRS: the local
 UTM zone for a district, and one UTM zone per 6-degree band for national sets (each band computes only its own
 area, so nothing is counted twice across zone edges). Demand points are tested by distance, not by
-point-in-polygon: a KD-tree over earth-centred (ECEF) coordinates on the WGS-84 ellipsoid, whose chord length
-differs from the geodesic distance by less than a millimetre at coverage radii.
+point-in-polygon: `stationmap.geo.GeodesicIndex`, a KD-tree on the WGS-84 ellipsoid that answers "within
+``radius_m``" exactly by geodesic distance.
 
 Covered-once and covered-twice areas come from an adaptive quadtree of tiles (see `coverage_pieces`): tiles deep
 inside dense coverage are answered by two KD-tree counts, and only tiles near the edge of coverage are merged
 exactly. The disc polygons are the same ``buffer`` polygons a naive ``union_all`` uses.
+
+Region handling, radius checks, demand weights and the UTM zone plan are shared with gaps, network coverage and
+siting through `stationmap.analysis.kernel`.
 
 Every result states its radius, its distance model (``"straight-line"`` here, ``"network"`` in
 `stationmap.analysis.network_coverage.network_coverage_report`) and the CRS its areas were computed in.
@@ -32,11 +35,11 @@ from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo, hours
+from stationmap.analysis import kernel
+from stationmap.analysis.kernel import DEFAULT_RADIUS_M, Region
 from stationmap.errors import BadRequestError, EmptyInputError, StationNotFoundError
 
 __all__ = [
-    "DEFAULT_RADIUS_M",
-    "MAX_RADIUS_M",
     "QUAD_SEGS",
     "CoverageReport",
     "DemandCoverage",
@@ -51,32 +54,14 @@ __all__ = [
     "what_if",
 ]
 
-#: The "one-kilometre service circle" (一公里服务圈).
-DEFAULT_RADIUS_M = 1000.0
-#: Largest radius accepted: 15 minutes by e-bike is 3-4 km; 20 km is far beyond any walking or riding circle.
-MAX_RADIUS_M = 20_000.0
 #: Segments per quarter circle of a disc polygon: a 64-gon, whose area is 0.16% below the true circle's.
 QUAD_SEGS = 16
 
-_WGS84_A = 6378137.0
-_WGS84_E2 = 6.69437999014e-3
 _SQRT2 = float(np.sqrt(2.0))
-_ZONE_SPAN_DEG = 12.0
-_QUERY_CHUNK = 500_000
-
-Region = BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame
 
 
 # --------------------------------------------------------------------------------------------------------------
 # results
-
-
-def _finite(value: float | None, ndigits: int = 3) -> float | None:
-    """Round for JSON, mapping NaN and infinities to None."""
-    if value is None:
-        return None
-    value = float(value)
-    return round(value, ndigits) if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -117,9 +102,9 @@ class DemandCoverage:
         """Return a JSON-safe dict (no NaN)."""
         out = asdict(self)
         for key in ("total", "covered", "covered_twice", "pct_covered", "pct_covered_twice"):
-            out[key] = _finite(out[key])
-        out["largest_uncovered"] = [{k: (_finite(v) if isinstance(v, float) else v) for k, v in rec.items()}
-                                    for rec in self.largest_uncovered]
+            out[key] = kernel.finite_or_none(out[key])
+        out["largest_uncovered"] = [{k: (kernel.finite_or_none(v) if isinstance(v, float) else v)
+                                     for k, v in rec.items()} for rec in self.largest_uncovered]
         return out
 
 
@@ -184,7 +169,7 @@ class CoverageReport:
         for key in ("region_area_m2", "covered_area_m2", "covered_twice_area_m2", "pct_area_covered",
                     "pct_area_covered_twice", "street_length_m", "street_length_covered_m",
                     "street_length_covered_twice_m"):
-            out[key] = _finite(out[key])
+            out[key] = kernel.finite_or_none(out[key])
         out["notes"] = list(self.notes)
         out["demand"] = self.demand.to_dict() if self.demand is not None else None
         return out
@@ -214,45 +199,12 @@ class WhatIfReport:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""
         return {"before": self.before.to_dict(), "after": self.after.to_dict(), "added_ids": list(self.added_ids),
-                "removed_ids": list(self.removed_ids), "delta": {k: _finite(v) for k, v in self.delta.items()}}
+                "removed_ids": list(self.removed_ids),
+                "delta": {k: kernel.finite_or_none(v) for k, v in self.delta.items()}}
 
 
 # --------------------------------------------------------------------------------------------------------------
-# inputs
-
-
-def _check_radius(radius_m: float) -> float:
-    if not isinstance(radius_m, int | float) or not math.isfinite(radius_m) or not 0 < radius_m <= MAX_RADIUS_M:
-        msg = f"radius_m must be a number of metres in (0, {MAX_RADIUS_M:,.0f}], got {radius_m!r}."
-        raise BadRequestError(msg)
-    return float(radius_m)
-
-
-def _region_geometry(region: Region | None, stations: gpd.GeoDataFrame) -> BaseGeometry | None:
-    """Return the region as one WGS-84 geometry; a frame must share the stations' CRS."""
-    if region is None:
-        return None
-    if isinstance(region, gpd.GeoDataFrame | gpd.GeoSeries):
-        geo.check_same_crs(stations, region)
-        geom = shapely.union_all(geo.to_wgs84(region).geometry.values
-                                 if isinstance(region, gpd.GeoDataFrame) else region.to_crs(geo.WGS84).values)
-    else:
-        geom = region
-    geom = shapely.make_valid(geom)
-    if geom.is_empty or geom.area == 0:
-        msg = "The region is empty: give a district boundary with some area."
-        raise EmptyInputError(msg)
-    return geom
-
-
-def _region_name(region: Region | None, name: str | None) -> str:
-    if name is not None:
-        return name
-    if hasattr(region, "name") and isinstance(getattr(region, "name", None), str):
-        return str(region.name)
-    if isinstance(region, gpd.GeoDataFrame) and "name" in region.columns and len(region):
-        return str(region["name"].iloc[0])
-    return ""
+# which stations count
 
 
 def select_in_service(stations: gpd.GeoDataFrame, *, when: datetime | str | None = None) -> gpd.GeoDataFrame:
@@ -287,101 +239,6 @@ def select_in_service(stations: gpd.GeoDataFrame, *, when: datetime | str | None
     return stations[keep]
 
 
-def _lonlat(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
-    """WGS-84 lon/lat of point geometries (representative points of others)."""
-    lon, lat, _ = _lonlat_types(frame)
-    return lon, lat
-
-
-def _lonlat_types(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """WGS-84 lon/lat as `_lonlat`, and each geometry's shapely type id (0 point, 3 polygon, 6 multipolygon)."""
-    series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
-    series = series.to_crs(geo.WGS84) if series.crs is not None and not series.crs.equals(geo.WGS84) else series
-    values = np.asarray(series.values)  # the plain object array: shapely ufuncs skip pandas' dispatch
-    types = shapely.get_type_id(values)
-    not_point = types != 0
-    if not_point.any():
-        values = values.copy()
-        values[not_point] = shapely.point_on_surface(values[not_point])
-    return shapely.get_x(values), shapely.get_y(values), types
-
-
-def _ecef_m(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Earth-centred coordinates (m) on the WGS-84 ellipsoid; chords there match geodesics within a millimetre."""
-    lon_r = np.radians(np.asarray(lon, dtype=float))
-    lat_r = np.radians(np.asarray(lat, dtype=float))
-    out = np.empty((len(lon_r), 3))
-    sin_lat = np.sin(lat_r)
-    prime = _WGS84_A / np.sqrt(1.0 - _WGS84_E2 * sin_lat * sin_lat)  # prime vertical radius of curvature
-    out[:, 2] = prime * (1.0 - _WGS84_E2) * sin_lat
-    prime *= np.cos(lat_r)
-    out[:, 0] = prime * np.cos(lon_r)
-    out[:, 1] = prime * np.sin(lon_r)
-    return out
-
-
-def _chord_m(distance_m: float) -> float:
-    """Chord length of a geodesic of `distance_m` on a sphere of the equatorial radius (a hair above the arc)."""
-    return 2.0 * _WGS84_A * math.sin(min(distance_m / (2.0 * _WGS84_A), math.pi / 2))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# zones
-
-
-@dataclass(frozen=True)
-class _Zone:
-    crs: CRS
-    members: np.ndarray  # indices of the points this zone's discs come from
-    band: BaseGeometry | None  # WGS-84 longitude band the zone answers for, None for a single zone
-
-
-def _zone_plan(lon: np.ndarray, lat: np.ndarray, radius_m: float) -> list[_Zone]:
-    """One local UTM zone when the points span at most 12 degrees, else one per 6-degree UTM band."""
-    if len(lon) == 0:
-        return []
-    if lon.max() - lon.min() <= _ZONE_SPAN_DEG:
-        pts = gpd.GeoSeries(gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()]), crs=geo.WGS84)
-        return [_Zone(pts.estimate_utm_crs(), np.arange(len(lon)), None)]
-    south, north = float(lat.min()), float(lat.max())
-    # A disc of radius r spans r / (111 km * cos(lat)) degrees of longitude.
-    margin_deg = radius_m / (111_000.0 * math.cos(math.radians(min(max(abs(south), abs(north)), 85.0)))) * 1.05
-    pad_lat = radius_m / 110_000.0 * 1.05
-    # Every zone some disc reaches, including one whose band holds no station but the edge of a disc.
-    zones = np.unique(np.concatenate([np.floor((lon + s + 180.0) / 6.0) for s in (-margin_deg, 0.0, margin_deg)]))
-    zones = np.clip(zones.astype(int) + 1, 1, 60)
-    plan = []
-    for zone in np.unique(zones):
-        west = -180.0 + 6.0 * (zone - 1)
-        members = np.flatnonzero((lon >= west - margin_deg) & (lon <= west + 6.0 + margin_deg))
-        if len(members) == 0:
-            continue
-        hemisphere = 32600 if north + south >= 0 else 32700
-        band = shapely.segmentize(shapely.box(west, south - pad_lat, west + 6.0, north + pad_lat), 0.25)
-        plan.append(_Zone(CRS.from_epsg(hemisphere + int(zone)), members, band))
-    return plan
-
-
-def _crs_label(plan: Sequence[_Zone]) -> str:
-    return "+".join(z.crs.to_string() for z in plan)
-
-
-def _project(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> np.ndarray:
-    series = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=geo.WGS84).to_crs(crs)
-    return np.column_stack([series.x.to_numpy(), series.y.to_numpy()])
-
-
-def _to_crs(geom: BaseGeometry, crs_from: CRS, crs_to: CRS) -> BaseGeometry:
-    return gpd.GeoSeries([geom], crs=crs_from).to_crs(crs_to).iloc[0]
-
-
-def _region_area_m2(region: BaseGeometry) -> tuple[float, CRS]:
-    """Region area in its local UTM zone, and that CRS."""
-    series = gpd.GeoSeries([region], crs=geo.WGS84)
-    crs = geo.metric_crs(series)
-    return float(series.to_crs(crs).area.iloc[0]), crs
-
-
 # --------------------------------------------------------------------------------------------------------------
 # coverage
 
@@ -409,18 +266,18 @@ def coverage_pieces(stations: gpd.GeoDataFrame, region: Region | None = None, *,
     pieces
         ``(crs, LevelPieces)`` per UTM zone used; the pieces are in that CRS and do not overlap.
     """
-    radius_m = _check_radius(radius_m)
-    region_geom = _region_geometry(region, stations)
-    lon, lat = _lonlat(stations)
+    radius_m = kernel.check_radius(radius_m)
+    region_geom = kernel.region_geometry(region, stations)
+    lon, lat = kernel.lonlat(stations)
     out = []
-    for zone in _zone_plan(lon, lat, radius_m):
+    for zone in kernel.utm_zone_plan(lon, lat, radius_m=radius_m):
         clip = zone.band
         if region_geom is not None:
             clip = region_geom if clip is None else shapely.intersection(region_geom, clip)
             if clip.is_empty:
                 continue
-        xy = _project(lon[zone.members], lat[zone.members], zone.crs)
-        clip_m = _to_crs(clip, geo.WGS84, zone.crs) if clip is not None else None
+        xy = kernel.project_lonlat(lon[zone.members], lat[zone.members], zone.crs)
+        clip_m = kernel.reproject_geometry(clip, geo.WGS84, zone.crs) if clip is not None else None
         out.append((zone.crs, _levels_auto(xy, radius_m=radius_m, clip=clip_m, overlap=overlap,
                                             quad_segs=quad_segs)))
     return out
@@ -453,10 +310,6 @@ def _levels_auto(xy: np.ndarray, *, radius_m: float, clip: BaseGeometry | None, 
     keep = [g for g in (once,) if not g.is_empty]
     keep2 = [g for g in (twice,) if not g.is_empty]
     return LevelPieces(np.array(keep, dtype=object), np.array(keep2, dtype=object), 0)
-
-
-def _dissolve(pieces: np.ndarray) -> BaseGeometry:
-    return shapely.union_all(pieces) if len(pieces) else shapely.Polygon()
 
 
 def coverage_report(stations: gpd.GeoDataFrame, region: Region | None = None, *,
@@ -501,11 +354,11 @@ def coverage_report(stations: gpd.GeoDataFrame, region: Region | None = None, *,
     CRSMismatchError
         If a region or demand frame has a different CRS from the stations.
     """
-    radius_m = _check_radius(radius_m)
+    radius_m = kernel.check_radius(radius_m)
     if len(stations) == 0 and region is None:
         msg = "No stations to measure coverage from."
         raise EmptyInputError(msg)
-    region_geom = _region_geometry(region, stations)
+    region_geom = kernel.region_geometry(region, stations)
     used = select_in_service(stations, when=when)
     notes = [] if len(stations) else ["No stations in this district: nothing of it is covered."]
     n_closed = int((stations["status"] == "closed").sum()) if "status" in stations.columns else 0
@@ -517,21 +370,21 @@ def coverage_report(stations: gpd.GeoDataFrame, region: Region | None = None, *,
     pieces = coverage_pieces(used, region_geom, radius_m=radius_m) if len(used) else []
     covered = sum(p.once_area_m2 for _, p in pieces)
     twice = sum(p.twice_area_m2 for _, p in pieces)
-    region_area = crs_label = None
+    region_area = label = None
     if region_geom is not None:
-        region_area, region_crs = _region_area_m2(region_geom)
-        crs_label = region_crs.to_string()
+        region_area, region_crs = kernel.region_area_m2(region_geom)
+        label = region_crs.to_string()
     if pieces:
-        crs_label = "+".join(dict.fromkeys(c.to_string() for c, _ in pieces))
-    elif crs_label is None:
-        crs_label = _crs_label(_zone_plan(*_lonlat(stations), radius_m))
+        label = "+".join(dict.fromkeys(c.to_string() for c, _ in pieces))
+    elif label is None:
+        label = kernel.crs_label(kernel.utm_zone_plan(*kernel.lonlat(stations), radius_m=radius_m))
     demand_result = None
     if demand is not None:
         demand_result = demand_coverage(used, demand, radius_m=radius_m, weight_col=weight_col, region=region_geom,
                                         top_n=top_n, pieces=pieces)
     return CoverageReport(
-        radius_m=radius_m, distance_model="straight-line", crs=crs_label, when=moment, n_stations=len(stations),
-        n_used=len(used), region_name=_region_name(region, region_name), region_area_m2=region_area,
+        radius_m=radius_m, distance_model="straight-line", crs=label, when=moment, n_stations=len(stations),
+        n_used=len(used), region_name=kernel.region_name(region, region_name), region_area_m2=region_area,
         covered_area_m2=covered, covered_twice_area_m2=twice,
         pct_area_covered=100.0 * covered / region_area if region_area else None,
         pct_area_covered_twice=100.0 * twice / region_area if region_area else None,
@@ -579,12 +432,12 @@ def service_areas(stations: gpd.GeoDataFrame, region: Region | None = None, *, r
         (>= 2), columns ``area_m2`` (square metres in the UTM CRS named in ``crs``), ``radius_m``,
         ``distance_model`` and ``crs``.
     """
-    radius_m = _check_radius(radius_m)
+    radius_m = kernel.check_radius(radius_m)
     used = select_in_service(stations, when=when)
     pieces = coverage_pieces(used, region, radius_m=radius_m) if len(used) else []
     rows = []
     for level, attr in (("covered", "once"), ("overlap", "twice")):
-        parts = [gpd.GeoSeries([_dissolve(getattr(p, attr))], crs=crs).to_crs(geo.WGS84).iloc[0] for crs, p in pieces]
+        parts = [kernel.reproject_geometry(kernel.dissolve(getattr(p, attr)), crs, geo.WGS84) for crs, p in pieces]
         area = sum(float(shapely.area(getattr(p, attr)).sum()) for _, p in pieces)
         rows.append({"level": level, "area_m2": area, "radius_m": radius_m, "distance_model": "straight-line",
                      "crs": "+".join(c.to_string() for c, _ in pieces),
@@ -637,22 +490,23 @@ def demand_coverage(stations: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, rad
     CRSMismatchError
         If `demand` and `stations` differ in CRS.
     """
-    radius_m = _check_radius(radius_m)
+    radius_m = kernel.check_radius(radius_m)
     if len(demand) == 0:
         msg = "The demand layer has no features."
         raise EmptyInputError(msg)
     if len(stations):
         geo.check_same_crs(stations, demand)
-    weights = _weights(demand, weight_col)
-    region_geom = _region_geometry(region, demand) if region is not None else None
-    d_lon, d_lat, types = _lonlat_types(demand)
+    weights = kernel.demand_weights(demand, weight_col)
+    region_geom = kernel.region_geometry(region, demand) if region is not None else None
+    d_lon, d_lat, types = kernel.lonlat_types(demand)
     polygons = bool(((types == 3) | (types == 6)).any())
     inside = np.ones(len(demand), dtype=bool)
     if region_geom is not None:
         shapely.prepare(region_geom)
         geoms = demand.geometry.to_crs(geo.WGS84).values if not demand.crs.equals(geo.WGS84) else demand.geometry.values
         inside = shapely.intersects(region_geom, geoms) if polygons else shapely.contains_xy(region_geom, d_lon, d_lat)
-    s_lon, s_lat = _lonlat(stations) if len(stations) else (np.empty(0), np.empty(0))
+    s_lon, s_lat = kernel.lonlat(stations) if len(stations) else (np.empty(0), np.empty(0))
+    index = geo.GeodesicIndex(s_lon, s_lat)
     if polygons:
         inside_share, share1, share2 = _polygon_shares(demand, stations, region_geom, radius_m=radius_m,
                                                        pieces=pieces)
@@ -664,7 +518,9 @@ def demand_coverage(stations: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, rad
     else:
         # Boolean masks rather than 0/1 shares: ten million points make every temporary array count.
         model = "points"
-        once, twice = _within(s_lon, s_lat, d_lon, d_lat, radius_m=radius_m)
+        counts = index.count_within(d_lon, d_lat, radius_m, at_most=2)
+        once, twice = counts >= 1, counts >= 2
+        del counts
         w = np.where(inside, weights, 0.0)
         total = float(w.sum())
         covered, covered2 = float(w[once].sum()), float(w[twice].sum())
@@ -677,7 +533,7 @@ def demand_coverage(stations: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, rad
         order = order[:0]
     order = order[np.argsort(-uncovered[order], kind="stable")][:top_n]
     # The exact nearest station, for the listed features only.
-    near_m, near_idx, _ = _nearest_two(s_lon, s_lat, d_lon[order], d_lat[order])
+    near_idx, near_m = (a[:, 0] for a in index.nearest_many(d_lon[order], d_lat[order], k=1))
     nearest_m = dict(zip(order.tolist(), near_m.tolist(), strict=True))
     nearest_idx = dict(zip(order.tolist(), near_idx.tolist(), strict=True))
     ids = demand["id"].to_numpy() if "id" in demand.columns else demand.index.to_numpy()
@@ -694,87 +550,6 @@ def demand_coverage(stations: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, rad
                           pct_covered_twice=100.0 * covered2 / total if total > 0 else 0.0, largest_uncovered=top)
 
 
-def _weights(demand: gpd.GeoDataFrame, weight_col: str) -> np.ndarray:
-    if weight_col not in demand.columns:
-        cols = ", ".join(c for c in demand.columns if c != demand.geometry.name)
-        msg = f"Demand has no weight column {weight_col!r} (columns: {cols or 'none'})."
-        raise BadRequestError(msg)
-    column = demand[weight_col]
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        values = column.to_numpy(dtype=float, na_value=0.0)
-        if (values < 0).any() or not np.isfinite(values).all():
-            msg = f"Demand column {weight_col!r} must be finite and non-negative."
-            raise BadRequestError(msg)
-        return values
-    weights = pd.to_numeric(column, errors="coerce")
-    bad = column.notna() & weights.isna()
-    if bad.any():
-        example = demand.loc[bad, weight_col].iloc[0]
-        msg = f"Demand column {weight_col!r} has {int(bad.sum())} non-numeric value(s), e.g. {example!r}."
-        raise BadRequestError(msg)
-    values = weights.fillna(0.0).to_numpy(dtype=float)
-    if (values < 0).any() or not np.isfinite(values).all():
-        msg = f"Demand column {weight_col!r} must be finite and non-negative."
-        raise BadRequestError(msg)
-    return values
-
-
-def _within(s_lon: np.ndarray, s_lat: np.ndarray, d_lon: np.ndarray, d_lat: np.ndarray, *,
-            radius_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Tell, per demand point, whether at least one / at least two stations are within `radius_m` (geodesic)."""
-    n = len(d_lon)
-    once, twice = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    if len(s_lon) == 0 or n == 0:
-        return once, twice
-    tree = cKDTree(_ecef_m(s_lon, s_lat))
-    k = min(2, len(s_lon))
-    chord = _chord_m(radius_m)
-    # Large layers are queried in spatial order (0.01-degree cells), so neighbouring queries walk the same tree
-    # nodes (twice as fast on ten million shuffled points), and in chunks, so the working arrays stay small and
-    # reused (touching fresh memory is slow).
-    order = _spatial_order(d_lon, d_lat) if n >= _QUERY_CHUNK else np.arange(n)
-    for start in range(0, n, _QUERY_CHUNK):
-        rows = order[start:start + _QUERY_CHUNK]
-        dist, _ = tree.query(_ecef_m(d_lon[rows], d_lat[rows]), k=k, workers=-1, distance_upper_bound=chord * 1.001)
-        dist = dist.reshape(-1, k)
-        once[rows] = dist[:, 0] <= chord
-        if k == 2:
-            twice[rows] = dist[:, 1] <= chord
-    return once, twice
-
-
-def _nearest_two(s_lon: np.ndarray, s_lat: np.ndarray, d_lon: np.ndarray, d_lat: np.ndarray, *,
-                 bound_m: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """
-    Distances (m) from each demand point to its nearest and second-nearest station, and the nearest's index.
-
-    With `bound_m`, distances beyond it come back as inf (and index 0), which lets the KD-tree stop early.
-    """
-    n = len(d_lon)
-    if len(s_lon) == 0:
-        return np.full(n, np.inf), np.zeros(n, dtype=np.int64), np.full(n, np.inf)
-    tree = cKDTree(_ecef_m(s_lon, s_lat))
-    k = min(2, len(s_lon))
-    upper = np.inf if bound_m is None else _chord_m(bound_m) * 1.001
-    dist = np.empty((n, k))
-    idx = np.empty((n, k), dtype=np.int64)
-    # Chunks keep the working arrays small and reused: touching fresh memory is slow.
-    for start in range(0, n, _QUERY_CHUNK):
-        stop = min(start + _QUERY_CHUNK, n)
-        d_c, i_c = tree.query(_ecef_m(d_lon[start:stop], d_lat[start:stop]), k=k, workers=-1,
-                              distance_upper_bound=upper)
-        dist[start:stop], idx[start:stop] = d_c.reshape(-1, k), i_c.reshape(-1, k)
-    idx[idx >= len(s_lon)] = 0  # "no neighbour within the bound"
-    second = dist[:, 1] if k == 2 else np.full(n, np.inf)
-    return dist[:, 0], idx[:, 0], second
-
-
-def _spatial_order(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Return the permutation that sorts points by 0.01-degree grid cell (row by row)."""
-    cell = ((lon + 180.0) * 100.0).astype(np.int32) * 20_000 + ((lat + 90.0) * 100.0).astype(np.int32)
-    return np.argsort(cell)
-
-
 def _polygon_shares(demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, region: BaseGeometry | None, *,
                     radius_m: float,
                     pieces: list[tuple[CRS, LevelPieces]] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -785,11 +560,11 @@ def _polygon_shares(demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, region
     """
     if pieces is None:
         pieces = coverage_pieces(stations, region, radius_m=radius_m) if len(stations) else []
-    crs = pieces[0][0] if pieces else _region_area_m2(region)[1] if region is not None else geo.metric_crs(demand)
+    crs = pieces[0][0] if pieces else kernel.region_area_m2(region)[1] if region is not None else geo.metric_crs(demand)
     polys = demand.geometry.to_crs(crs).values
     area = shapely.area(polys)
     if region is not None:
-        polys = shapely.intersection(polys, _to_crs(region, geo.WGS84, crs))
+        polys = shapely.intersection(polys, kernel.reproject_geometry(region, geo.WGS84, crs))
     inside_area = shapely.area(polys)
     with np.errstate(invalid="ignore", divide="ignore"):
         inside = np.nan_to_num(inside_area / area)
@@ -799,7 +574,7 @@ def _polygon_shares(demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, region
         zone_polys = polys if zone_crs == crs else gpd.GeoSeries(polys, crs=crs).to_crs(zone_crs).values
         zone_area = inside_area if zone_crs == crs else shapely.area(zone_polys)
         for share, level in ((share1, p.once), (share2, p.twice)):
-            geom = _dissolve(level)
+            geom = kernel.dissolve(level)
             shapely.prepare(geom)
             with np.errstate(invalid="ignore", divide="ignore"):
                 share += np.nan_to_num(shapely.area(shapely.intersection(zone_polys, geom)) / zone_area)

@@ -13,27 +13,16 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo, hours
-from stationmap.analysis.coverage import (
-    DEFAULT_RADIUS_M,
-    Region,
-    _check_radius,
-    _dissolve,
-    _finite,
-    _lonlat,
-    _nearest_two,
-    _region_area_m2,
-    _region_geometry,
-    _region_name,
-    _weights,
-    coverage_pieces,
-    select_in_service,
-)
+from stationmap.analysis import kernel
+from stationmap.analysis.coverage import coverage_pieces, select_in_service
+from stationmap.analysis.kernel import DEFAULT_RADIUS_M, Region
 from stationmap.errors import BadRequestError, EmptyInputError
+from stationmap.parameters import MIN_AREA_M2
 
 __all__ = ["DEFAULT_MIN_GAP_M2", "GapReport", "find_gaps"]
 
 #: Gaps smaller than this are slivers between service areas and the boundary (1 ha).
-DEFAULT_MIN_GAP_M2 = 10_000.0
+DEFAULT_MIN_GAP_M2 = float(MIN_AREA_M2.default)
 
 _GAP_COLUMNS = ["rank", "rank_by_demand", "area_m2", "demand", "centre_lon", "centre_lat", "inscribed_radius_m",
                 "nearest_station_id", "nearest_station_m"]
@@ -100,8 +89,8 @@ class GapReport:
         frame = self.gaps.sort_values("rank_by_demand" if by == "demand" else "rank")
         out = []
         for rec in frame.drop(columns=frame.geometry.name).to_dict("records"):
-            out.append({k: (_finite(v, 7 if k.startswith("centre_") else 3) if isinstance(v, float) else v)
-                        for k, v in rec.items()})
+            out.append({k: (kernel.finite_or_none(v, 7 if k.startswith("centre_") else 3)
+                            if isinstance(v, float) else v) for k, v in rec.items()})
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,7 +98,7 @@ class GapReport:
         out = {k: getattr(self, k) for k in ("radius_m", "distance_model", "crs", "when", "region_name",
                                               "min_area_m2", "n_gaps", "n_slivers", "demand_col")}
         for key in ("region_area_m2", "gap_area_m2", "sliver_area_m2", "uncovered_demand"):
-            out[key] = _finite(getattr(self, key))
+            out[key] = kernel.finite_or_none(getattr(self, key))
         out["gaps"] = self.records()
         return out
 
@@ -158,23 +147,23 @@ def find_gaps(stations: gpd.GeoDataFrame, region: Region, *, radius_m: float = D
     BadRequestError
         If `radius_m` or `min_area_m2` is out of range.
     """
-    radius_m = _check_radius(radius_m)
+    radius_m = kernel.check_radius(radius_m)
     if region is None:
         msg = "Gaps need a district: give its adcode or a boundary file."
         raise EmptyInputError(msg)
     if not math.isfinite(min_area_m2) or min_area_m2 < 0:
         msg = f"min_area_m2 must be a non-negative number of square metres, got {min_area_m2!r}."
         raise BadRequestError(msg)
-    region_geom = _region_geometry(region, stations)
-    region_area, crs = _region_area_m2(region_geom)
+    region_geom = kernel.region_geometry(region, stations)
+    region_area, crs = kernel.region_area_m2(region_geom)
     used = select_in_service(stations, when=when)
-    region_m = gpd.GeoSeries([region_geom], crs=geo.WGS84).to_crs(crs).iloc[0]
+    region_m = kernel.reproject_geometry(region_geom, geo.WGS84, crs)
     if covered is None:
         pieces = coverage_pieces(used, region_geom, radius_m=radius_m, overlap=False) if len(used) else []
-        covered_m = shapely.union_all([gpd.GeoSeries([_dissolve(p.once)], crs=c).to_crs(crs).iloc[0]
+        covered_m = shapely.union_all([kernel.reproject_geometry(kernel.dissolve(p.once), c, crs)
                                        for c, p in pieces]) if pieces else shapely.Polygon()
     else:
-        covered_m = gpd.GeoSeries([covered], crs=geo.WGS84).to_crs(crs).iloc[0]
+        covered_m = kernel.reproject_geometry(covered, geo.WGS84, crs)
     holes = shapely.get_parts(shapely.difference(region_m, covered_m))
     holes = holes[shapely.get_type_id(holes) == 3]  # polygons only: lines and points of a difference have no area
     areas = shapely.area(holes)
@@ -188,16 +177,14 @@ def find_gaps(stations: gpd.GeoDataFrame, region: Region, *, radius_m: float = D
     if demand is not None and len(demand) and len(holes):
         if len(used):
             geo.check_same_crs(stations, demand)
-        gap_demand = _demand_in(holes, demand.to_crs(crs), _weights(demand, weight_col))
+        gap_demand = _demand_in(holes, demand.to_crs(crs), kernel.demand_weights(demand, weight_col))
     circles = shapely.maximum_inscribed_circle(holes, tolerance=max(1.0, radius_m / 200)) if len(holes) else holes
     centres = shapely.get_point(circles, 0) if len(holes) else holes
     inscribed = shapely.length(circles) if len(holes) else np.empty(0)
     centres_wgs = gpd.GeoSeries(centres, crs=crs).to_crs(geo.WGS84)
     c_lon, c_lat = (centres_wgs.x.to_numpy(), centres_wgs.y.to_numpy()) if len(holes) else (np.empty(0), np.empty(0))
-    s_lon, s_lat = _lonlat(used) if len(used) else (np.empty(0), np.empty(0))
-    nearest_m, nearest_idx, _ = _nearest_two(s_lon, s_lat, c_lon, c_lat)
-    if len(used) and len(holes):  # exact geodesic distance for the reported figure
-        nearest_m = np.asarray(geo.geodesic_distance_m(c_lon, c_lat, s_lon[nearest_idx], s_lat[nearest_idx]))
+    s_lon, s_lat = kernel.lonlat(used) if len(used) else (np.empty(0), np.empty(0))
+    nearest_idx, nearest_m = (a[:, 0] for a in geo.GeodesicIndex(s_lon, s_lat).nearest_many(c_lon, c_lat, k=1))
     ids = used["id"].astype(str).to_numpy() if "id" in used.columns else used.index.astype(str).to_numpy()
     by_demand = np.empty(len(holes), dtype=int)
     by_demand[np.argsort(-gap_demand, kind="stable")] = np.arange(1, len(holes) + 1)
@@ -209,7 +196,7 @@ def find_gaps(stations: gpd.GeoDataFrame, region: Region, *, radius_m: float = D
     }, geometry=gpd.GeoSeries(holes, crs=crs).to_crs(geo.WGS84).values, crs=geo.WGS84)
     moment = hours.resolve_when(when).isoformat(timespec="minutes") if when is not None else None
     return GapReport(radius_m=radius_m, distance_model=distance_model, crs=crs.to_string(), when=moment,
-                     region_name=_region_name(region, region_name), region_area_m2=region_area,
+                     region_name=kernel.region_name(region, region_name), region_area_m2=region_area,
                      gap_area_m2=float(areas.sum()), min_area_m2=float(min_area_m2), n_gaps=len(holes),
                      n_slivers=n_slivers, sliver_area_m2=sliver_area, demand_col=weight_col if demand is not None
                      else None, uncovered_demand=float(gap_demand.sum()) if demand is not None else None,

@@ -1,15 +1,11 @@
 """Nearest stations by true geodesic distance on the WGS-84 ellipsoid, anywhere in China.
 
-How it stays exact at national scale, where no single UTM zone is right:
-
-1. Stations become 3D unit vectors on a sphere and go into a k-d tree (``scipy.spatial.cKDTree``) once per
-   station set (`NearestIndex`). Chord order on the unit sphere is great-circle order, so the tree finds
-   candidates anywhere, across zones, without projecting.
-2. The candidates' distances are computed on the ellipsoid with pyproj ``Geod`` (``stationmap.geo.GEOD``).
-3. A sphere of radius 6,371,008.8 m is off from the ellipsoid by less than 0.6% (local radii of curvature run
-   from 6,335 km to 6,400 km). So once the k-th best geodesic distance ``d`` is known, every station that could
-   beat it lies within ``d / (1 - 0.01)`` on the sphere; the tree is asked for that ball too, and anything new
-   in it is measured. The answer is therefore identical to a brute-force geodesic scan.
+How it stays exact at national scale, where no single UTM zone is right: stations go once per station set into
+`stationmap.geo.GeodesicIndex`, a k-d tree over earth-centred coordinates on the WGS-84 ellipsoid. The tree
+finds candidates anywhere, across zones, in chord order; their distances are measured on the ellipsoid with
+pyproj ``Geod`` (``stationmap.geo.GEOD``); and since a chord is never longer than the geodesic, every station
+whose chord is shorter than the k-th distance found is measured too. The answer is therefore identical to a
+brute-force geodesic scan.
 
 Filters (amenities, open at a time, minimum stars, a maximum distance) are applied to candidates, widening the
 search until `k` stations pass or none are left. Walking minutes use `WALKING_SPEED_M_PER_MIN` (75 m per
@@ -27,7 +23,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.spatial import cKDTree
 
 from stationmap import geo, hours
 from stationmap.errors import BadRequestError, CRSMismatchError, EmptyInputError
@@ -47,13 +42,6 @@ __all__ = [
 WALKING_SPEED_M_PER_MIN = 75.0
 #: How distances are measured, as the API reports it.
 DISTANCE_METHOD = "geodesic (WGS-84 ellipsoid, pyproj Geod); straight line, not along streets"
-
-_SPHERE_RADIUS_M = 6_371_008.8
-# Bound on |ellipsoidal geodesic / spherical great-circle - 1|; the true maximum is about 0.56%.
-_SPHERE_SLACK = 0.01
-_MIN_CANDIDATES = 16
-# Below this many candidates a k-d query is always cheaper than a full scan.
-_FULL_SCAN_MIN = 512
 
 
 @dataclass(frozen=True)
@@ -127,23 +115,6 @@ class BulkNearest:
     distance_m: NDArray[np.float64]
 
 
-def _unit_vectors(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
-    lon_r, lat_r = np.radians(np.asarray(lon, dtype=float)), np.radians(np.asarray(lat, dtype=float))
-    cos_lat = np.cos(lat_r)
-    return np.stack([cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r)], axis=-1)
-
-
-def _chord(sphere_m: ArrayLike) -> NDArray[np.float64] | float:
-    """Chord length on the unit sphere for a great-circle distance in meters (capped at the antipode)."""
-    angle = np.minimum(np.asarray(sphere_m, dtype=float) / _SPHERE_RADIUS_M, math.pi)
-    return 2.0 * np.sin(angle / 2.0)
-
-
-def _sphere_m(chord: ArrayLike) -> NDArray[np.float64]:
-    """Great-circle distance in meters for a chord on the unit sphere."""
-    return 2.0 * _SPHERE_RADIUS_M * np.arcsin(np.clip(np.asarray(chord, dtype=float) / 2.0, 0.0, 1.0))
-
-
 def _walk_min(distance_m: float) -> int:
     return max(1, math.ceil(distance_m / WALKING_SPEED_M_PER_MIN))
 
@@ -208,7 +179,7 @@ class NearestIndex:
         self._hours_codes, self._hours_uniques = pd.factorize(hours_col.astype(object), use_na_sentinel=True)
         status = stations["status"] if "status" in stations else pd.Series([None] * len(stations))
         self._shut = status.isin(["closed", "temporarily_closed"]).to_numpy()
-        self._tree = cKDTree(_unit_vectors(self.lon, self.lat)) if len(stations) else None
+        self._geo = geo.GeodesicIndex(self.lon, self.lat)
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -327,54 +298,8 @@ class NearestIndex:
 
     def _search(self, lon: float, lat: float, *, k: int, test: Callable[[NDArray[np.intp]], NDArray[np.bool_]] | None,
                 max_distance_m: float | None) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-        n = len(self)
-        if n == 0:
-            return np.empty(0, dtype=np.intp), np.empty(0)
-        point = _unit_vectors(lon, lat)
-        limit_chord = math.inf if max_distance_m is None else float(_chord(max_distance_m / (1 - _SPHERE_SLACK)))
-        n_query = min(n, max(_MIN_CANDIDATES, 4 * k))
-        while True:
-            if n_query > max(n // 8, _FULL_SCAN_MIN):
-                # rare matches: one vectorised pass over the whole set beats a huge k-d query
-                rows = np.arange(n, dtype=np.intp)
-                passing = rows if test is None else rows[test(rows)]
-                chords = np.array([np.inf])
-                break
-            chords, rows = self._tree.query(point, k=n_query)
-            chords, rows = np.atleast_1d(chords), np.atleast_1d(rows)
-            passing = rows if test is None else rows[test(rows)]
-            if len(passing) >= k or chords[-1] > limit_chord or n_query >= n:
-                break
-            # widen in proportion to how rare passing stations are among those seen
-            share = max(len(passing), 1) / n_query
-            n_query = min(n, max(4 * n_query, int(2 * k / share)))
-        if max_distance_m is not None and np.isfinite(limit_chord) and len(passing) > k:
-            near = np.linalg.norm(_unit_vectors(self.lon[passing], self.lat[passing]) - point, axis=1) <= limit_chord
-            passing = passing[near]
-        passing, dist = self._rank(lon, lat, passing)
-        if len(passing) >= k and n_query < n and np.isfinite(chords[-1]):
-            # exactness: a station outside the k-d candidates may still beat the k-th on the ellipsoid
-            radius_chord = float(_chord(dist[k - 1] / (1 - _SPHERE_SLACK)))
-            if radius_chord >= chords[-1]:
-                extra = np.asarray(self._tree.query_ball_point(point, min(radius_chord, limit_chord)), dtype=np.intp)
-                extra = extra if test is None else extra[test(extra)]
-                passing, dist = self._rank(lon, lat, np.union1d(passing, extra))
-        if max_distance_m is not None:
-            keep = dist <= max_distance_m
-            passing, dist = passing[keep], dist[keep]
-        return passing[:k], dist[:k]
-
-    def _rank(self, lon: float, lat: float, rows: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-        """Return `rows` and their geodesic meters, nearest first, ties broken by id."""
-        dist = self._geodesic(lon, lat, rows)
-        order = np.lexsort((self.ids[rows], dist))
-        return rows[order], dist[order]
-
-    def _geodesic(self, lon: float, lat: float, rows: NDArray[np.intp]) -> NDArray[np.float64]:
-        if len(rows) == 0:
-            return np.empty(0)
-        _, _, dist = geo.GEOD.inv(np.full(len(rows), lon), np.full(len(rows), lat), self.lon[rows], self.lat[rows])
-        return np.asarray(dist, dtype=float)
+        """Return the `k` nearest rows passing `test` and their geodesic metres, ties broken by id."""
+        return self._geo.nearest(lon, lat, k=k, where=test, max_distance_m=max_distance_m, tiebreak=self.ids)
 
     def query_many(self, lon: ArrayLike, lat: ArrayLike, *, k: int = 1) -> BulkNearest:
         """
@@ -415,29 +340,8 @@ class NearestIndex:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
             msg = f"k must be a whole number from 1 to {n}, got {k!r}"
             raise BadRequestError(msg)
-        m = len(lon_a)
-        n_query = min(n, k + max(2, k // 2))  # enough that the exact fallback below is rare (<1%)
-        points = _unit_vectors(lon_a, lat_a)
-        chords, rows = self._tree.query(points, k=n_query, workers=-1)
-        chords, rows = chords.reshape(m, n_query), rows.reshape(m, n_query)
-        sphere = _sphere_m(chords)
-        # only candidates within the sphere-to-ellipsoid slack of the k-th can rank in the top k
-        window = sphere <= sphere[:, k - 1: k] * (1 + _SPHERE_SLACK) / (1 - _SPHERE_SLACK)
-        pair_q, pair_c = np.nonzero(window)
-        dist = np.full((m, n_query), np.inf)
-        _, _, d = geo.GEOD.inv(lon_a[pair_q], lat_a[pair_q], self.lon[rows[pair_q, pair_c]],
-                               self.lat[rows[pair_q, pair_c]])
-        dist[pair_q, pair_c] = d
-        order = np.argsort(dist, axis=1, kind="stable")[:, :k]
-        out_rows = np.take_along_axis(rows, order, axis=1)
-        out_dist = np.take_along_axis(dist, order, axis=1)
-        if n_query < n:
-            # points whose k-th geodesic distance could be beaten by a station the tree did not return
-            unsure = np.flatnonzero(_chord(out_dist[:, -1] / (1 - _SPHERE_SLACK)) >= chords[:, -1])
-            for i in unsure:
-                exact = self._search(float(lon_a[i]), float(lat_a[i]), k=k, test=None, max_distance_m=None)
-                out_rows[i], out_dist[i] = exact
-        return BulkNearest(rows=out_rows.astype(np.intp), distance_m=out_dist)
+        rows, dist = self._geo.nearest_many(lon_a, lat_a, k=int(k))
+        return BulkNearest(rows=rows, distance_m=dist)
 
 
 def _amenity_columns(amenities: Sequence[str]) -> list[int]:

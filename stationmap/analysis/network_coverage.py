@@ -28,28 +28,17 @@ from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo, hours
-from stationmap.analysis.coverage import (
-    DEFAULT_RADIUS_M,
-    CoverageReport,
-    DemandCoverage,
-    Region,
-    _check_radius,
-    _finite,
-    _lonlat,
-    _region_area_m2,
-    _region_geometry,
-    _region_name,
-    _weights,
-    coverage_report,
-    select_in_service,
-)
+from stationmap.analysis import kernel
+from stationmap.analysis.coverage import CoverageReport, DemandCoverage, coverage_report, select_in_service
+from stationmap.analysis.kernel import DEFAULT_RADIUS_M, Region
 from stationmap.errors import BadRequestError, EmptyInputError
 from stationmap.network import WalkNetwork
+from stationmap.parameters import STREET_BUFFER_M
 
 __all__ = ["DEFAULT_STREET_BUFFER_M", "NetworkCoverageReport", "network_coverage_report"]
 
 #: How far either side of a street counts as reached once the street is (doors, yards, squares along it).
-DEFAULT_STREET_BUFFER_M = 50.0
+DEFAULT_STREET_BUFFER_M = float(STREET_BUFFER_M.default)
 _CHUNK = 64  # stations per shortest-path batch, taken in spatial order
 
 
@@ -93,7 +82,8 @@ class NetworkCoverageReport:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict (no geometry, no NaN)."""
         return {"network": self.network.to_dict(), "straight_line": self.straight_line.to_dict(),
-                "area_ratio": _finite(self.area_ratio, 6), "demand_ratio": _finite(self.demand_ratio, 6),
+                "area_ratio": kernel.finite_or_none(self.area_ratio, 6),
+                "demand_ratio": kernel.finite_or_none(self.demand_ratio, 6),
                 "n_snapped": self.n_snapped, "n_unsnapped": self.n_unsnapped,
                 "street_buffer_m": self.street_buffer_m, "max_snap_m": self.max_snap_m}
 
@@ -146,7 +136,7 @@ def network_coverage_report(stations: gpd.GeoDataFrame, network: WalkNetwork, re
     EmptyInputError
         If there are no stations or the network has no edges.
     """
-    radius_m = _check_radius(radius_m)
+    radius_m = kernel.check_radius(radius_m)
     if not math.isfinite(street_buffer_m) or street_buffer_m < 0:
         msg = f"street_buffer_m must be a non-negative number of metres, got {street_buffer_m!r}."
         raise BadRequestError(msg)
@@ -163,19 +153,19 @@ def network_coverage_report(stations: gpd.GeoDataFrame, network: WalkNetwork, re
     node_xy = np.column_stack([nodes_m.x.to_numpy(), nodes_m.y.to_numpy()])
     if region is None:
         hull = shapely.MultiPoint(node_xy).convex_hull.buffer(street_buffer_m)
-        region_geom = gpd.GeoSeries([hull], crs=crs).to_crs(geo.WGS84).iloc[0]
+        region_geom = kernel.reproject_geometry(hull, crs, geo.WGS84)
         default_name = f"extent of {network.source.rsplit('/', 1)[-1] or 'the network'}"
     else:
-        region_geom = _region_geometry(region, stations)
-        default_name = _region_name(region, None)
-    region_m = gpd.GeoSeries([region_geom], crs=geo.WGS84).to_crs(crs).iloc[0]
-    region_area, _ = _region_area_m2(region_geom)
+        region_geom = kernel.region_geometry(region, stations)
+        default_name = kernel.region_name(region, None)
+    region_m = kernel.reproject_geometry(region_geom, geo.WGS84, crs)
+    region_area, _ = kernel.region_area_m2(region_geom)
     name = region_name if region_name is not None else default_name
 
     used = select_in_service(stations, when=when)
     node_tree = cKDTree(node_xy)
-    s_lon, s_lat = _lonlat(used) if len(used) else (np.empty(0), np.empty(0))
-    s_xy = _project_xy(s_lon, s_lat, crs)
+    s_lon, s_lat = kernel.lonlat(used) if len(used) else (np.empty(0), np.empty(0))
+    s_xy = kernel.project_lonlat(s_lon, s_lat, crs)
     snap_m, snap_node = node_tree.query(s_xy, k=1) if len(used) else (np.empty(0), np.empty(0, dtype=int))
     on_net = snap_m <= max_snap_m
     best, who = _two_nearest(network, snap_node[on_net], snap_m[on_net], radius_m=radius_m, node_xy=node_xy,
@@ -261,13 +251,6 @@ def _street_area(lines: np.ndarray, buffer_m: float, region_m: BaseGeometry) -> 
         return shapely.Polygon()
     merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines)))
     return shapely.intersection(shapely.union_all(shapely.buffer(merged, buffer_m, quad_segs=8)), region_m)
-
-
-def _project_xy(lon: np.ndarray, lat: np.ndarray, crs: Any) -> np.ndarray:
-    if len(lon) == 0:
-        return np.empty((0, 2))
-    pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=geo.WGS84).to_crs(crs)
-    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 
 
 def _two_nearest(network: WalkNetwork, sources: np.ndarray, offsets: np.ndarray, *, radius_m: float,
@@ -387,17 +370,17 @@ def _network_demand(demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, networ
         raise EmptyInputError(msg)
     if len(stations):
         geo.check_same_crs(stations, demand)
-    weights = _weights(demand, weight_col)
+    weights = kernel.demand_weights(demand, weight_col)
     polygons = bool(set(demand.geom_type.unique()) & {"Polygon", "MultiPolygon"})
-    d_lon, d_lat = _lonlat(demand)
+    d_lon, d_lat = kernel.lonlat(demand)
     geoms_wgs = demand.geometry.to_crs(geo.WGS84).values
     shapely.prepare(region)
     inside = shapely.intersects(region, geoms_wgs) if polygons else shapely.contains_xy(region, d_lon, d_lat)
-    snap, node = node_tree.query(_project_xy(d_lon, d_lat, crs), k=1)
+    snap, node = node_tree.query(kernel.project_lonlat(d_lon, d_lat, crs), k=1)
     d1 = np.where(snap <= max_snap_m, snap + best[node, 0], np.inf)
     d2 = np.where(snap <= max_snap_m, snap + best[node, 1], np.inf)
     if polygons:
-        region_m = gpd.GeoSeries([region], crs=geo.WGS84).to_crs(crs).iloc[0]
+        region_m = kernel.reproject_geometry(region, geo.WGS84, crs)
         polys = demand.geometry.to_crs(crs).values
         area = shapely.area(polys)
         clipped = shapely.intersection(polys, region_m)

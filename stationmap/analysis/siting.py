@@ -1,9 +1,10 @@
 """Where to put new stations: maximal covering (best k sites) and set covering (fewest sites), exact or greedy.
 
 Existing stations stay: demand they already reach is taken out before any choice. Only the (demand, candidate)
-pairs within the radius are built (a sparse matrix from a KD-tree on the WGS-84 ellipsoid), never the full
-distance matrix; demand points that share the same set of reachable candidates are merged into one weighted row.
-The ILP goes straight to HiGHS (``highspy``) with a row-wise sparse matrix:
+pairs within the radius are built (a sparse matrix of exact geodesic reach on the WGS-84 ellipsoid, from
+`stationmap.geo.GeodesicIndex`), never the full distance matrix; demand points that share the same set of
+reachable candidates are merged into one weighted row. The ILP goes straight to HiGHS (``highspy``) with a
+row-wise sparse matrix:
 
 - maximal covering (MCLP): maximise ``sum w_i y_i`` subject to ``y_i <= sum_{j in N(i)} x_j``,
   ``sum x_j <= k``, ``x`` binary, ``0 <= y <= 1`` (``y`` is integral at an optimum, so it stays continuous);
@@ -29,20 +30,13 @@ import geopandas as gpd
 import numpy as np
 import scipy.sparse as sp
 import shapely
-from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo
-from stationmap.analysis.coverage import (
-    DEFAULT_RADIUS_M,
-    _check_radius,
-    _chord_m,
-    _ecef_m,
-    _finite,
-    _lonlat,
-    _weights,
-)
+from stationmap.analysis import kernel
+from stationmap.analysis.kernel import DEFAULT_RADIUS_M
 from stationmap.errors import BadRequestError, EmptyInputError
+from stationmap.parameters import SITES_K
 
 __all__ = [
     "MAX_CANDIDATES",
@@ -61,7 +55,7 @@ __all__ = [
 ]
 
 #: Upper bound on `k` a caller may ask for.
-MAX_K = 500
+MAX_K = int(SITES_K.maximum)
 #: Upper bound on the number of candidate sites.
 MAX_CANDIDATES = 50_000
 #: Above this many (demand, candidate) pairs the ILP is not attempted in ``method="auto"``.
@@ -173,8 +167,8 @@ class SitingResult:
         out = asdict(self)
         for key, value in out.items():
             if isinstance(value, float):
-                out[key] = _finite(value, 6)
-        out["sites"] = [{k: (_finite(v, 6) if isinstance(v, float) else v) for k, v in asdict(s).items()}
+                out[key] = kernel.finite_or_none(value, 6)
+        out["sites"] = [{k: (kernel.finite_or_none(v, 6) if isinstance(v, float) else v) for k, v in asdict(s).items()}
                         for s in self.sites]
         out["notes"] = list(self.notes)
         return out
@@ -205,7 +199,7 @@ def cover_matrix(demand_lon: np.ndarray, demand_lat: np.ndarray, cand_lon: np.nd
     demand_lon, demand_lat, cand_lon, cand_lat
         WGS-84 degrees.
     radius_m
-        Reach in metres (geodesic, via ECEF chords).
+        Reach in metres, geodesic on the WGS-84 ellipsoid (`stationmap.geo.GeodesicIndex`).
 
     Returns
     -------
@@ -215,12 +209,9 @@ def cover_matrix(demand_lon: np.ndarray, demand_lat: np.ndarray, cand_lon: np.nd
     n_d, n_c = len(demand_lon), len(cand_lon)
     if n_d == 0 or n_c == 0:
         return sp.csr_matrix((n_d, n_c), dtype=np.int8)
-    tree_c = cKDTree(_ecef_m(cand_lon, cand_lat))
-    hits = tree_c.query_ball_point(_ecef_m(demand_lon, demand_lat), _chord_m(radius_m), workers=-1)
-    lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n_d)
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    indices = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(indptr[-1]))
-    matrix = sp.csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n_d, n_c))
+    pairs = geo.GeodesicIndex(cand_lon, cand_lat).within(demand_lon, demand_lat, radius_m, distances=False)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs.left, minlength=n_d))])
+    matrix = sp.csr_matrix((np.ones(len(pairs), dtype=np.int8), pairs.right, indptr), shape=(n_d, n_c))
     matrix.sort_indices()
     return matrix
 
@@ -508,22 +499,14 @@ def _build(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, stations: gpd
         msg = f"{len(candidates):,} candidates is more than the {MAX_CANDIDATES:,} allowed; thin them first."
         raise BadRequestError(msg)
     geo.check_same_crs(demand, candidates)
-    weights = _weights(demand, weight_col) if weight_col else np.ones(len(demand))
-    d_lon, d_lat = _lonlat(demand)
-    c_lon, c_lat = _lonlat(candidates)
+    weights = kernel.demand_weights(demand, weight_col) if weight_col else np.ones(len(demand))
+    d_lon, d_lat = kernel.lonlat(demand)
+    c_lon, c_lat = kernel.lonlat(candidates)
     total = float(weights.sum())
     already = 0.0
     if stations is not None and len(stations):
         geo.check_same_crs(demand, stations)
-        s_lon, s_lat = _lonlat(stations)
-        tree = cKDTree(_ecef_m(s_lon, s_lat))
-        dist, _ = tree.query(_ecef_m(d_lon, d_lat), k=1, distance_upper_bound=_chord_m(radius_m) * 1.001, workers=-1)
-        # Re-check candidates for the boundary with the exact geodesic distance (chords are a hair longer).
-        near = np.isfinite(dist)
-        if near.any():
-            _, idx = tree.query(_ecef_m(d_lon[near], d_lat[near]), k=1, workers=-1)
-            exact = np.asarray(geo.geodesic_distance_m(d_lon[near], d_lat[near], s_lon[idx], s_lat[idx]))
-            near[np.flatnonzero(near)] = exact <= radius_m
+        near = geo.GeodesicIndex(*kernel.lonlat(stations)).count_within(d_lon, d_lat, radius_m, at_most=1) > 0
         already = float(weights[near].sum())
         weights = np.where(near, 0.0, weights)
     matrix = cover_matrix(d_lon, d_lat, c_lon, c_lat, radius_m=radius_m)
@@ -596,7 +579,7 @@ def propose_sites(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, k: 
     CRSMismatchError
         If the inputs have different CRS.
     """
-    radius_m = _check_radius(radius_m)
+    radius_m = kernel.check_radius(radius_m)
     _check_method(method)
     if not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
         msg = f"k must be a whole number of sites from 1 to {MAX_K}, got {k!r}."
@@ -676,7 +659,7 @@ def cover_all(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, station
         lower bound on the number of sites and ``gap_pct`` the distance to it. Demand no candidate reaches is
         reported in ``unreachable``.
     """
-    radius_m = _check_radius(radius_m)
+    radius_m = kernel.check_radius(radius_m)
     _check_method(method)
     started = time.perf_counter()
     _say(progress, "pairs")
@@ -812,7 +795,7 @@ def plan_sites(stations: gpd.GeoDataFrame, region: BaseGeometry, *, k: int | Non
     from stationmap.analysis.coverage import select_in_service
     from stationmap.analysis.gaps import find_gaps
 
-    radius_m = _check_radius(radius_m)
+    radius_m = kernel.check_radius(radius_m)
     used = select_in_service(stations, when=when)
     notes: list[str] = []
     if demand is None:
@@ -823,7 +806,7 @@ def plan_sites(stations: gpd.GeoDataFrame, region: BaseGeometry, *, k: int | Non
                      "square metres.")
     else:
         geo.check_same_crs(stations, demand)
-        d_lon, d_lat = _lonlat(demand)
+        d_lon, d_lat = kernel.lonlat(demand)
         prepared = shapely.make_valid(region)
         shapely.prepare(prepared)
         demand = demand[shapely.contains_xy(prepared, d_lon, d_lat)]

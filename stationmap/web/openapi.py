@@ -1,22 +1,82 @@
-"""The OpenAPI 3.1 document served at ``/api/openapi.json``."""
+"""The OpenAPI 3.1 document served at ``/api/openapi.json``.
+
+Every query parameter is written from its `stationmap.parameters.ParamSpec`, the object the parsers enforce, so
+the documented types, ranges and defaults are the enforced ones.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stationmap.config import Settings
-from stationmap.schema import AMENITIES, TOILET
-from stationmap.web.planner import LIMITS
+from stationmap.parameters import (
+    ADD,
+    ADD_DATUM,
+    AMENITY,
+    AT,
+    BBOX,
+    DATUM,
+    DISTRICT,
+    DISTRICT_CODE,
+    LANG,
+    LAT,
+    LIMIT,
+    LON,
+    MAP_DATUM,
+    MAX_DISTANCE_M,
+    MIN_AREA_M2,
+    MIN_STARS,
+    NEAREST_K,
+    OFFSET,
+    OPEN_AT,
+    OPEN_NOW,
+    PLANNER_MAP_DATUM,
+    QUERY,
+    RADIUS_M,
+    REMOVE,
+    STATION_AT,
+    TOILET,
+    WEB_SITES_K,
+    ZOOM,
+    ParamSpec,
+)
+from stationmap.schema import AMENITIES
+from stationmap.schema import TOILET as TOILET_VALUES
 
-__all__ = ["openapi_document"]
+__all__ = ["openapi_document", "query_parameter"]
 
 
-def _param(name: str, description: str, schema: dict[str, Any], *, required: bool = False,
-           explode: bool | None = None) -> dict[str, Any]:
-    param: dict[str, Any] = {"name": name, "in": "query", "required": required, "description": description,
-                             "schema": schema}
-    if explode is not None:
-        param["style"], param["explode"] = "form", explode
+def query_parameter(spec: ParamSpec, settings: Settings, *, required: bool | None = None,
+                    choices: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """
+    Return the OpenAPI Parameter Object of a query parameter, written from its spec.
+
+    Parameters
+    ----------
+    spec
+        The parameter's declaration (type, range, default, description).
+    settings
+        For run-time limits such as ``max_results`` and defaults such as ``default_radius_m``.
+    required
+        Overrides ``spec.required`` for this endpoint (``bbox`` is required by ``/api/view`` only).
+    choices
+        The values of a vocabulary the spec module cannot import (amenity and toilet keys).
+    """
+    spec = spec.for_settings(settings)
+    if choices is not None:
+        spec = spec.replace(choices=tuple(choices))
+    description = spec.description
+    if spec.max_items is not None:
+        description += f" At most {spec.max_items}."
+    param: dict[str, Any] = {"name": spec.name, "in": "query",
+                             "required": spec.required if required is None else required,
+                             "description": description, "schema": spec.json_schema()}
+    if spec.unit:
+        param["x-unit"] = spec.unit
+    if spec.description_zh:
+        param["x-description-zh"] = spec.description_zh
+    if spec.type == "array":
+        param["style"], param["explode"] = "form", True
     return param
 
 
@@ -29,22 +89,12 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     settings
         For limits such as ``max_results``.
     """
-    filters = [
-        _param("amenity", "Amenity keys every station must have; repeat or comma-separate. Chinese labels and "
-               "synonyms are accepted.", {"type": "array", "items": {"type": "string", "enum": list(AMENITIES.keys)}},
-               explode=True),
-        _param("open_at", "Keep stations open at this moment: `now`, `HH:MM` (today, Asia/Shanghai) or an ISO 8601 "
-               "date-time.", {"type": "string"}),
-        _param("open_now", "Shorthand for `open_at=now`.", {"type": "boolean"}),
-        _param("min_stars", "Minimum star level.", {"type": "integer", "minimum": 0, "maximum": 5}),
-        _param("toilet", "Accepted toilet values; repeat or comma-separate.",
-               {"type": "array", "items": {"type": "string", "enum": list(TOILET.keys)}}, explode=True),
-    ]
-    lang = _param("lang", "Language of words in the answer.", {"type": "string", "enum": ["zh", "en"], "default": "zh"})
-    map_datum = _param("map_datum", "Also give `map_lonlat` in this datum, for drawing on GCJ-02 (Amap) tiles.",
-                       {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"})
-    bbox = _param("bbox", "west,south,east,north in WGS-84 degrees (RFC 7946 order).",
-                  {"type": "string", "example": "108.9,34.2,109.2,34.4"})
+    def q(spec: ParamSpec, **options: Any) -> dict[str, Any]:
+        return query_parameter(spec, settings, **options)
+
+    filters = [q(AMENITY, choices=tuple(AMENITIES.keys)), q(OPEN_AT), q(OPEN_NOW), q(MIN_STARS),
+               q(TOILET, choices=tuple(TOILET_VALUES.keys))]
+    lang, map_datum, bbox = q(LANG), q(MAP_DATUM), q(BBOX)
     error = {"description": "Bad parameter (the message names it) or not found.",
              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     geojson = {"application/geo+json": {"schema": {"type": "object"}}}
@@ -60,47 +110,28 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "paths": {
             "/api/stations": {"get": {
                 "summary": "List stations (GeoJSON FeatureCollection) with filters and paging.",
-                "parameters": [bbox, *filters,
-                               _param("district_code", "6-digit adcode.", {"type": "string", "pattern": r"^\d{6}$"}),
-                               _param("q", "Substring of name, English name, address or id.",
-                                      {"type": "string", "maxLength": 100}),
-                               _param("limit", "Page size.", {"type": "integer", "minimum": 1,
-                                                              "maximum": settings.max_results}),
-                               _param("offset", "Records to skip.", {"type": "integer", "minimum": 0}), map_datum],
+                "parameters": [bbox, *filters, q(DISTRICT_CODE), q(QUERY), q(LIMIT), q(OFFSET), map_datum],
                 "responses": {"200": {"description": "Stations, with `numberMatched` and next/prev `links`.",
                                       "content": geojson}, "400": error},
             }},
             "/api/stations/{id}": {"get": {
                 "summary": "One station as a GeoJSON Feature with state, hours in words and navigation links.",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}, lang,
-                               _param("at", "Moment for the open/closed state (default now).", {"type": "string"}),
-                               map_datum],
+                               q(STATION_AT), map_datum],
                 "responses": {"200": {"description": "The station.", "content": geojson}, "400": error,
                               "404": error},
             }},
             "/api/nearest": {"get": {
                 "summary": "The k nearest stations by geodesic distance (WGS-84 ellipsoid), nearest first.",
-                "parameters": [
-                    _param("lon", "Longitude in degrees.", {"type": "number", "minimum": -180, "maximum": 180},
-                           required=True),
-                    _param("lat", "Latitude in degrees.", {"type": "number", "minimum": -90, "maximum": 90},
-                           required=True),
-                    _param("datum", "Datum of lon/lat (default WGS-84).",
-                           {"type": "string", "enum": ["wgs84", "gcj02", "bd09"]}),
-                    _param("k", "Number of stations.", {"type": "integer", "minimum": 1,
-                                                        "maximum": settings.max_results, "default": 10}),
-                    *filters,
-                    _param("max_distance_m", "Farthest distance in meters.", {"type": "number", "minimum": 0}),
-                    lang, map_datum],
+                "parameters": [q(LON), q(LAT), q(DATUM), q(NEAREST_K), *filters, q(MAX_DISTANCE_M), lang,
+                               map_datum],
                 "responses": {"200": {"description": "Stations with `distance_m`, `walk_min`, `open_now`, "
                                                      "`state_text`, `next_change`.", "content": geojson},
                               "400": error},
             }},
             "/api/view": {"get": {
                 "summary": "What the map draws for a view: single stations, or counts per grid cell when many.",
-                "parameters": [{**bbox, "required": True},
-                               _param("zoom", "Map zoom level.", {"type": "integer", "minimum": 0, "maximum": 22},
-                                      required=True), *filters, map_datum],
+                "parameters": [q(BBOX, required=True), q(ZOOM), *filters, map_datum],
                 "responses": {"200": {"description": "`mode` is `points` or `clusters`.",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "400": error},
@@ -118,17 +149,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
 
 def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str, Any]) -> dict[str, Any]:
     """The planner's endpoints: coverage, gaps, sites, service areas, what-if and the districts."""
-    district = _param("district", "A district served (see /api/districts): its adcode, or its Chinese name "
-                      "(灞桥区, 西安市 灞桥区, 灞桥).", {"type": "string", "minLength": 1, "example": "610111"},
-                      required=True)
-    radius = _param("radius_m", "Service radius in metres (straight-line).",
-                    {"type": "number", "minimum": LIMITS.radius_min_m, "maximum": LIMITS.radius_max_m,
-                     "default": min(max(settings.default_radius_m, LIMITS.radius_min_m), LIMITS.radius_max_m)})
-    at = _param("at", "Count only stations open at this time: `HH:MM` (today, Asia/Shanghai), an ISO 8601 "
-                "date-time, or `any` (default: every station in service).", {"type": "string", "example": "05:00"})
-    map_datum = _param("map_datum", "Answer with geometries in this datum, for drawing on GCJ-02 (Amap) tiles; the "
-                       "body then says `map_datum` (default wgs84, RFC 7946).",
-                       {"type": "string", "enum": ["wgs84", "gcj02", "bd09"]})
+    def q(spec: ParamSpec) -> dict[str, Any]:
+        return query_parameter(spec, settings)
+
+    district, radius, at, map_datum = q(DISTRICT), q(RADIUS_M), q(AT), q(PLANNER_MAP_DATUM)
     json_body = {"application/json": {"schema": {"type": "object"}}}
     busy = {"description": "Still computing or busy; retry after `Retry-After` seconds.",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -142,21 +166,17 @@ def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str,
         "/api/districts": {"get": {"summary": "The districts served, with outlines and station counts.",
                                    "parameters": [map_datum],
                                    "responses": {"200": {"description": "FeatureCollection of districts.",
-                                                         "content": geojson}}}},
+                                                         "content": geojson}, "400": error}}},
         "/api/coverage": get(
             "Share of a district's area within reach of one / two or more stations (areas in m² in local UTM).",
             [district, radius, at, map_datum], "`coverage` holds the report; shares are percent.", json_body),
         "/api/gaps": get(
             "The district's uncovered parts as polygons ranked by area, with the nearest station.",
-            [district, radius, at, _param("min_area_m2", "Gaps smaller than this (m²) are dropped and counted.",
-                                          {"type": "number", "minimum": 0, "maximum": LIMITS.min_area_max_m2,
-                                           "default": 10000}), map_datum],
+            [district, radius, at, q(MIN_AREA_M2), map_datum],
             "FeatureCollection of gaps; `summary` has totals, sliver counts and the CRS used.", geojson),
         "/api/sites": get(
             "New sites that cover the most uncovered area, numbered by marginal gain (max-cover).",
-            [district, radius, at, _param("k", "Number of new sites.",
-                                          {"type": "integer", "minimum": 1, "maximum": LIMITS.k_max, "default": 5}),
-             map_datum],
+            [district, radius, at, q(WEB_SITES_K), map_datum],
             "FeatureCollection of points with `rank`, `gain`, `cumulative_pct`; `summary` has `method` "
             "(ilp/greedy), `optimal` and `gap_pct`.", geojson),
         "/api/service-areas": get(
@@ -165,12 +185,6 @@ def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str,
             geojson),
         "/api/what-if": get(
             "Coverage before and after adding hypothetical stations and removing existing ones.",
-            [district, radius, at,
-             _param("add", f"New stations `lon,lat;lon,lat` (at most {LIMITS.add_max}), in `datum`.",
-                    {"type": "string", "example": "109.10,34.30"}),
-             _param("datum", "Datum of `add` (default wgs84; gcj02 for taps on Amap tiles).",
-                    {"type": "string", "enum": ["wgs84", "gcj02", "bd09"]}), map_datum,
-             _param("remove", f"Ids of the district's stations to remove, comma-separated (at most "
-                    f"{LIMITS.remove_max}).", {"type": "string", "example": "610111-001"})],
+            [district, radius, at, q(ADD), q(ADD_DATUM), map_datum, q(REMOVE)],
             "`before`, `after`, `delta` (after - before) and the `added` stations.", json_body),
     }

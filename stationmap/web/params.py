@@ -1,7 +1,8 @@
 """Parse and validate query parameters, each error a `BadRequestError` that names the parameter.
 
-The helpers take a ``MultiDict``-like mapping (``getlist``) or a plain mapping and know nothing of Flask, so the
-API functions stay testable without a request.
+Ranges, defaults and wording come from the parameter's `stationmap.parameters.ParamSpec` (`parse_param`), the
+same object the OpenAPI document is written from. The helpers take a ``MultiDict``-like mapping (``getlist``) or a
+plain mapping and know nothing of Flask, so the API functions stay testable without a request.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 
 from stationmap import geo, hours
 from stationmap.errors import BadRequestError, DatumError
+from stationmap.parameters import DISTRICT_CODE, LANG, LAT, LON, MAX_DISTANCE_M, MIN_STARS, ParamSpec
 from stationmap.schema import AMENITIES, TOILET
 
 __all__ = [
@@ -28,12 +30,11 @@ __all__ = [
     "parse_lang",
     "parse_lon_lat",
     "parse_max_distance",
+    "parse_param",
     "restore_offset_plus",
     "single",
 ]
 
-_ADCODE = re.compile(r"^\d{6}$")
-_MAX_DISTANCE_M = 20_100_000.0  # half the equator: farther than any two points on Earth
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -57,54 +58,65 @@ def single(args: Args, name: str) -> str | None:
     return values[0].strip()
 
 
+def parse_param(args: Args, spec: ParamSpec, *, settings: Any = None) -> Any:
+    """
+    Read parameter ``spec.name`` as `spec` declares it, or its default if the parameter is absent.
+
+    Parameters
+    ----------
+    args
+        The request arguments.
+    spec
+        The parameter's declaration: type, range, default.
+    settings
+        The app's `Settings`, for specs whose maximum or default is a setting (``limit``, ``radius_m``).
+
+    Raises
+    ------
+    BadRequestError
+        If the value is given twice, is not of the spec's type (an empty value included), is not finite or is out
+        of range; the message names the parameter, the value and the range.
+    """
+    if settings is not None:
+        spec = spec.for_settings(settings)
+    raw = single(args, spec.name)
+    if raw is None:
+        return spec.default
+    return spec.parse(raw)
+
+
+def _ad_hoc(name: str, kind: str, lo: float | None, hi: float | None, default: Any) -> ParamSpec:
+    return ParamSpec(name, kind, "", minimum=lo, maximum=hi, default=default)  # type: ignore[arg-type]
+
+
 def parse_float(args: Args, name: str, *, default: float | None = None, lo: float = -math.inf,
                 hi: float = math.inf) -> float | None:
     """
     Read a finite number between `lo` and `hi`, or `default` if the parameter is absent.
+
+    Prefer `parse_param` with the parameter's `ParamSpec`; this is for a number no spec declares.
 
     Raises
     ------
     BadRequestError
         If the value is empty, not a number, NaN, infinite or out of range (the message names `name`).
     """
-    raw = single(args, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        msg = f"parameter {name!r} must be a number, got {raw!r}"
-        raise BadRequestError(msg) from None
-    if not math.isfinite(value):
-        msg = f"parameter {name!r} must be a finite number, got {raw!r}"
-        raise BadRequestError(msg)
-    if not lo <= value <= hi:
-        msg = f"parameter {name!r} must be between {lo:g} and {hi:g}, got {raw!r}"
-        raise BadRequestError(msg)
-    return value
+    spec = _ad_hoc(name, "number", lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None, default)
+    return parse_param(args, spec)
 
 
 def parse_int(args: Args, name: str, *, default: int | None = None, lo: int = 0, hi: int | None = None) -> int | None:
     """
     Read a whole number between `lo` and `hi`, or `default` if the parameter is absent.
 
+    Prefer `parse_param` with the parameter's `ParamSpec`; this is for a number no spec declares.
+
     Raises
     ------
     BadRequestError
         If the value is not a whole number or out of range (the message names `name`).
     """
-    raw = single(args, name)
-    if raw is None:
-        return default
-    if not re.fullmatch(r"[+-]?\d{1,12}", raw):
-        msg = f"parameter {name!r} must be a whole number, got {raw!r}"
-        raise BadRequestError(msg)
-    value = int(raw)
-    if value < lo or (hi is not None and value > hi):
-        msg = (f"parameter {name!r} must be between {lo} and {hi}, got {raw!r}" if hi is not None
-               else f"parameter {name!r} must be at least {lo}, got {raw!r}")
-        raise BadRequestError(msg)
-    return value
+    return parse_param(args, _ad_hoc(name, "integer", lo, hi, default))
 
 
 def parse_lon_lat(args: Args) -> tuple[float, float]:
@@ -118,12 +130,12 @@ def parse_lon_lat(args: Args) -> tuple[float, float]:
     """
     problems = []
     values: dict[str, float] = {}
-    for name, limit in (("lon", 180.0), ("lat", 90.0)):
-        if single(args, name) in (None, ""):
-            problems.append(f"parameter {name!r} is required (WGS-84 degrees)")
+    for spec in (LON, LAT):
+        if single(args, spec.name) in (None, ""):
+            problems.append(f"parameter {spec.name!r} is required (WGS-84 degrees)")
             continue
         try:
-            values[name] = parse_float(args, name, lo=-limit, hi=limit)  # type: ignore[assignment]
+            values[spec.name] = parse_param(args, spec)
         except BadRequestError as err:
             problems.append(str(err))
     if problems:
@@ -132,15 +144,9 @@ def parse_lon_lat(args: Args) -> tuple[float, float]:
     return values["lon"], values["lat"]
 
 
-def parse_lang(args: Args, *, default: str = "zh") -> str:
+def parse_lang(args: Args, *, default: str = LANG.default) -> str:
     """Read ``lang`` (``zh`` or ``en``)."""
-    raw = single(args, "lang")
-    if raw is None:
-        return default
-    if raw not in ("zh", "en"):
-        msg = f"parameter 'lang' must be 'zh' or 'en', got {raw!r}"
-        raise BadRequestError(msg)
-    return raw
+    return parse_param(args, LANG.replace(default=default))
 
 
 def parse_datum(args: Args, name: str) -> str:
@@ -190,10 +196,10 @@ def parse_bbox(args: Args, name: str = "bbox") -> BBox | None:
     if not all(math.isfinite(v) for v in (west, south, east, north)):
         problems.append("every value must be finite")
     else:
-        if not (-180 <= west <= 180 and -180 <= east <= 180):
-            problems.append("longitudes must be between -180 and 180")
-        if not (-90 <= south <= 90 and -90 <= north <= 90):
-            problems.append("latitudes must be between -90 and 90")
+        if not (LON.accepts(west) and LON.accepts(east)):
+            problems.append(f"longitudes must be {LON.range_text()}")
+        if not (LAT.accepts(south) and LAT.accepts(north)):
+            problems.append(f"latitudes must be {LAT.range_text()}")
         if west > east:
             problems.append(f"west {west:g} is greater than east {east:g}")
         if south > north:
@@ -286,16 +292,17 @@ def parse_filters(args: Args, *, now: datetime | None = None) -> StationFilters:
         problems.append(f"parameter 'open_at': {err}" if "open_at" not in str(err) else str(err))
     min_stars = 0
     try:
-        min_stars = parse_int(args, "min_stars", default=0, lo=0, hi=5) or 0
+        min_stars = parse_param(args, MIN_STARS)
     except BadRequestError as err:
         problems.append(str(err))
     district = None
     try:
-        district = single(args, "district_code")
+        district = single(args, DISTRICT_CODE.name)
     except BadRequestError as err:
         problems.append(str(err))
-    if district is not None and not _ADCODE.fullmatch(district):
-        problems.append(f"parameter 'district_code' must be a 6-digit adcode such as 610111, got {district!r}")
+    if district is not None and DISTRICT_CODE.problem(district) is not None:
+        problems.append(f"parameter 'district_code' must be a 6-digit adcode such as {DISTRICT_CODE.example}, "
+                        f"got {district!r}")
     if problems:
         msg = "; ".join(problems)
         raise BadRequestError(msg)
@@ -305,4 +312,4 @@ def parse_filters(args: Args, *, now: datetime | None = None) -> StationFilters:
 
 def parse_max_distance(args: Args) -> float | None:
     """Read ``max_distance_m`` in meters (0 to half the equator), or None."""
-    return parse_float(args, "max_distance_m", lo=0.0, hi=_MAX_DISTANCE_M)
+    return parse_param(args, MAX_DISTANCE_M)

@@ -31,8 +31,9 @@ from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
 from stationmap.districts import District
 from stationmap.errors import BadRequestError, StationMapError
+from stationmap.parameters import ADD, ADD_DATUM, AT, DISTRICT, LAT, LON, MIN_AREA_M2, RADIUS_M, REMOVE, WEB_SITES_K
 from stationmap.stations import json_safe
-from stationmap.web.params import Args, parse_datum, parse_float, parse_int, restore_offset_plus, single
+from stationmap.web.params import Args, parse_datum, parse_param, restore_offset_plus, single
 from stationmap.web.state import AppState
 
 __all__ = [
@@ -58,18 +59,15 @@ _ANY_TIME = {"", "any"}
 @dataclass(frozen=True)
 class PlannerLimits:
     """
-    Bounds on the planner's parameters; each is named in the 400 error that enforces it.
+    Bounds on the planner's computations.
+
+    The ranges of its parameters are `stationmap.parameters` specs (`RADIUS_M`, `WEB_SITES_K`, `MIN_AREA_M2`,
+    `ADD`, `REMOVE`), which the parsers below and the OpenAPI document both read; the read-only properties
+    ``radius_min_m``, ``radius_max_m``, ``k_max``, ``add_max``, ``remove_max`` and ``min_area_max_m2`` repeat
+    them for the pages.
 
     Attributes
     ----------
-    radius_min_m, radius_max_m
-        Service radius range in metres.
-    k_max
-        Most sites `sites` proposes at once.
-    add_max, remove_max
-        Most hypothetical stations added / existing stations removed in one what-if.
-    min_area_max_m2
-        Largest sliver threshold for gaps, square metres.
     ilp_max_pairs, ilp_time_limit_s
         The exact siting solver runs only up to this many (demand, candidate) pairs and this many seconds;
         larger instances use the lazy greedy with its optimality bound.
@@ -78,16 +76,40 @@ class PlannerLimits:
         quarter (demand) and half (candidates) of the radius when a small radius meets a large district.
     """
 
-    radius_min_m: float = 100.0
-    radius_max_m: float = 5000.0
-    k_max: int = 20
-    add_max: int = 50
-    remove_max: int = 200
-    min_area_max_m2: float = 100_000_000.0
     ilp_max_pairs: int = 60_000
     ilp_time_limit_s: float = 3.0
     demand_max_points: int = 100_000
     candidate_max_points: int = 20_000
+
+    @property
+    def radius_min_m(self) -> float:
+        """Smallest service radius, metres (`RADIUS_M`)."""
+        return RADIUS_M.minimum  # type: ignore[return-value]
+
+    @property
+    def radius_max_m(self) -> float:
+        """Largest service radius, metres (`RADIUS_M`)."""
+        return RADIUS_M.maximum  # type: ignore[return-value]
+
+    @property
+    def k_max(self) -> int:
+        """Most sites `sites` proposes at once (`WEB_SITES_K`)."""
+        return int(WEB_SITES_K.maximum)  # type: ignore[arg-type]
+
+    @property
+    def add_max(self) -> int:
+        """Most hypothetical stations in one what-if (`ADD`)."""
+        return ADD.max_items  # type: ignore[return-value]
+
+    @property
+    def remove_max(self) -> int:
+        """Most stations removed in one what-if (`REMOVE`)."""
+        return REMOVE.max_items  # type: ignore[return-value]
+
+    @property
+    def min_area_max_m2(self) -> float:
+        """Largest sliver threshold for gaps, square metres (`MIN_AREA_M2`)."""
+        return MIN_AREA_M2.maximum  # type: ignore[return-value]
 
 
 #: The limits the web app enforces.
@@ -194,21 +216,21 @@ class PlannerCache:
 
 def _district(state: AppState, args: Args) -> District:
     """Read the required ``district`` (adcode or name); 400 if missing or ambiguous, 404 if not served."""
-    raw = single(args, "district")
+    raw = single(args, DISTRICT.name)
     if not raw:
-        msg = "parameter 'district' is required: an adcode such as 610111 or a name such as 灞桥区"
+        msg = f"parameter 'district' is required: an adcode such as {DISTRICT.example} or a name such as 灞桥区"
         raise BadRequestError(msg)
     return state.district(raw)
 
 
 def _radius(state: AppState, args: Args) -> float:
-    default = min(max(state.settings.default_radius_m, LIMITS.radius_min_m), LIMITS.radius_max_m)
-    return float(parse_float(args, "radius_m", default=default, lo=LIMITS.radius_min_m, hi=LIMITS.radius_max_m))
+    """Read ``radius_m`` (`RADIUS_M`; default the settings' ``default_radius_m``)."""
+    return float(parse_param(args, RADIUS_M, settings=state.settings))
 
 
 def _when(args: Args, now: datetime | None) -> datetime | None:
     """Read ``at``: empty or ``any`` for every station, ``HH:MM`` (today, Asia/Shanghai) or ISO 8601."""
-    raw = single(args, "at")
+    raw = single(args, AT.name)
     if raw is None or raw.lower() in _ANY_TIME:
         return None
     try:
@@ -220,12 +242,13 @@ def _when(args: Args, now: datetime | None) -> datetime | None:
 
 def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
     """Read ``add=lon,lat;lon,lat`` in the datum ``datum`` says (default WGS-84); return WGS-84 degrees."""
-    raw = single(args, "add")
+    datum = parse_datum(args, ADD_DATUM.name)  # checked even without points: a wrong datum is never ignored
+    raw = single(args, ADD.name)
     if not raw:
         return ()
     parts = [p.strip() for p in raw.split(";") if p.strip()]
-    if len(parts) > LIMITS.add_max:
-        msg = f"parameter 'add' may hold at most {LIMITS.add_max} points, got {len(parts)}"
+    if len(parts) > ADD.max_items:  # type: ignore[operator]
+        msg = f"parameter 'add' may hold at most {ADD.max_items} points, got {len(parts)}"
         raise BadRequestError(msg)
     points, problems = [], []
     for n, part in enumerate(parts, start=1):
@@ -236,14 +259,13 @@ def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
             lon, lat = math.nan, math.inf
         if not (math.isfinite(lon) and math.isfinite(lat)):
             problems.append(f"point {n} {part!r} is not lon,lat")
-        elif not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            problems.append(f"point {n} {part!r} is out of range (lon -180..180, lat -90..90)")
+        elif not (LON.accepts(lon) and LAT.accepts(lat)):
+            problems.append(f"point {n} {part!r} is out of range (lon {LON.range_text()}, lat {LAT.range_text()})")
         else:
             points.append((lon, lat))
     if problems:
         msg = "parameter 'add' must be lon,lat;lon,lat in WGS-84 degrees: " + "; ".join(problems)
         raise BadRequestError(msg)
-    datum = parse_datum(args, "datum")
     if datum != "wgs84" and points:  # taps on GCJ-02 (Amap) tiles arrive in GCJ-02
         lon, lat = geo.convert_coords(np.array([p[0] for p in points]), np.array([p[1] for p in points]),
                                       src=datum, dst="wgs84")
@@ -253,12 +275,12 @@ def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
 
 def _remove_ids(state: AppState, args: Args, adcode: str) -> tuple[str, ...]:
     """Read ``remove=id,id``: stations of the district."""
-    raw = single(args, "remove")
+    raw = single(args, REMOVE.name)
     if not raw:
         return ()
     ids = list(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
-    if len(ids) > LIMITS.remove_max:
-        msg = f"parameter 'remove' may hold at most {LIMITS.remove_max} ids, got {len(ids)}"
+    if len(ids) > REMOVE.max_items:  # type: ignore[operator]
+        msg = f"parameter 'remove' may hold at most {REMOVE.max_items} ids, got {len(ids)}"
         raise BadRequestError(msg)
     unknown = [i for i in ids if i not in state.row_of or state.district_codes[state.row_of[i]] != adcode]
     if unknown:
@@ -378,8 +400,8 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
     cache
         Result cache.
     args
-        ``district`` (6-digit adcode, required), ``radius_m`` (metres, 100-5,000, default the settings'
-        radius) and ``at`` (``HH:MM`` today in Asia/Shanghai, ISO 8601, or ``any``).
+        ``district`` (6-digit adcode, required), ``radius_m`` (metres, `RADIUS_M`: 100-10,000, default the
+        settings' radius) and ``at`` (``HH:MM`` today in Asia/Shanghai, ISO 8601, or ``any``).
     now
         The present moment, for ``at=HH:MM`` (tests pass one).
 
@@ -418,8 +440,8 @@ def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | No
     state, cache, now
         As `coverage`.
     args
-        ``district``, ``radius_m``, ``at`` as `coverage`, and ``min_area_m2`` (square metres, 0 to 10⁸,
-        default 10,000): smaller gaps are dropped as slivers and counted.
+        ``district``, ``radius_m``, ``at`` as `coverage`, and ``min_area_m2`` (square metres, `MIN_AREA_M2`: 0
+        to 10⁸, default 10,000): smaller gaps are dropped as slivers and counted.
 
     Returns
     -------
@@ -435,8 +457,7 @@ def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | No
     """
     district = _district(state, args)
     p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now),
-                "min_area_m2": lambda: parse_float(args, "min_area_m2", default=10_000.0, lo=0.0,
-                                                   hi=LIMITS.min_area_max_m2)})
+                "min_area_m2": lambda: parse_param(args, MIN_AREA_M2)})
 
     def build() -> dict[str, Any]:
         report = find_gaps(_stations(state, district.adcode), district.geometry, radius_m=p["radius_m"],
@@ -470,7 +491,7 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
     state, cache, now
         As `coverage`.
     args
-        ``district``, ``radius_m``, ``at`` as `coverage`, and ``k`` (1-20, default 5).
+        ``district``, ``radius_m``, ``at`` as `coverage`, and ``k`` (`WEB_SITES_K`: 1-20, default 5).
 
     Returns
     -------
@@ -488,7 +509,7 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
     """
     district = _district(state, args)
     p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now),
-                "k": lambda: parse_int(args, "k", default=5, lo=1, hi=LIMITS.k_max)})
+                "k": lambda: parse_param(args, WEB_SITES_K)})
 
     def build() -> dict[str, Any]:
         demand_spacing_m, candidate_spacing_m = _grid_spacings(district, p["radius_m"])
@@ -565,7 +586,7 @@ def what_if_report(state: AppState, cache: PlannerCache, args: Args, *,
         As `coverage`.
     args
         ``district``, ``radius_m``, ``at`` as `coverage`; ``add`` (``lon,lat;lon,lat``, WGS-84 degrees, at
-        most 50 points) and ``remove`` (``id,id``, stations of the district, at most 200).
+        most `ADD`.max_items = 50 points) and ``remove`` (``id,id``, stations of the district, at most 200).
 
     Returns
     -------

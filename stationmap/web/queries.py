@@ -13,11 +13,12 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from stationmap import geo, hours
+from stationmap import geo, hours, hours_words
 from stationmap.analysis.nearest import WALKING_SPEED_M_PER_MIN
 from stationmap.analysis.rating import rate_station
 from stationmap.errors import BadRequestError, OpeningHoursError, StationNotFoundError
 from stationmap.mapping import navigation_links
+from stationmap.parameters import LIMIT, NEAREST_K, OFFSET, QUERY, ZOOM
 from stationmap.web.params import (
     Args,
     BBox,
@@ -25,10 +26,10 @@ from stationmap.web.params import (
     parse_bbox,
     parse_datum,
     parse_filters,
-    parse_int,
     parse_lang,
     parse_lon_lat,
     parse_max_distance,
+    parse_param,
 )
 from stationmap.web.state import AppState
 
@@ -45,9 +46,6 @@ __all__ = [
 POINTS_LIMIT = 1500
 #: Grid cell of the zoomed-out aggregation, in screen pixels.
 CLUSTER_CELL_PX = 80
-_DEFAULT_LIMIT = 100
-_DEFAULT_K = 10
-_MAX_QUERY_CHARS = 100
 _HONOUR_RANK = {"national": 3, "provincial": 2, "city": 1}
 
 
@@ -81,8 +79,8 @@ def _query_text(args: Args) -> str | None:
     if not values or not values[0].strip():
         return None
     text = values[0].strip()
-    if len(text) > _MAX_QUERY_CHARS:
-        msg = f"parameter 'q' must be at most {_MAX_QUERY_CHARS} characters, got {len(text)}"
+    if len(text) > QUERY.max_length:
+        msg = f"parameter 'q' must be at most {QUERY.max_length} characters, got {len(text)}"
         raise BadRequestError(msg)
     return text
 
@@ -120,9 +118,8 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
     for name, parse in (
         ("bbox", lambda: parse_bbox(args)),
         ("filters", lambda: parse_filters(args, now=now)),
-        ("limit", lambda: parse_int(args, "limit", default=min(_DEFAULT_LIMIT, state.settings.max_results), lo=1,
-                                    hi=state.settings.max_results)),
-        ("offset", lambda: parse_int(args, "offset", default=0, lo=0)),
+        ("limit", lambda: parse_param(args, LIMIT, settings=state.settings)),
+        ("offset", lambda: parse_param(args, OFFSET)),
         ("q", lambda: _query_text(args)),
         ("map_datum", lambda: parse_datum(args, "map_datum")),
     ):
@@ -159,9 +156,9 @@ def _state_properties(props: dict[str, Any], moment: datetime, lang: str) -> dic
     try:
         state = hours.hours_state(props, moment)
         change = hours.next_change(props, moment)
-        words = hours.describe_state(props, moment, lang=lang)
+        words = hours_words.describe_state(props, moment, lang=lang)
     except OpeningHoursError:
-        state, change, words = "unknown", None, hours.describe_state({}, moment, lang=lang)
+        state, change, words = "unknown", None, hours_words.describe_state({}, moment, lang=lang)
     return {
         "open_now": True if state == "open" else False if state == "closed" else None,
         "state_text": words,
@@ -200,8 +197,7 @@ def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict
     parsed: dict[str, Any] = {}
     for name, parse in (
         ("point", lambda: parse_lon_lat(args)),
-        ("k", lambda: parse_int(args, "k", default=min(_DEFAULT_K, state.settings.max_results), lo=1,
-                                hi=state.settings.max_results)),
+        ("k", lambda: parse_param(args, NEAREST_K, settings=state.settings)),
         ("filters", lambda: parse_filters(args, now=now)),
         ("max_distance_m", lambda: parse_max_distance(args)),
         ("lang", lambda: parse_lang(args)),
@@ -292,7 +288,7 @@ def station_detail(state: AppState, station_id: str, args: Args, *, now: datetim
     props.update(_state_properties(props, moment, lang))
     text = props.get("opening_hours")
     try:
-        props["hours_text"] = hours.describe_hours(text, lang=lang) if text else None
+        props["hours_text"] = hours_words.describe_hours(text, lang=lang) if text else None
     except OpeningHoursError:
         props["hours_text"] = text
     lon, lat = feature["geometry"]["coordinates"]
@@ -331,7 +327,7 @@ def view(state: AppState, args: Args, *, now: datetime | None = None) -> dict[st
     parsed: dict[str, Any] = {}
     for name, parse in (
         ("bbox", lambda: parse_bbox(args)),
-        ("zoom", lambda: parse_int(args, "zoom", lo=0, hi=22)),
+        ("zoom", lambda: parse_param(args, ZOOM)),
         ("filters", lambda: parse_filters(args, now=now)),
         ("map_datum", lambda: parse_datum(args, "map_datum")),
     ):

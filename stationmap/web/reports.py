@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from stationmap import report
 from stationmap.errors import BadRequestError, StationNotFoundError
+from stationmap.i18n import LANGS
 from stationmap.web.state import AppState
 
 __all__ = ["REPORT_FORMATS", "ReportCache"]
@@ -56,7 +57,7 @@ def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: st
     if fmt not in REPORT_FORMATS:
         msg = f"Unknown report format {fmt!r}; expected one of {', '.join(REPORT_FORMATS)}."
         raise BadRequestError(msg)
-    if lang not in ("zh", "en"):
+    if lang not in LANGS:
         msg = f"parameter 'lang': expected 'zh' or 'en', got {lang!r}."
         raise BadRequestError(msg)
     district = state.district(adcode)  # an adcode or a name; a served district without stations reports 0 %
@@ -69,10 +70,6 @@ def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: st
     def build() -> bytes:
         built = report.build_district_report(state.stations.iloc[rows], district, rubric=state.rubric)
         page = report.render_html([built], lang=lang)
-        if fmt == "html":
-            return page.encode("utf-8")
-        from weasyprint import HTML  # PDF output only: WeasyPrint is slow to import
-
-        return HTML(string=page).write_pdf()
+        return page.encode("utf-8") if fmt == "html" else report.render_pdf(page)
 
     return cache.get((adcode, lang, fmt), build)

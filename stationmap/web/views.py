@@ -10,8 +10,8 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from stationmap import geo
 from stationmap.errors import StationMapError
 from stationmap.mapping import build_map, build_planner_map, render_map_parts
+from stationmap.parameters import NEAREST_K, RADIUS_M, WEB_SITES_K
 from stationmap.web.i18n import UI, best_lang, client_strings, text
-from stationmap.web.planner import LIMITS
 from stationmap.web.reports import REPORT_FORMATS, ReportCache, district_report
 from stationmap.web.state import AppState
 
@@ -52,7 +52,7 @@ def page_config(state: AppState, *, lang: str, api_url: str) -> dict[str, Any]:
         "bounds": bounds,
         "demo": state.demo,
         "notices": list(state.notices),
-        "k": min(10, state.settings.max_results),
+        "k": NEAREST_K.for_settings(state.settings).default,
         "strings": client_strings(),
     }
 
@@ -126,10 +126,10 @@ def planner_config(state: AppState, *, lang: str, api_url: str, district: str | 
         "districts": choices,
         "district": district,
         "radii": list(PLANNER_RADII_M),
-        "radius_m": default_radius if default_radius in PLANNER_RADII_M else 1000,
+        "radius_m": default_radius if default_radius in PLANNER_RADII_M else int(RADIUS_M.default),
         "times": list(PLANNER_TIMES),
-        "k": 5,
-        "k_max": LIMITS.k_max,
+        "k": WEB_SITES_K.default,
+        "k_max": WEB_SITES_K.maximum,
         "demo": state.demo,
         "notices": list(state.notices),
         "strings": {"ui": client_strings()["ui"]},

@@ -1,0 +1,216 @@
+"""Compose one district's coverage report: every figure it shows, computed by the analysis functions.
+
+Nothing here draws or writes: :mod:`stationmap.report.figures` draws the charts and the map,
+:mod:`stationmap.report.render` lays the report out as HTML and PDF in Chinese or English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from stationmap import hours
+from stationmap.analysis.coverage import CoverageReport, coverage_report, service_areas
+from stationmap.analysis.gaps import GapReport, find_gaps
+from stationmap.analysis.inventory import Inventory, station_inventory
+from stationmap.analysis.rating import RatingSummary, rate_stations, summarize_ratings
+from stationmap.analysis.siting import SitingResult, plan_sites
+from stationmap.districts import District
+from stationmap.errors import BadRequestError, EmptyInputError
+from stationmap.parameters import RADIUS_M, REPORT_RADII_M, REPORT_SITES
+from stationmap.rubric import Rubric
+from stationmap.stations import validate_stations
+from stationmap.validation import ValidationReport
+
+__all__ = ["DEFAULT_RADII_M", "DEFAULT_TIMES", "DistrictReport", "Progress", "build_district_report", "summary_table"]
+
+DEFAULT_RADII_M = REPORT_RADII_M
+DEFAULT_TIMES = ("05:00", "12:30", "22:00")
+
+#: Called with a short label before each step of :func:`build_district_report`.
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DistrictReport:
+    """
+    Everything one district's report shows.
+
+    Attributes
+    ----------
+    district
+        The district (boundary in EPSG:4326).
+    on
+        Date whose weekday the time-of-day figures use (Asia/Shanghai).
+    radius_m
+        The headline service radius in metres (gaps, time of day, siting).
+    inventory
+        Headline counts.
+    coverage
+        Coverage at each radius (straight-line distance, local UTM).
+    coverage_by_time
+        Coverage at `radius_m` using only the stations open at each time of `on`.
+    gaps
+        Uncovered parts of the district at `radius_m`.
+    sites
+        Proposed new sites (maximal covering, k sites), or None when there was no gap to place them in.
+    ratings
+        Per-station rubric assessment (one row per station).
+    rating_summary
+        Counts of recorded vs qualified stars and review candidates.
+    validation
+        Data-quality problems of the station set against this district.
+    data_date
+        Latest ``last_verified`` of the stations, or None.
+    demo
+        Whether the station set is demo data (the report then carries the notice).
+    stations
+        The stations the figures were computed from, EPSG:4326.
+    covered
+        The area within `radius_m` of a station, EPSG:4326.
+    """
+
+    district: District
+    on: dt.date
+    radius_m: float
+    inventory: Inventory
+    coverage: tuple[CoverageReport, ...]
+    coverage_by_time: tuple[CoverageReport, ...]
+    gaps: GapReport
+    sites: SitingResult | None
+    ratings: pd.DataFrame = field(compare=False, repr=False)
+    rating_summary: RatingSummary = field(compare=False)
+    validation: ValidationReport = field(compare=False)
+    data_date: str | None = None
+    demo: bool = False
+    stations: gpd.GeoDataFrame = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    covered: gpd.GeoDataFrame = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    @property
+    def title(self) -> str:
+        """District name with its city, e.g. 西安市灞桥区."""
+        return self.district.label or self.district.adcode
+
+
+def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rubric: Rubric,
+                          radii_m: Sequence[float] = DEFAULT_RADII_M, radius_m: float = RADIUS_M.default,
+                          times: Sequence[str] = DEFAULT_TIMES, on: dt.date | None = None,
+                          demand: gpd.GeoDataFrame | None = None, weight_col: str = "weight",
+                          k_sites: int = REPORT_SITES.default, progress: Progress | None = None) -> DistrictReport:
+    """
+    Compute every figure of one district's coverage report.
+
+    Parameters
+    ----------
+    stations
+        The district's stations, EPSG:4326.
+    district
+        The district boundary (EPSG:4326).
+    rubric
+        Star rubric for the review list.
+    radii_m
+        Service radii in metres for the coverage table.
+    radius_m
+        Headline radius in metres, used for gaps, time of day and siting.
+    times
+        ``HH:MM`` times of day for the time-of-day coverage.
+    on
+        Date whose weekday those times fall on (default: today in Asia/Shanghai).
+    demand, weight_col
+        Optional demand layer (points or polygons, EPSG:4326) and its weight column.
+    k_sites
+        Number of new sites to propose (0 for none).
+    progress
+        Called with a short label before each step, for progress bars.
+
+    Returns
+    -------
+    report
+        All figures; areas in square metres computed in local UTM.
+
+    Raises
+    ------
+    EmptyInputError
+        If there are no stations.
+    BadRequestError
+        If a radius or time is out of range.
+    """
+    step = progress or (lambda _label: None)
+    on = on or dt.datetime.now(hours.TZ).date()
+    if not radii_m:
+        msg = "Give at least one radius."
+        raise BadRequestError(msg)
+    region = district.geometry
+    name = district.label
+    step("inventory")
+    inventory = station_inventory(stations)
+    step("coverage")
+    coverage = tuple(coverage_report(stations, region, radius_m=r, demand=demand, weight_col=weight_col,
+                                     region_name=name) for r in radii_m)
+    step("time of day")
+    by_time = []
+    for t in times:
+        when = hours.resolve_when(f"{on.isoformat()}T{t}")
+        try:
+            by_time.append(coverage_report(stations, region, radius_m=radius_m, when=when, demand=demand,
+                                           weight_col=weight_col, region_name=name))
+        except EmptyInputError:  # nobody open at that hour: zero coverage, said as such
+            by_time.append(_nobody_open(stations, region, radius_m=radius_m, when=when, name=name))
+    step("gaps")
+    gaps = find_gaps(stations, region, radius_m=radius_m, demand=demand, weight_col=weight_col, region_name=name)
+    sites = None
+    if k_sites > 0 and gaps.n_gaps > 0:
+        step("siting")
+        try:
+            sites = plan_sites(stations, region, k=k_sites, radius_m=radius_m, demand=demand,
+                               weight_col=weight_col if demand is not None else "weight")
+        except EmptyInputError:
+            sites = None
+    step("stars")
+    ratings = rate_stations(stations, rubric)
+    validation = validate_stations(stations, districts={district.adcode: region} if district.adcode else None)
+    verified = [v for v in stations.get("last_verified", []) if isinstance(v, str)]
+    covered = service_areas(stations, region, radius_m=radius_m)
+    demo = bool(stations.attrs.get("metadata", {}).get("demo")) or bool(stations.get("demo", pd.Series()).any())
+    return DistrictReport(district=district, on=on, radius_m=float(radius_m), inventory=inventory, coverage=coverage,
+                          coverage_by_time=tuple(by_time), gaps=gaps, sites=sites, ratings=ratings,
+                          rating_summary=summarize_ratings(ratings), validation=validation,
+                          data_date=max(verified) if verified else None, demo=demo, stations=stations,
+                          covered=covered)
+
+
+def _nobody_open(stations: gpd.GeoDataFrame, region: Any, *, radius_m: float, when: dt.datetime,
+                 name: str) -> CoverageReport:
+    base = coverage_report(stations, region, radius_m=radius_m, region_name=name)
+    return CoverageReport(radius_m=base.radius_m, distance_model=base.distance_model, crs=base.crs,
+                          when=when.isoformat(), n_stations=base.n_stations, n_used=0, region_name=name,
+                          region_area_m2=base.region_area_m2, covered_area_m2=0.0, covered_twice_area_m2=0.0,
+                          pct_area_covered=0.0, pct_area_covered_twice=0.0,
+                          notes=("No station is open at this time.",))
+
+
+def summary_table(reports: Sequence[DistrictReport]) -> pd.DataFrame:
+    """
+    Return one row per district for side-by-side comparison.
+
+    Columns: adcode, district, stations, open, 24h, honours, visits, area_km2, covered_pct and covered_twice_pct at
+    the headline radius, covered_pct at each time of day, gaps and review candidates.
+    """
+    rows = []
+    for r in reports:
+        head = next((c for c in r.coverage if c.radius_m == r.radius_m), r.coverage[0])
+        row = {"adcode": r.district.adcode, "district": r.title, "stations": r.inventory.n_stations,
+               "open": r.inventory.n_open, "always_open": r.inventory.n_always_open,
+               "honours": len(r.inventory.honours), "visits": r.inventory.visits,
+               "area_km2": round((head.region_area_m2 or 0) / 1e6, 1), "radius_m": int(r.radius_m),
+               "covered_pct": head.pct_area_covered, "covered_twice_pct": head.pct_area_covered_twice}
+        for c in r.coverage_by_time:
+            row[f"covered_pct_{c.when[11:16] if c.when else ''}"] = c.pct_area_covered
+        row.update(gaps=r.gaps.n_gaps, review_candidates=r.rating_summary.n_review_candidates)
+        rows.append(row)
+    return pd.DataFrame(rows)
