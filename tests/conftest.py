@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import geopandas as gpd
@@ -30,6 +33,32 @@ def boundary_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def settings() -> Settings:
     """Settings pointing at the bundled data folder."""
     return Settings(data_dir=PROJECT_ROOT / "data")
+
+
+#: The day district reports are built for in tests: a Monday, so time-of-day figures do not follow the calendar.
+REPORT_DAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="session")
+def bundled_report(settings: Settings) -> Callable[[str], tuple[gpd.GeoDataFrame, Any, Any]]:
+    """
+    Return ``build(adcode) -> (stations, district, report)``: a bundled district's report with the default options
+    on `REPORT_DAY`, built once per session however many tests read it (tests must not change what they get).
+    """
+    from stationmap import report
+    from stationmap.districts import load_district
+    from stationmap.rubric import default_rubric_path, load_rubric
+    from stationmap.stations import load_stations
+
+    rubric = load_rubric(default_rubric_path(settings.data_dir))
+
+    @functools.cache
+    def build(adcode: str) -> tuple[gpd.GeoDataFrame, Any, Any]:
+        stations = load_stations(settings.data_dir / "stations" / f"{adcode}.geojson")
+        district = load_district(adcode, data_dir=settings.data_dir)
+        return stations, district, report.build_district_report(stations, district, rubric=rubric, on=REPORT_DAY)
+
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -119,6 +119,7 @@ def test_stars_invalid_rubric_is_a_clean_error(runner, tmp_path):
     assert result.exit_code == 1 and "invalid TOML" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_report_command_writes_html_and_tables(runner, tmp_path):
     out = tmp_path / "reports"
     result = runner.invoke(main, ["report", "--district", "450305", "--district", "530111", "-o", str(out),

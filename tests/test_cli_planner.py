@@ -252,6 +252,7 @@ def test_gaps_and_sites_for_each_district_of_a_city(runner, guangzhou_register):
     assert result.exit_code == 2 and "--what-if takes one district" in result.output
 
 
+@pytest.mark.slow
 def test_report_for_a_city_writes_it_and_each_district(runner, tmp_path):
     from stationmap.districts import load_district
     from stationmap.gazetteer import cnmaps_gazetteer

@@ -149,6 +149,7 @@ def test_fifty_districts_load_by_adcode_and_name_with_the_right_area(sample_dist
         assert _area_km2(by_code.geometry) == pytest.approx(expected_km2, rel=0.005), division.describe()
 
 
+@pytest.mark.slow
 def test_fifty_districts_contain_their_inside_and_not_their_neighbour(sample_districts, settings, boundary_cache):
     """A point deep inside (pole of inaccessibility of the source polygon) is located in the district; a point deep
     inside a neighbour that shares its border is located there and is not in the district."""

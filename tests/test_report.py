@@ -11,19 +11,11 @@ import pytest
 from stationmap import report
 from stationmap.analysis.coverage import coverage_report
 from stationmap.analysis.gaps import find_gaps
-from stationmap.districts import load_district
-from stationmap.rubric import default_rubric_path, load_rubric
-from stationmap.stations import load_stations
-
-ON = dt.date(2026, 11, 23)  # a Monday
 
 
 @pytest.fixture(scope="module")
-def qixing(settings):
-    stations = load_stations(settings.data_dir / "stations" / "450305.geojson")
-    district = load_district("450305", data_dir=settings.data_dir)
-    rubric = load_rubric(default_rubric_path(settings.data_dir))
-    return stations, district, report.build_district_report(stations, district, rubric=rubric, on=ON)
+def qixing(bundled_report):
+    return bundled_report("450305")
 
 
 def test_html_figures_equal_the_analysis(qixing):
@@ -42,6 +34,7 @@ def test_html_figures_equal_the_analysis(qixing):
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page  # self-contained
 
 
+@pytest.mark.slow
 def test_write_report_files_and_pdf(qixing, tmp_path):
     _, _, rep = qixing
     files = report.write_report([rep], tmp_path, lang="zh")
@@ -64,12 +57,9 @@ def test_write_report_files_and_pdf(qixing, tmp_path):
     assert csv.startswith("adcode,radius_m") and "450305" in csv
 
 
-def test_multi_district_summary(qixing, settings):
+def test_multi_district_summary(qixing, bundled_report):
     rep = qixing[2]
-    rubric = load_rubric(default_rubric_path(settings.data_dir))
-    guandu = report.build_district_report(load_stations(settings.data_dir / "stations" / "530111.geojson"),
-                                          load_district("530111", data_dir=settings.data_dir), rubric=rubric, on=ON,
-                                          k_sites=0)
+    guandu = bundled_report("530111")[2]
     table = report.summary_table([rep, guandu])
     assert list(table["adcode"]) == ["450305", "530111"]
     assert list(table["stations"]) == [12, 34]
@@ -80,11 +70,8 @@ def test_multi_district_summary(qixing, settings):
 
 
 @pytest.mark.parametrize("code", ["610111", "530111", "450305", "511502"])
-def test_every_bundled_district_reports_its_own_figures(settings, code):
-    stations = load_stations(settings.data_dir / "stations" / f"{code}.geojson")
-    district = load_district(code, data_dir=settings.data_dir)
-    rep = report.build_district_report(stations, district, rubric=load_rubric(default_rubric_path(settings.data_dir)),
-                                       on=ON)
+def test_every_bundled_district_reports_its_own_figures(bundled_report, code):
+    stations, district, rep = bundled_report(code)
     page = report.render_html([rep], lang="zh")
     expected = coverage_report(stations, district.geometry, radius_m=1000)
     assert f"<td>1000 m</td><td>{expected.pct_area_covered:.1f}%</td>" in page

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import html
 import re
 
 import pytest
+from conftest import REPORT_DAY
 
 from stationmap import i18n, report
 from stationmap.districts import load_district
@@ -16,7 +16,6 @@ from stationmap.report import render
 from stationmap.rubric import default_rubric_path, load_rubric
 from stationmap.stations import load_stations
 
-ON = dt.date(2026, 11, 23)  # a Monday
 HOSTILE_STATION = "<img src=x onerror=alert(1)>"
 HOSTILE_DISTRICT = '<script>alert("区")</script>'
 
@@ -29,7 +28,7 @@ def hostile(settings):
     stations.loc[0, "stars"] = 5
     district = dataclasses.replace(load_district("450305", data_dir=settings.data_dir), name=HOSTILE_DISTRICT)
     rubric = load_rubric(default_rubric_path(settings.data_dir))
-    return report.build_district_report(stations, district, rubric=rubric, on=ON, k_sites=2)
+    return report.build_district_report(stations, district, rubric=rubric, on=REPORT_DAY, k_sites=2)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -85,6 +84,7 @@ def test_headline_table_has_no_empty_header(hostile):
     assert "<th></th>" not in page
 
 
+@pytest.mark.slow
 def test_render_pdf_makes_a_pdf(hostile):
     pdf = report.render_pdf(report.render_html([hostile], lang="en"))
     assert pdf.startswith(b"%PDF-")

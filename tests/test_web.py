@@ -483,6 +483,7 @@ def test_detail_without_rubric_has_no_rating(client):
     assert "rating" not in strict_json(client.get("/api/stations/T-1"))["properties"]
 
 
+@pytest.mark.slow
 def test_report_download(bundled_client):
     page = bundled_client.get("/")
     assert b"/report/450305.pdf" in page.data
