@@ -9,7 +9,6 @@ the document fails here whichever of the two moved.
 from __future__ import annotations
 
 import ast
-import inspect
 import math
 import re
 from pathlib import Path
@@ -24,14 +23,11 @@ import stationmap.parameters as parameters
 from stationmap.config import PROJECT_ROOT, Settings
 from stationmap.errors import BadRequestError
 from stationmap.parameters import (
-    DUPLICATE_M,
     LIMIT,
-    MIN_AREA_M2,
     RADIUS_M,
     REPORT_RADII_M,
     SITES_K,
     SPECS,
-    STREET_BUFFER_M,
     WEB_SITES_K,
     ParamSpec,
 )
@@ -199,25 +195,23 @@ def test_module_imports_only_the_error_tree():
     assert {m for m in imported if m.startswith("stationmap")} == {"stationmap.errors"}
 
 
-def test_constants_elsewhere_still_equal_the_specs():
-    """Until those modules import them, the defaults other modules hold must equal the specs' (no drift)."""
-    from stationmap import i18n, report, stations
-    from stationmap.analysis import kernel
-    from stationmap.analysis.gaps import find_gaps
-    from stationmap.analysis.network_coverage import network_coverage_report
-    from stationmap.analysis.siting import MAX_K
+def test_the_analysis_refuses_what_the_faces_refuse(settings):
+    """The analysis reads its limits from the same specs: what the CLI and web refuse, it refuses too."""
+    import geopandas as gpd
 
-    assert kernel.DEFAULT_RADIUS_M == RADIUS_M.default
-    assert kernel.check_radius(RADIUS_M.minimum) == RADIUS_M.minimum
-    assert kernel.check_radius(RADIUS_M.maximum) == RADIUS_M.maximum
-    assert MAX_K == SITES_K.maximum
-    assert stations.DEFAULT_DUPLICATE_M == DUPLICATE_M.default
-    assert i18n.LANGS == parameters.LANGS
-    assert tuple(report.DEFAULT_RADII_M) == REPORT_RADII_M
-    assert inspect.signature(report.build_district_report).parameters["radius_m"].default == RADIUS_M.default
-    assert inspect.signature(find_gaps).parameters["min_area_m2"].default == MIN_AREA_M2.default
-    assert (inspect.signature(network_coverage_report).parameters["street_buffer_m"].default
-            == STREET_BUFFER_M.default)
+    from stationmap.analysis import coverage_report, plan_sites
+    from stationmap.analysis.kernel import check_radius
+
+    assert check_radius(RADIUS_M.minimum) == RADIUS_M.minimum
+    assert check_radius(RADIUS_M.maximum) == RADIUS_M.maximum
+    one = gpd.GeoDataFrame({"id": ["A"], "status": ["open"]}, geometry=gpd.points_from_xy([109.06], [34.27]),
+                           crs=4326)
+    region = one.to_crs(32649).buffer(3000).to_crs(4326).iloc[0]
+    for radius in (RADIUS_M.minimum - 0.1, RADIUS_M.maximum + 0.1):
+        with pytest.raises(BadRequestError, match="radius_m"):
+            coverage_report(one, region, radius_m=radius)
+    with pytest.raises(BadRequestError, match="k"):
+        plan_sites(one, region, k=SITES_K.maximum + 1, radius_m=1000)
 
 
 # --- the web API agrees with its OpenAPI document ----------------------------------------------------------

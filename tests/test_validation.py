@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from stationmap import geo
 from stationmap.validation import ProblemCollector, validate_features
 
@@ -42,3 +45,48 @@ def test_problem_collector_names_each_record():
     collector.warn("opening_hours", None, "opening hours")
     assert [(p.where, p.station_id, p.field, p.severity) for p in collector.problems] == [
         ("file", None, "stars", "error"), ("row 3", "S-1", "opening_hours", "warning")]
+
+
+# --- properties: whatever a file holds, validation answers with problems, never an exception -------------------
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                    st.text(max_size=30), st.lists(st.text(max_size=10), max_size=3),
+                    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+_FIELDS = st.sampled_from(["id", "name", "stars", "amenities", "toilet", "opening_hours", "served_groups",
+                           "district_code", "honours", "capacity", "area_m2", "status", "last_verified", "kind"])
+
+
+@st.composite
+def _features(draw):
+    props = draw(st.dictionaries(_FIELDS, _VALUES, max_size=6))
+    geometry = draw(st.one_of(
+        st.none(), st.just({"type": "Polygon", "coordinates": []}),
+        st.builds(lambda lon, lat: {"type": "Point", "coordinates": [lon, lat]},
+                  st.one_of(st.floats(allow_nan=True), st.integers(-500, 500), st.text(max_size=3)),
+                  st.one_of(st.floats(allow_nan=True), st.integers(-500, 500)))))
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+@settings(database=None, deadline=None, max_examples=150)
+@given(st.lists(_features(), max_size=6))
+def test_any_feature_collection_gets_problems_never_an_exception(features):
+    report = validate_features({"type": "FeatureCollection", "features": features})
+    assert report.n_records == len(features)
+    for problem in report.problems:
+        assert problem.severity in ("error", "warning")
+        assert problem.where == "file" or problem.where in {f"features[{i}]" for i in range(len(features))}
+        assert problem.field and problem.expected  # every problem says what it found and what was expected
+
+
+@settings(database=None, deadline=None, max_examples=100)
+@given(st.lists(st.tuples(st.floats(73.5, 134.0), st.floats(18.2, 53.5), st.integers(0, 5),
+                          st.sampled_from(["24/7", "Mo-Fr 08:30-17:00", "Mo-Su 05:00-22:00"])),
+                min_size=1, max_size=8, unique_by=lambda t: (round(t[0], 3), round(t[1], 3))))
+def test_well_formed_records_have_no_errors(rows):
+    features = [{"type": "Feature", "id": f"S-{i}",
+                 "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                 "properties": {"id": f"S-{i}", "name": f"驿站{i}", "stars": stars, "opening_hours": hours,
+                                "amenities": ["drinking_water"], "toilet": "nearby"}}
+                for i, (lon, lat, stars, hours) in enumerate(rows)]
+    report = validate_features({"type": "FeatureCollection", "features": features})
+    assert report.errors == ()
