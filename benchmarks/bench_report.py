@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 from stationmap import report
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.districts import bundled_adcodes, load_district
 from stationmap.rubric import default_rubric_path, load_rubric
 from stationmap.stations import load_stations
 
-DATA = PROJECT_ROOT / "data"
+DATA = BUNDLED_DATA_DIR
 
 
 def main() -> None:

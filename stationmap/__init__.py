@@ -3,7 +3,7 @@
 The public API::
 
     import stationmap
-    stations = stationmap.load_stations("data/stations/610111.geojson")   # GeoDataFrame, EPSG:4326
+    stations = stationmap.load_stations("register.geojson")                # GeoDataFrame, EPSG:4326
     report = stationmap.validate_stations("my_stations.geojson")           # every problem at once
     lon, lat = stationmap.gcj02_to_wgs84(lon_array, lat_array)              # numpy arrays or scalars
 """
@@ -17,6 +17,7 @@ from stationmap.errors import (
     DatumError,
     EmptyInputError,
     ImportMappingError,
+    MissingExtraError,
     OpeningHoursError,
     StationDataError,
     StationMapError,
@@ -46,6 +47,7 @@ __all__ = [
     "EmptyInputError",
     "ImportMappingError",
     "ImportResult",
+    "MissingExtraError",
     "OpeningHoursError",
     "Problem",
     "Settings",

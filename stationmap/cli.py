@@ -256,10 +256,14 @@ def _with_membership(report: validation.ValidationReport,
 @click.option("--map", "column_map", multiple=True, metavar="HEADER=FIELD",
               help="Read column HEADER into FIELD (repeatable), for unusual headers.")
 @click.option("--sheet", help="XLSX sheet name (default: the first).")
+@click.option("--encoding", metavar="CODEC",
+              help="Encoding of a CSV table (e.g. gbk, big5, utf-8). Default: UTF-8 or GB18030 is detected; "
+                   "anything else is refused rather than guessed.")
 @click.pass_context
 @_domain_errors
 def import_(ctx: click.Context, table: Path, crs: str | None, district_code: str | None, boundary: Path | None,
-            boundary_crs: str | None, output: Path, column_map: tuple[str, ...], sheet: str | None) -> None:
+            boundary_crs: str | None, output: Path, column_map: tuple[str, ...], sheet: str | None,
+            encoding: str | None) -> None:
     """Import a clerk's CSV/XLSX TABLE (Chinese or English headers) into WGS-84 station records."""
     settings = _settings(ctx)
     chosen = district_mod.resolve_district(adcode=district_code, boundary=boundary, boundary_crs=boundary_crs,
@@ -267,7 +271,7 @@ def import_(ctx: click.Context, table: Path, crs: str | None, district_code: str
     # a city or province fills no district_code: its rows are placed in their county by location instead
     fill = chosen if chosen is None or chosen.level == "county" else None
     result = importer.import_table(table, crs=crs, district=fill, column_map=importer.parse_column_map(column_map),
-                                   sheet=sheet)
+                                   sheet=sheet, encoding=encoding)
     report = _with_membership(result.report, membership.check_stations(
         result.stations, where=list(result.rows), within=chosen, data_dir=settings.data_dir, cache_dir=settings.cache_dir))
     if report.errors:
@@ -340,10 +344,17 @@ def stars(ctx: click.Context, district_code: str | None, stations_paths: tuple[P
 @click.pass_context
 @_domain_errors
 def summary(ctx: click.Context) -> None:
-    """Validate the bundled districts and print a summary of each."""
+    """Validate the bundled districts and print a summary of each; exit 1 when there is no data to summarise."""
     settings = _settings(ctx)
+    codes = district_mod.bundled_adcodes(settings.data_dir)
+    station_files = [settings.data_dir / "stations" / f"{code}.geojson" for code in codes]
+    if not any(path.is_file() for path in station_files):
+        found = "no district boundary" if not codes else "no station file"
+        msg = (f"Found {found} in the data folder {str(settings.data_dir)!r} (expected boundaries/<adcode>.geojson "
+               "and stations/<adcode>.geojson); set STATIONMAP_DATA_DIR or reinstall stationmap.")
+        raise StationDataError(msg)
     failed = False
-    for code in district_mod.bundled_adcodes(settings.data_dir):
+    for code in codes:
         district = district_mod.load_district(code, data_dir=settings.data_dir)
         path = settings.data_dir / "stations" / f"{code}.geojson"
         if not path.is_file():

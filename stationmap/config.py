@@ -5,14 +5,25 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from stationmap.errors import BadRequestError
 from stationmap.parameters import RADIUS_M
 
-__all__ = ["PROJECT_ROOT", "Settings"]
+__all__ = ["BUNDLED_DATA_DIR", "BUNDLED_STATIC_DIR", "Settings"]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _package_dir(package: str) -> Path:
+    """Find a folder installed as a package: the checkout's ``data/`` or ``static/``, or their copy in a wheel."""
+    # the package is installed unzipped (setuptools' default), so the resource is a real folder on disk
+    return Path(str(resources.files(package)))
+
+
+BUNDLED_DATA_DIR = _package_dir("stationmap.data")
+"""Demo boundaries, stations and the star rubric (``data/`` of the checkout, installed as ``stationmap.data``)."""
+BUNDLED_STATIC_DIR = _package_dir("stationmap.static")
+"""Vendored Leaflet and the page scripts (``static/`` of the checkout, installed as ``stationmap.static``)."""
 
 
 def _split_paths(raw: str) -> tuple[Path, ...]:
@@ -37,9 +48,10 @@ class Settings:
     Attributes
     ----------
     data_dir
-        Folder holding ``stations/*.geojson`` and ``boundaries/*.geojson`` (WGS-84).
+        Folder holding ``stations/*.geojson`` and ``boundaries/*.geojson`` (WGS-84); defaults to the demo data
+        shipped inside the package, `BUNDLED_DATA_DIR`.
     static_dir
-        Folder of vendored web assets.
+        Folder of vendored web assets; defaults to the ones shipped inside the package, `BUNDLED_STATIC_DIR`.
     default_radius_m
         Service radius in meters used when a caller gives none: `stationmap.parameters.RADIUS_M`'s default, the
         "one-kilometre service circle", and within its range (checked when the settings are built).
@@ -70,10 +82,15 @@ class Settings:
     boundary_crs
         Datum of `boundary`: ``wgs84``, ``gcj02``, ``bd09`` or an EPSG code. Required with `boundary`: it is
         never guessed.
+    proxy_hops
+        Number of trusted proxies in front of the app (``STATIONMAP_PROXY_HOPS``; 1 behind nginx). The app then
+        takes the client's address, scheme, host, port and path prefix from that many ``X-Forwarded-*`` values, so
+        links and redirects say ``https://`` and the public host. 0 (the default) ignores those headers: never set
+        it higher than the proxies really there, or clients can forge them.
     """
 
-    data_dir: Path = PROJECT_ROOT / "data"
-    static_dir: Path = PROJECT_ROOT / "static"
+    data_dir: Path = BUNDLED_DATA_DIR
+    static_dir: Path = BUNDLED_STATIC_DIR
     default_radius_m: float = RADIUS_M.default
     max_results: int = 200
     host: str = "127.0.0.1"
@@ -86,11 +103,15 @@ class Settings:
     districts: tuple[str, ...] = field(default=(), metadata={"from_env": _split_names})
     boundary: Path | None = field(default=None, metadata={"from_env": _optional_path})
     boundary_crs: str = ""
+    proxy_hops: int = 0
 
     def __post_init__(self) -> None:
         problem = RADIUS_M.problem(str(self.default_radius_m))
         if problem is not None:
             msg = f"Setting default_radius_m (STATIONMAP_DEFAULT_RADIUS_M) {problem}."
+            raise BadRequestError(msg)
+        if self.proxy_hops < 0:
+            msg = f"Setting proxy_hops (STATIONMAP_PROXY_HOPS) must be 0 or more, got {self.proxy_hops}."
             raise BadRequestError(msg)
 
     @classmethod

@@ -12,6 +12,7 @@
     │   └── DistrictLookupError          no division, or several, fit a district's adcode or name, 404
     ├── OpeningHoursError (ValueError)   an opening_hours string cannot be parsed, 422
     ├── EmptyInputError (ValueError)     an analysis got nothing to work on, 422
+    ├── MissingExtraError (ImportError)  an optional part (stationmap[pdf], [osm], [ilp]) is not installed, 501
     └── StationNotFoundError (KeyError)  no station with that id, 404
 
 Faces translate these only at the edge: the web app to ``{"ok": false, "error": msg, "status": n}``, the CLI to
@@ -28,6 +29,7 @@ __all__ = [
     "DistrictLookupError",
     "EmptyInputError",
     "ImportMappingError",
+    "MissingExtraError",
     "OpeningHoursError",
     "StationDataError",
     "StationMapError",
@@ -97,6 +99,12 @@ class EmptyInputError(StationMapError, ValueError):
     """An analysis was given no stations, no region, or no demand."""
 
     http_status = 422
+
+
+class MissingExtraError(StationMapError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install (``stationmap[pdf]``)."""
+
+    http_status = 501
 
 
 class StationNotFoundError(StationMapError, KeyError):

@@ -7,6 +7,7 @@ cannot be placed (no or bad coordinates) is an error that stops the import, with
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import io
@@ -14,6 +15,7 @@ import json
 import math
 import re
 import unicodedata
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ import pandas as pd
 from stationmap import clerk_hours, geo
 from stationmap.districts import District
 from stationmap.errors import ImportMappingError, OpeningHoursError, StationDataError
+from stationmap.files import MAX_CELL_CHARS, MAX_TABLE_BYTES, check_xlsx_size, decode_table_text, is_formula_text
 from stationmap.schema import (
     AMENITIES,
     DEMO_NOTICE,
@@ -217,14 +220,26 @@ def parse_column_map(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     return mapping
 
 
-def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: str | None = None) -> pd.DataFrame:
     """
-    Read a CSV (UTF-8, UTF-8 with BOM, or GB18030 as Excel in China saves it) or XLSX table as strings.
+    Read a CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030 as Excel in China saves it) or XLSX table as strings.
+
+    Parameters
+    ----------
+    path
+        ``.csv``/``.txt``/``.tsv`` or ``.xlsx``/``.xlsm`` file.
+    sheet
+        XLSX sheet name or index (default: the first).
+    encoding
+        Encoding of a CSV file; None detects UTF-8 or GB18030 and refuses anything else
+        (see `stationmap.files.decode_table_text`).
 
     Raises
     ------
     StationDataError
-        If the file is missing, empty, or not a readable table.
+        If the file is missing, empty, too large (`stationmap.files.MAX_TABLE_BYTES`,
+        `~stationmap.files.MAX_XLSX_UNCOMPRESSED_BYTES`), of an encoding that cannot be told, or not a readable
+        table.
     """
     path = Path(path)
     if not path.is_file():
@@ -233,24 +248,23 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFr
     suffix = path.suffix.lower()
     try:
         if suffix in {".xlsx", ".xlsm"}:
+            check_xlsx_size(path)
             table = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, engine="openpyxl")
         elif suffix in {".csv", ".txt", ".tsv"}:
-            raw = path.read_bytes()
-            for encoding in ("utf-8-sig", "gb18030"):
-                try:
-                    text = raw.decode(encoding)
-                    break
-                except UnicodeDecodeError:
-                    continue
-            else:
-                msg = f"{path.name}: neither UTF-8 nor GB18030 text; save it as UTF-8 CSV."
+            size = path.stat().st_size
+            if size > MAX_TABLE_BYTES:
+                msg = f"{path.name}: {size:,} bytes, more than the limit of {MAX_TABLE_BYTES:,}; split the table."
+                raise StationDataError(msg)
+            text = decode_table_text(path.read_bytes(), name=path.name, encoding=encoding)
+            if not text.strip():
+                msg = f"{path.name}: the file is empty; expected a header row and one row per station."
                 raise StationDataError(msg)
             sep = "\t" if suffix == ".tsv" else None
             table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep, engine="python")
         else:
             msg = f"{path.name}: unsupported table type {suffix!r}; expected .csv or .xlsx."
             raise StationDataError(msg)
-    except (ValueError, KeyError, OSError, pd.errors.ParserError) as err:
+    except (ValueError, KeyError, OSError, pd.errors.ParserError, zipfile.BadZipFile, csv.Error) as err:
         if isinstance(err, StationDataError):
             raise
         msg = f"Cannot read table {path.name}: {err}"
@@ -341,7 +355,7 @@ def _parse_honours(text: str) -> list[dict[str, Any]] | None:
     if text.startswith("["):
         try:
             value = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # [[[[...]]]] deeper than the parser's stack: not honours
             return None
         return value if isinstance(value, list) else None
     honours = []
@@ -532,7 +546,7 @@ class _RowReader(ProblemCollector):
         elif field_name in {"amenities_other", "extra"}:
             try:
                 value = json.loads(text)  # our own exports write these as JSON
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # RecursionError: [[[[...]]]], kept as text
                 value = _split_items(text) if field_name == "amenities_other" else {column: text}
             if field_name == "amenities_other":
                 self.keep_other_amenities([str(v) for v in value] if isinstance(value, list) else [text])
@@ -554,14 +568,14 @@ def _coordinate(text: str | None) -> float | None:
 
 def import_table(path: str | Path, *, crs: str | None, district: District | None = None,
                  column_map: Mapping[str, str] | None = None, sheet: str | int | None = None,
-                 id_prefix: str | None = None) -> ImportResult:
+                 id_prefix: str | None = None, encoding: str | None = None) -> ImportResult:
     """
     Import a clerk's CSV/XLSX station table into WGS-84 station records.
 
     Parameters
     ----------
     path
-        ``.csv`` (UTF-8 or GB18030) or ``.xlsx`` table with one station per row.
+        ``.csv`` (UTF-8 or GB18030, else give `encoding`) or ``.xlsx`` table with one station per row.
     crs
         Datum of the table's coordinates: ``wgs84``, ``gcj02`` (Amap, Tencent) or ``bd09`` (Baidu). Required.
     district
@@ -576,6 +590,9 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
         XLSX sheet name or index (default: the first).
     id_prefix
         Prefix of generated ids for rows without one (default: the district adcode, else ``ST``).
+    encoding
+        Encoding of a CSV table; None reads UTF-8 or GB18030 and refuses anything it cannot tell
+        (see `read_table`).
 
     Returns
     -------
@@ -595,7 +612,7 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
         With every row problem, if any row cannot be imported (e.g. missing or unparseable coordinates).
     """
     datum = geo.parse_datum(crs)
-    table = read_table(path, sheet=sheet)
+    table = read_table(path, sheet=sheet, encoding=encoding)
     columns = [str(c) for c in table.columns]
     table.columns = columns
     mapping = _map_headers(columns, dict(column_map or {}))
@@ -621,6 +638,13 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
             text = _cell(row[column])
             if text is None:
                 continue
+            if len(text) > MAX_CELL_CHARS:
+                reader.error(column, text[:40], f"a cell of at most {MAX_CELL_CHARS:,} characters "
+                             f"(this one has {len(text):,})")
+                continue
+            if is_formula_text(row[column]):
+                reader.warn(column, row[column], "text, not a spreadsheet formula: a cell starting with =, +, -, @, "
+                            "tab or CR runs as a formula when opened in Excel; kept as written (exports prefix ')")
             if target in ("lon", "lat"):
                 lon_lat[target] = _coordinate(text)
                 if lon_lat[target] is None:

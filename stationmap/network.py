@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 
 from stationmap import geo
 from stationmap.errors import BadRequestError, EmptyInputError
+from stationmap.extras import import_extra
 
 __all__ = ["OSM_SUFFIXES", "WalkNetwork", "is_walkable", "read_walk_network"]
 
@@ -147,8 +148,10 @@ def read_walk_network(path: str | Path, *, largest_component: bool = True) -> Wa
         If the file is missing, not an OSM extract, or unreadable.
     EmptyInputError
         If it has no walkable way.
+    MissingExtraError
+        If pyosmium is not installed: ``pip install 'stationmap[osm]'``.
     """
-    import osmium  # imported here: only reading extracts needs it
+    osmium = import_extra("osmium")  # imported here: only reading extracts needs it, the extra stationmap[osm]
 
     path = Path(path)
     name = path.name.lower()

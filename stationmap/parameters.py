@@ -34,6 +34,8 @@ __all__ = [
     "DISTRICT",
     "DISTRICT_CODE",
     "DUPLICATE_M",
+    "EXPORT_DATUM",
+    "EXPORT_DISTRICT",
     "GRID_M",
     "HEADLINE_RADIUS_M",
     "LANG",
@@ -479,6 +481,11 @@ PLANNER_MAP_DATUM = MAP_DATUM.replace(
                 "`map_datum` (default wgs84, RFC 7946).")
 ADD = ParamSpec("add", "string", "New stations `lon,lat;lon,lat` in `datum`.", max_items=50,
                 example="109.10,34.30", reason="One what-if is a handful of stations; 50 bounds its cost.")
+EXPORT_DISTRICT = DISTRICT.replace(
+    description="Export only this district's stations: a district served (see /api/districts), by adcode or "
+                "Chinese name; absent, the whole register.", required=False)
+EXPORT_DATUM = DATUM.replace(description="Datum of the exported coordinates: wgs84 (default, RFC 7946), gcj02 for "
+                                         "Amap users or bd09 for Baidu users.")
 REMOVE = ParamSpec("remove", "string", "Ids of the district's stations to remove, comma-separated.",
                    max_items=200, example="610111-001",
                    reason="More than any district's register holds today (灞桥区 has 63).")
@@ -495,5 +502,5 @@ SPECS: tuple[ParamSpec, ...] = (
     RADIUS_M, HEADLINE_RADIUS_M, SITES_K, WEB_SITES_K, REPORT_SITES, MIN_AREA_M2, GRID_M, TIME_LIMIT_S,
     STREET_BUFFER_M, TOP, DUPLICATE_M, AT, LON, LAT, BBOX, ZOOM, NEAREST_K, LIMIT, OFFSET, MAX_DISTANCE_M,
     MIN_STARS, QUERY, DISTRICT_CODE, DISTRICT, AMENITY, TOILET, OPEN_AT, OPEN_NOW, STATION_AT, LANG, DATUM,
-    ADD_DATUM, MAP_DATUM, PLANNER_MAP_DATUM, ADD, REMOVE, PORT, MAX_REQUEST_BYTES,
+    ADD_DATUM, MAP_DATUM, PLANNER_MAP_DATUM, ADD, REMOVE, EXPORT_DISTRICT, EXPORT_DATUM, PORT, MAX_REQUEST_BYTES,
 )

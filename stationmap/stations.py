@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo
 from stationmap.errors import BadRequestError, StationDataError
-from stationmap.files import atomic_write, read_utf8
+from stationmap.files import atomic_write, is_formula_text, read_utf8
 from stationmap.schema import (
     AMENITIES,
     FIELDS,
@@ -36,6 +36,7 @@ __all__ = [
     "load_stations",
     "read_feature_collection",
     "stations_from_features",
+    "stations_table",
     "stations_to_geojson",
     "validate_stations",
 ]
@@ -55,7 +56,8 @@ def read_feature_collection(path: str | Path) -> dict[str, Any]:
     Raises
     ------
     StationDataError
-        If the file is missing, not UTF-8, not JSON (with line and column), or not a FeatureCollection.
+        If the file is missing, not UTF-8, not JSON (with line and column), nested too deeply (``[[[[...]]]]``), or
+        not a FeatureCollection.
     """
     path = Path(path)
     text = read_utf8(path, what="Station file")
@@ -63,6 +65,9 @@ def read_feature_collection(path: str | Path) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
         msg = f"{path.name}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}."
+        raise StationDataError(msg) from err
+    except RecursionError as err:  # [[[[...]]]] nested deeper than the parser's stack
+        msg = f"{path.name}: JSON nested too deeply to be a station FeatureCollection."
         raise StationDataError(msg) from err
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
@@ -294,8 +299,22 @@ _ZH_HEADERS = {
 _VOCAB_LISTS = {"amenities": AMENITIES, "served_groups": SERVED_GROUPS}
 
 
-def _table(stations: gpd.GeoDataFrame, datum: str, headers: str) -> pd.DataFrame:
-    """Flatten stations to one row each: vocabulary lists as labels a clerk reads, other nested values as JSON."""
+def stations_table(stations: gpd.GeoDataFrame, *, datum: str = "wgs84", headers: str = "en") -> pd.DataFrame:
+    """
+    Flatten stations to one row each, as CSV and XLSX exports write them.
+
+    Vocabulary lists become labels a clerk reads, other nested values JSON; coordinates become ``lon``/``lat``
+    columns in `datum`; no cell or header can run as a spreadsheet formula.
+
+    Parameters
+    ----------
+    stations
+        Stations in EPSG:4326.
+    datum
+        ``wgs84``, ``gcj02`` or ``bd09``: the datum of the ``lon``/``lat`` columns.
+    headers
+        ``en`` (field names) or ``zh`` (Chinese headers that `importer` reads back).
+    """
     lon, lat = geo.convert_coords(stations.geometry.x.to_numpy(dtype=float), stations.geometry.y.to_numpy(dtype=float),
                                   src="wgs84", dst=datum)
     records = []
@@ -315,7 +334,18 @@ def _table(stations: gpd.GeoDataFrame, datum: str, headers: str) -> pd.DataFrame
     table = pd.DataFrame.from_records(records, columns=columns)
     if headers == "zh":
         table = table.rename(columns=_ZH_HEADERS)
-    return table
+    # no cell or header may run as a formula when a clerk opens the file in Excel or WPS
+    return table.rename(columns=_neutralise_formula).map(_neutralise_formula)
+
+
+def _neutralise_formula(value: Any) -> Any:
+    """
+    Prefix ``'`` to text a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+cmd``, ``@SUM``; OWASP).
+
+    Numbers, and text that is a plain number such as ``-3.5``, are left as they are (`files.is_formula_text`). The
+    quote also makes openpyxl write the XLSX cell as a string, not as a formula.
+    """
+    return "'" + value if is_formula_text(value) else value
 
 
 def export_stations(stations: gpd.GeoDataFrame, path: str | Path, *, fmt: str | None = None,
@@ -336,6 +366,9 @@ def export_stations(stations: gpd.GeoDataFrame, path: str | Path, *, fmt: str | 
         a GeoPackage declares an EPSG CRS and no EPSG code exists for those datums).
     headers
         ``en`` (field names) or ``zh`` (Chinese headers, as union clerks keep them) for CSV/XLSX.
+
+        In CSV and XLSX, text starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` (OWASP), so
+        that no cell runs as a formula in Excel or WPS; numbers stay numbers.
 
     Returns
     -------
@@ -362,8 +395,10 @@ def export_stations(stations: gpd.GeoDataFrame, path: str | Path, *, fmt: str | 
             json.dumps(stations_to_geojson(stations, datum=target), ensure_ascii=False, indent=1) + "\n",
             encoding="utf-8"),
         "gpkg": lambda tmp: _write_gpkg(stations, tmp, target),
-        "csv": lambda tmp: _table(stations, target, headers).to_csv(tmp, index=False, encoding="utf-8-sig"),
-        "xlsx": lambda tmp: _table(stations, target, headers).to_excel(tmp, index=False, sheet_name="stations"),
+        # CRLF lines (RFC 4180): the csv writer then also quotes a cell holding a lone CR
+        "csv": lambda tmp: stations_table(stations, datum=target, headers=headers).to_csv(tmp, index=False, encoding="utf-8-sig",
+                                                                    lineterminator="\r\n"),
+        "xlsx": lambda tmp: stations_table(stations, datum=target, headers=headers).to_excel(tmp, index=False, sheet_name="stations"),
     }
     if fmt == "gpkg" and target != "wgs84":
         msg = ("A GeoPackage declares an EPSG CRS and GCJ-02/BD-09 have none; export GCJ-02 or BD-09 as GeoJSON, "

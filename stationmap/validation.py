@@ -4,6 +4,11 @@ Validation collects every problem of a file before anything is raised, as osmnx 
 names the record (``features[i]`` and its id, or the clerk's ``row n``), the field, the value found and what was
 expected. Errors make a file unusable; warnings (possible duplicate, missing hours) do not, unless the caller is
 strict. `ProblemCollector` is the one way problems are gathered, here, in the importer and in the district check.
+
+Text fields are limited in length (`stationmap.files.MAX_TEXT_CHARS`, e.g. 200 characters for a name) and may hold
+no control characters: NUL and the other C0/C1 controls are errors everywhere; tab and line breaks are allowed only
+in the address, host organisation and raw opening hours (`stationmap.files.MULTILINE_FIELDS`), never in ids and
+names.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo, hours
 from stationmap.errors import OpeningHoursError
+from stationmap.files import MAX_TEXT_CHARS, MULTILINE_FIELDS
 from stationmap.parameters import DUPLICATE_M
 from stationmap.schema import (
     AMENITIES,
@@ -195,6 +201,27 @@ def _check_str(c: ProblemCollector, props: Mapping[str, Any], name: str, *, requ
         c.error(name, value, "a string")
     elif required and not value.strip():
         c.error(name, value, "a non-empty string (required)")
+    else:
+        _check_text(c, name, value)
+
+
+def _check_text(c: ProblemCollector, name: str, value: str) -> None:
+    """Check a text field's length (`files.MAX_TEXT_CHARS`) and control characters (`files.MULTILINE_FIELDS`)."""
+    limit = MAX_TEXT_CHARS.get(name, MAX_TEXT_CHARS["*"])
+    if len(value) > limit:
+        c.error(name, value, f"at most {limit:,} characters (found {len(value):,})")
+    pattern = _CONTROL_BUT_LINE_BREAKS if name in MULTILINE_FIELDS else _CONTROL
+    bad = sorted(set(pattern.findall(value)))
+    if bad:
+        shown = ", ".join(f"U+{ord(ch):04X}" for ch in bad[:5])
+        where = ("no control characters but tabs and line breaks" if name in MULTILINE_FIELDS
+                 else "no control characters, tabs or line breaks")
+        c.error(name, value, f"text with {where} (found {shown})")
+
+
+# the Unicode control characters (category Cc: C0, DEL, C1); the second also spares tab, LF and CR
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINE_BREAKS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _check_enum(c: ProblemCollector, props: Mapping[str, Any], name: str, vocab: Vocabulary) -> None:
@@ -303,6 +330,8 @@ def _check_properties(c: ProblemCollector, props: Mapping[str, Any]) -> None:
                "(without them the station counts as closed at every hour)")
     elif not isinstance(oh, str):
         c.error("opening_hours", oh, "a string in OSM opening_hours syntax")
+    elif len(oh) > MAX_TEXT_CHARS["opening_hours"]:
+        _check_text(c, "opening_hours", oh)
     else:
         try:
             hours.parse_hours(oh)
@@ -425,6 +454,7 @@ def validate_features(doc: Mapping[str, Any], *, districts: Mapping[str, BaseGeo
         if not isinstance(sid, str) or not sid.strip():
             c.error("id", sid, "a non-empty string id, unique in the file (e.g. '610111-007')")
         else:
+            _check_text(c, "id", sid)
             if feature.get("id") is not None and feature.get("id") != sid:
                 c.error("id", feature.get("id"), f"the Feature id to equal properties.id {sid!r}")
             if sid in seen_ids:

@@ -14,10 +14,10 @@ import geopandas as gpd
 import pytest
 from click.testing import CliRunner
 
-from stationmap.config import PROJECT_ROOT, Settings
+from stationmap.config import BUNDLED_DATA_DIR, Settings
 
 TESTS = Path(__file__).resolve().parent
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,7 +32,7 @@ def boundary_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     """Settings pointing at the bundled data folder."""
-    return Settings(data_dir=PROJECT_ROOT / "data")
+    return Settings(data_dir=BUNDLED_DATA_DIR)
 
 
 #: The day district reports are built for in tests: a Monday, so time-of-day figures do not follow the calendar.
@@ -86,7 +86,7 @@ def district_points(boundary_cache: Path):
     from stationmap.districts import load_district
 
     def points(adcode: str, n: int) -> list[tuple[float, float]]:
-        district = load_district(adcode, data_dir=PROJECT_ROOT / "data", cache_dir=boundary_cache)
+        district = load_district(adcode, data_dir=BUNDLED_DATA_DIR, cache_dir=boundary_cache)
         inner = district.geometry.buffer(-0.002)  # about 200 m inside, so no point sits on the border
         west, south, east, north = inner.bounds
         side = 8 * int(np.ceil(np.sqrt(n)))
@@ -108,7 +108,7 @@ def runner() -> CliRunner:
 # --- end-to-end tests: Debian's Chromium driven by Playwright ------------------------------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+ARTIFACTS = TESTS.parent / "test-artifacts"
 # Without the background-networking flags Chromium keeps calling home, and this machine refuses every such call.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",

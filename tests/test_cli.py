@@ -94,6 +94,17 @@ def test_import_and_export(runner, tmp_path):
     assert "纺织城驿站,109.065" in (tmp_path / "amap.csv").read_text(encoding="utf-8-sig")
 
 
+@pytest.mark.parametrize("layout", ["empty", "boundaries only"])
+def test_summary_without_data_fails_loudly(runner, tmp_path, layout):
+    if layout == "boundaries only":
+        (tmp_path / "boundaries").mkdir()
+        (tmp_path / "boundaries" / "610111.geojson").write_text("{}", encoding="utf-8")
+    result = runner.invoke(main, ["summary"], env={"STATIONMAP_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 1, result.output
+    found = "no district boundary" if layout == "empty" else "no station file"
+    assert f"Error: Found {found} in the data folder {str(tmp_path)!r}" in result.output
+
+
 def test_summary(runner):
     result = runner.invoke(main, ["summary"])
     assert result.exit_code == 0, result.output
@@ -351,3 +362,50 @@ def test_help_states_the_ranges_from_the_specs(runner, command, fragments):
     text = " ".join(result.output.split())
     for fragment in fragments:
         assert fragment in text, (fragment, text)
+
+
+# --- hardened (issue 11) ------------------------------------------------------------------------------------------
+
+def test_import_big5_needs_encoding(runner, tmp_path):
+    out = tmp_path / "out.geojson"
+    refused = runner.invoke(main, ["import", str(BAD / "table_big5.csv"), "--crs", "wgs84", "-o", str(out)])
+    assert refused.exit_code == 1, refused.output
+    assert "--encoding" in refused.output and "Traceback" not in refused.output and not out.exists()
+    result = runner.invoke(main, ["import", str(BAD / "table_big5.csv"), "--crs", "wgs84", "--encoding", "big5",
+                                  "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    names = [f["properties"]["name"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]]
+    assert names == ["紡織公園愛心驛站", "席王街道環衛驛站"]
+
+
+@pytest.mark.parametrize("name", ["table_gbk.csv", "table_utf8_bom.csv"])
+def test_import_gbk_and_utf8_bom_without_encoding(runner, tmp_path, name):
+    out = tmp_path / "out.geojson"
+    result = runner.invoke(main, ["import", str(BAD / name), "--crs", "wgs84", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "纺织公园爱心驿站" in out.read_text(encoding="utf-8")
+
+
+def test_import_empty_csv_exits_1(runner, tmp_path):
+    result = runner.invoke(main, ["import", str(BAD / "table_empty.csv"), "--crs", "wgs84",
+                                  "-o", str(tmp_path / "out.geojson")])
+    assert result.exit_code == 1, result.output
+    assert "empty" in result.output and "Traceback" not in result.output
+
+
+def test_validate_deeply_nested_json_exits_1(runner, tmp_path):
+    path = tmp_path / "deep.geojson"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "nested too deeply" in result.output and "RecursionError" not in result.output
+
+
+def test_import_formula_text_warns_and_export_neutralises(runner, tmp_path):
+    out = tmp_path / "out.geojson"
+    result = runner.invoke(main, ["import", str(BAD / "table_formula.csv"), "--crs", "wgs84", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "row 2" in result.output and "formula" in result.output
+    exported = runner.invoke(main, ["export", str(out), "-o", str(tmp_path / "x.csv")])
+    assert exported.exit_code == 0, exported.output
+    assert "'=HYPERLINK(" in (tmp_path / "x.csv").read_text(encoding="utf-8-sig")

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from pathlib import Path
 
 import geopandas as gpd
 import pytest
@@ -13,11 +14,11 @@ import shapely
 
 from stationmap import geo
 from stationmap.cli import main
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.stations import export_stations, load_stations
 
-DATA = PROJECT_ROOT / "data"
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+DATA = BUNDLED_DATA_DIR
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def run(runner, *args):

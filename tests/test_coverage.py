@@ -21,12 +21,12 @@ from stationmap.analysis.coverage import (
     service_areas,
     what_if,
 )
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.districts import load_district
 from stationmap.errors import BadRequestError, CRSMismatchError, EmptyInputError, StationNotFoundError
 from stationmap.stations import load_stations
 
-DATA = PROJECT_ROOT / "data"
+DATA = BUNDLED_DATA_DIR
 BUNDLED = ["610111", "530111", "450305", "511502"]
 # The disc is a 64-gon (quad_segs=16): its area is this fraction of the true circle's.
 POLY = 32 * math.sin(2 * math.pi / 64) / math.pi

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +14,6 @@ import shapely.ops
 from scipy.spatial import cKDTree
 
 from stationmap import geo
-from stationmap.config import PROJECT_ROOT
 from stationmap.districts import (
     _division_boundary,
     bundled_adcodes,
@@ -27,7 +27,7 @@ from stationmap.districts import (
 from stationmap.errors import BoundaryError, DatumError, DistrictLookupError
 from stationmap.gazetteer import cnmaps_gazetteer, cnmaps_root
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # Areas of the source files (../shared/data/README.md), km²
 AREAS_KM2 = {"610111": 326, "530111": 638, "450305": 71.5, "511502": 1523}

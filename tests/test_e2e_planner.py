@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,7 @@ DISTRICT = "450305"  # 桂林七星区: the smallest bundled set, so the page se
 
 @pytest.fixture(scope="module")
 def base_url(live_server) -> Iterator[str]:
-    with live_server(PROJECT_ROOT / "data") as url:
+    with live_server(BUNDLED_DATA_DIR) as url:
         yield url
 
 

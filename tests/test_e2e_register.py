@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from stationmap import cli, geo
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def register(tmp_path_factory, points) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(register, live_server) -> Iterator[str]:
-    with live_server(PROJECT_ROOT / "data", stations=(register,)) as url:
+    with live_server(BUNDLED_DATA_DIR, stations=(register,)) as url:
         yield url
 
 

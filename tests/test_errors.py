@@ -16,6 +16,7 @@ from stationmap import errors
     (errors.BoundaryError, 422, ValueError),
     (errors.OpeningHoursError, 422, ValueError),
     (errors.EmptyInputError, 422, ValueError),
+    (errors.MissingExtraError, 501, ImportError),
     (errors.StationNotFoundError, 404, KeyError),
 ])
 def test_error_tree(cls, status, builtin):

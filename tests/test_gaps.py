@@ -11,12 +11,12 @@ import shapely
 
 from stationmap.analysis.coverage import coverage_report
 from stationmap.analysis.gaps import find_gaps
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.districts import load_district
 from stationmap.errors import BadRequestError, EmptyInputError
 from stationmap.stations import load_stations
 
-DATA = PROJECT_ROOT / "data"
+DATA = BUNDLED_DATA_DIR
 POLY = 32 * math.sin(2 * math.pi / 64) / math.pi  # 64-gon disc area / circle area
 
 

@@ -326,3 +326,103 @@ def test_amenity_list_forms(tmp_path, cell, keys, other):
         assert frame["amenities_other"].iloc[0] == other
     else:
         assert "amenities_other" not in frame or not isinstance(frame["amenities_other"].iloc[0], list)
+
+
+# --- hardened (issue 11): encodings, empty and oversized tables, formula text ------------------------------------
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+
+
+@pytest.mark.parametrize("name", ["table_gbk.csv", "table_utf8_bom.csv"])
+def test_gbk_and_utf8_bom_tables_are_read(name):
+    result = importer.import_table(BAD / name, crs="wgs84")
+    assert list(result.stations["name"]) == ["纺织公园爱心驿站", "席王街道环卫驿站"]
+    assert result.stations["address"].iloc[0] == "西安市灞桥区纺织城正街"
+
+
+def test_big5_table_is_refused_not_imported_as_garbage():
+    with pytest.raises(StationDataError, match="--encoding"):
+        importer.import_table(BAD / "table_big5.csv", crs="wgs84")
+
+
+def test_big5_table_imports_with_its_encoding_given():
+    result = importer.import_table(BAD / "table_big5.csv", crs="wgs84", encoding="big5")
+    assert list(result.stations["name"]) == ["紡織公園愛心驛站", "席王街道環衛驛站"]
+
+
+def test_wrong_encoding_given_is_a_clean_error():
+    with pytest.raises(StationDataError, match="not utf-8 text.*--encoding"):
+        importer.import_table(BAD / "table_gbk.csv", crs="wgs84", encoding="utf-8")
+    with pytest.raises(StationDataError, match="Unknown encoding"):
+        importer.import_table(BAD / "table_gbk.csv", crs="wgs84", encoding="klingon")
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\r\n\r\n  \n"])
+def test_empty_csv_is_a_data_error(tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    with pytest.raises(StationDataError, match="empty"):
+        importer.import_table(path, crs="wgs84")
+    with pytest.raises(StationDataError, match="empty"):
+        importer.import_table(BAD / "table_empty.csv", crs="wgs84")
+
+
+def test_formula_text_is_kept_with_a_warning_naming_row_column_and_value():
+    result = importer.import_table(BAD / "table_formula.csv", crs="wgs84")
+    station = result.stations.iloc[0]
+    assert station["name"].startswith('=HYPERLINK(')
+    assert station["address"] == "@SUM(1+1)"
+    formula = [str(p) for p in result.report.warnings if "formula" in p.expected]
+    assert {p.field for p in result.report.warnings if "formula" in p.expected} == {"name", "address", "phone",
+                                                                                   "manager"}
+    assert any("row 2" in line and "name" in line and "=HYPERLINK" in line for line in formula), formula
+
+
+def test_negative_number_text_is_not_a_formula(tmp_path):
+    path = _write_csv(tmp_path / "neg.csv", rows=[["站", "109.069", "34.266", "-3.5"]],
+                      headers=["name", "lon", "lat", "备注"])
+    result = importer.import_table(path, crs="wgs84")
+    assert not [p for p in result.report.warnings if "formula" in p.expected]
+
+
+def test_xlsx_decompression_bomb_is_refused_before_openpyxl(tmp_path, monkeypatch):
+    import zipfile
+
+    from stationmap import files
+
+    monkeypatch.setattr(files, "MAX_XLSX_UNCOMPRESSED_BYTES", 1_000_000)  # keep the test file small
+    path = _write_xlsx(tmp_path / "bomb.xlsx")
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/padding.bin", b"\0" * 2_000_000)
+    assert path.stat().st_size < 100_000
+
+    def _no_openpyxl(*args, **kwargs):
+        raise AssertionError("openpyxl opened the workbook")
+
+    monkeypatch.setattr(pd, "read_excel", _no_openpyxl)
+    with pytest.raises(StationDataError, match="uncompresses to 2,0"):
+        importer.import_table(path, crs="wgs84")
+
+
+def test_xlsx_that_is_not_a_zip_is_a_data_error(tmp_path):
+    path = tmp_path / "fake.xlsx"
+    path.write_text("name,lon,lat\n", encoding="utf-8")
+    with pytest.raises(StationDataError, match="not an XLSX workbook"):
+        importer.import_table(path, crs="wgs84")
+
+
+def test_overlong_cell_is_an_error_with_row_and_column(tmp_path):
+    from stationmap.files import MAX_CELL_CHARS
+
+    path = _write_csv(tmp_path / "long.csv", rows=[["站", "109.069", "34.266", "x" * (MAX_CELL_CHARS + 1)]],
+                      headers=["name", "lon", "lat", "备注"])
+    with pytest.raises(StationDataError, match=r"row 2: 备注 = 'x+'?: a cell of at most 32,767 characters"):
+        importer.import_table(path, crs="wgs84")
+
+
+def test_deeply_nested_json_cells_are_kept_as_text(tmp_path):
+    deep = "[" * 10_000 + "]" * 10_000
+    path = _write_csv(tmp_path / "deep.csv", rows=[["站", "109.069", "34.266", deep, deep, "24/7"]],
+                      headers=["name", "lon", "lat", "荣誉", "其他信息", "开放时间"])
+    result = importer.import_table(path, crs="wgs84")
+    assert result.stations["extra"].iloc[0] == {"荣誉": deep, "其他信息": deep}

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from stationmap import geo
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_STATIC_DIR
 from stationmap.errors import BadRequestError
 from stationmap.mapping import (
     LEAFLET_VERSION,
@@ -45,13 +45,13 @@ def test_vendored_files_exist_and_match_folium_versions():
 
     js, css = vendored_assets("/static")
     for _name, url in js + css:
-        assert (PROJECT_ROOT / url.removeprefix("/")).is_file(), url
+        assert (BUNDLED_STATIC_DIR.parent / url.removeprefix("/")).is_file(), url
     assert f"leaflet@{LEAFLET_VERSION}" in dict(folium.Map.default_js)["leaflet"]
     assert f"/{MARKERCLUSTER_VERSION}/" in dict(MarkerCluster.default_js)["markerclusterjs"]
-    versions = (PROJECT_ROOT / "static" / "vendor" / "VERSIONS.txt").read_text()
+    versions = (BUNDLED_STATIC_DIR / "vendor" / "VERSIONS.txt").read_text()
     assert f"leaflet {LEAFLET_VERSION}" in versions
     assert f"leaflet.markercluster {MARKERCLUSTER_VERSION}" in versions
-    assert (PROJECT_ROOT / "static" / "vendor" / "leaflet" / "images" / "marker-icon.png").is_file()
+    assert (BUNDLED_STATIC_DIR / "vendor" / "leaflet" / "images" / "marker-icon.png").is_file()
 
 
 def test_map_centre_is_lat_lon_for_folium():
@@ -132,4 +132,4 @@ def test_both_pages_load_the_shared_helpers_before_their_script():
     for js, _ in (vendored_assets("/static"), planner_assets("/static")):
         names = [name for name, _ in js]
         assert names.index("smcommon") == names.index(names[-1]) - 1  # common.js right before the page script
-    assert (PROJECT_ROOT / "static" / "common.js").is_file()
+    assert (BUNDLED_STATIC_DIR / "common.js").is_file()

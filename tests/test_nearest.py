@@ -19,7 +19,7 @@ from stationmap.analysis.nearest import (
     NearestResult,
     nearest_stations,
 )
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.errors import BadRequestError, CRSMismatchError
 from stationmap.hours import TZ
 from stationmap.stations import load_stations
@@ -41,7 +41,7 @@ def index(fixture_stations) -> NearestIndex:
 def bundled() -> gpd.GeoDataFrame:
     import pandas as pd
 
-    frames = [load_stations(p) for p in sorted((PROJECT_ROOT / "data" / "stations").glob("*.geojson"))]
+    frames = [load_stations(p) for p in sorted((BUNDLED_DATA_DIR / "stations").glob("*.geojson"))]
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=geo.WGS84)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -11,11 +12,10 @@ from scipy.sparse.csgraph import dijkstra
 
 from stationmap import geo
 from stationmap.analysis.network_coverage import network_coverage_report
-from stationmap.config import PROJECT_ROOT
 from stationmap.errors import BadRequestError, EmptyInputError
 from stationmap.network import WalkNetwork, is_walkable, read_walk_network
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OSM = SHARED_DATA / "osm"
 POPULATION = SHARED_DATA / "population" / "helsinki_population_grid_2020.gpkg"
 

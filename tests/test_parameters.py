@@ -20,7 +20,7 @@ from webcheck import strict_json  # tests/webcheck.py
 from werkzeug.datastructures import MultiDict
 
 import stationmap.parameters as parameters
-from stationmap.config import PROJECT_ROOT, Settings
+from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.errors import BadRequestError
 from stationmap.parameters import (
     LIMIT,
@@ -229,7 +229,7 @@ class _ParseOnlyCache:
 
 @pytest.fixture(scope="module")
 def app():
-    app = create_app(Settings(data_dir=PROJECT_ROOT / "data", max_results=20))
+    app = create_app(Settings(data_dir=BUNDLED_DATA_DIR, max_results=20))
     app.extensions["stationmap_planner"] = _ParseOnlyCache()
     return app
 

@@ -15,13 +15,13 @@ from stationmap.analysis.rating import (
     rate_stations,
     summarize_ratings,
 )
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.errors import BadRequestError, StationDataError
 from stationmap.rubric import load_rubric, parse_rubric
 from stationmap.stations import load_stations
 
-SHIPPED = PROJECT_ROOT / "data" / "rubric" / "stars-v1.toml"
-DEMO_FILES = sorted((PROJECT_ROOT / "data" / "stations").glob("*.geojson"))
+SHIPPED = BUNDLED_DATA_DIR / "rubric" / "stars-v1.toml"
+DEMO_FILES = sorted((BUNDLED_DATA_DIR / "stations").glob("*.geojson"))
 CHECKED = "2025-07-01"
 
 # Stations exactly at the thresholds of each level of the shipped rubric (levels are cumulative).

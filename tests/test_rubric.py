@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 
 from stationmap import rubric as rubric_mod
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.errors import StationDataError
 from stationmap.rubric import default_rubric_path, load_rubric, parse_rubric
 
-SHIPPED = PROJECT_ROOT / "data" / "rubric" / "stars-v1.toml"
+SHIPPED = BUNDLED_DATA_DIR / "rubric" / "stars-v1.toml"
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,12 @@ from stationmap.analysis.siting import (
     propose_sites,
     solve_max_cover,
 )
-from stationmap.config import PROJECT_ROOT
+from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.districts import load_district
 from stationmap.errors import BadRequestError, CRSMismatchError, EmptyInputError
 from stationmap.stations import load_stations
 
-DATA = PROJECT_ROOT / "data"
+DATA = BUNDLED_DATA_DIR
 
 
 def instance(seed: int, n_demand: int = 40, n_cand: int = 9, span: float = 0.04):

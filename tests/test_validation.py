@@ -90,3 +90,47 @@ def test_well_formed_records_have_no_errors(rows):
                 for i, (lon, lat, stars, hours) in enumerate(rows)]
     report = validate_features({"type": "FeatureCollection", "features": features})
     assert report.errors == ()
+
+
+# --- hardened (issue 11): text length and control characters -----------------------------------------------------
+
+def _doc(**props):
+    base = {"id": "X-1", "name": "测试驿站", "opening_hours": "24/7"}
+    base.update(props)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": base["id"], "properties": base,
+         "geometry": {"type": "Point", "coordinates": [109.06, 34.27]}}]}
+
+
+def test_ten_megabyte_name_is_an_error_naming_record_field_and_length():
+    report = validate_features(_doc(name="驿" * 10_000_000))
+    [error] = report.errors
+    assert (error.where, error.station_id, error.field) == ("features[0]", "X-1", "name")
+    assert "at most 200 characters (found 10,000,000)" in error.expected
+    assert len(str(error)) < 300  # the value is shortened in the message
+
+
+def test_every_text_field_has_a_length_limit():
+    from stationmap.files import MAX_TEXT_CHARS
+
+    fields = ["name_en", "address", "district", "host_org", "manager", "phone", "opening_hours_raw"]
+    report = validate_features(_doc(**{f: "x" * (MAX_TEXT_CHARS[f] + 1) for f in fields}))
+    assert sorted(p.field for p in report.errors) == sorted(fields)
+    ok = validate_features(_doc(**{f: "x" * MAX_TEXT_CHARS[f] for f in fields}))
+    assert not ok.errors
+    long_id = validate_features(_doc(id="X" * 65))
+    assert [p.field for p in long_id.errors] == ["id"]
+
+
+def test_nul_and_control_characters_are_errors_naming_the_field():
+    report = validate_features(_doc(name="驿站\x00", address="路\x1b[31m1号", manager="张\u0085三"))
+    found = {p.field: p.expected for p in report.errors}
+    assert set(found) == {"name", "address", "manager"}
+    assert "U+0000" in found["name"] and "U+001B" in found["address"] and "U+0085" in found["manager"]
+
+
+def test_tabs_and_line_breaks_only_in_multiline_fields():
+    report = validate_features(_doc(name="驿站\n二号", id="X-1\t", address="西安市灞桥区\r\n纺织城正街\t1号",
+                                    host_org="灞桥区总工会\n环卫所", opening_hours_raw="周一\n周二"))
+    assert sorted(p.field for p in report.errors) == ["id", "name"]
+    assert all("tabs or line breaks" in p.expected for p in report.errors)

@@ -12,7 +12,7 @@ import pytest
 from webcheck import assert_error, strict_json  # tests/webcheck.py
 
 from stationmap import geo
-from stationmap.config import PROJECT_ROOT, Settings
+from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.web import create_app
 from stationmap.web.errors import error_body
 from stationmap.web.i18n import UI, best_lang
@@ -41,7 +41,7 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def bundled_client():
-    return create_app(Settings(data_dir=PROJECT_ROOT / "data")).test_client()
+    return create_app(Settings(data_dir=BUNDLED_DATA_DIR)).test_client()
 
 
 # --- the error shape ------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def test_nearest_parameter_errors(client, query, fragments):
 def test_nearest_matches_brute_force_on_bundled_data(bundled_client):
     from stationmap.stations import load_stations
 
-    stations = [load_stations(p) for p in sorted((PROJECT_ROOT / "data" / "stations").glob("*.geojson"))]
+    stations = [load_stations(p) for p in sorted((BUNDLED_DATA_DIR / "stations").glob("*.geojson"))]
     lon_all = np.concatenate([s.geometry.x.to_numpy() for s in stations])
     lat_all = np.concatenate([s.geometry.y.to_numpy() for s in stations])
     rng = np.random.default_rng(11)
@@ -499,3 +499,100 @@ def test_report_download(bundled_client):
                                          ("/report/450305.html?lang=fr", 400)])
 def test_report_errors(bundled_client, url, status):
     assert bundled_client.get(url).status_code == status
+
+
+# --- hardened: log lines and request limits (issue 11) ---------------------------------------------------------
+
+def test_access_log_escapes_control_characters_in_the_path(app, caplog):
+    import logging
+
+    from werkzeug.test import Client
+
+    from stationmap.web.server import AccessLog
+
+    with caplog.at_level(logging.INFO, logger="stationmap.access"):
+        response = Client(AccessLog(app)).get('/api/x%0d%0a127.0.0.1 "GET / HTTP/1.1" 200%1b[31m%00?q=%0a"')
+        response.close()
+    lines = _access_lines(caplog)
+    assert len(lines) == 1
+    line = lines[0]
+    assert not any(ch in line for ch in "\r\n\x1b\x00")
+    assert "\\x0d\\x0a" in line and "\\x1b[31m" in line and "\\x00" in line
+    assert line.count('"') == 2  # only the quotes around the request itself
+
+
+def _raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict, bytes]:
+    import http.client
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + body)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def _assert_json_error(status, headers, body, expected, *fragments):
+    assert status == expected, body
+    assert headers["Content-Type"].startswith("application/json")
+    doc = json.loads(body)
+    assert set(doc) == {"ok", "error", "status"} and doc["ok"] is False and doc["status"] == expected
+    for fragment in fragments:
+        assert fragment in doc["error"], doc["error"]
+
+
+def test_real_server_answers_oversized_bodies_and_headers_in_json(fixture_dir):
+    from stationmap.files import MAX_HEADER_BYTES
+    from stationmap.web.server import running_server
+
+    settings = Settings(data_dir=fixture_dir, port=0, max_request_bytes=1000)
+    with running_server(settings) as server:
+        port = server.effective_port
+        # a declared body over the limit: refused before it is read
+        head = b"POST /api/nearest HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n"
+        _assert_json_error(*_raw_request(port, head), 413, "limit is 1000 bytes")
+        head = b"POST /api/nearest HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n"
+        _assert_json_error(*_raw_request(port, head, b"x" * 1500), 413, "limit is 1000 bytes")
+        # a chunked body over the limit
+        chunk = b"%x\r\n%s\r\n" % (1500, b"x" * 1500)
+        head = b"POST /api/nearest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        _assert_json_error(*_raw_request(port, head, chunk + b"0\r\n\r\n"), 413, "limit is 1000 bytes")
+        # headers over the app's limit, and far over it (where waitress itself refuses)
+        for size in (MAX_HEADER_BYTES + 100, MAX_HEADER_BYTES * 10):
+            head = b"GET /api/nearest?lon=109&lat=34 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+            _assert_json_error(*_raw_request(port, head), 431, f"limit is {MAX_HEADER_BYTES} bytes")
+        # a body within the limit still reaches the app
+        head = b"POST /api/nearest HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
+        status, _, _ = _raw_request(port, head, b"x" * 10)
+        assert status == 405
+
+
+def test_request_limits_middleware_reads_content_length_not_the_body(app):
+    from werkzeug.test import Client
+
+    from stationmap.web.server import RequestLimits
+
+    class _Unreadable:
+        def read(self, *args):
+            raise AssertionError("the body was read")
+
+        readline = readlines = read
+
+    client = Client(RequestLimits(app, max_body_bytes=100))
+    response = client.post("/api/nearest", environ_overrides={"CONTENT_LENGTH": "5000", "wsgi.input": _Unreadable()})
+    _assert_json_error(response.status_code, dict(response.headers), response.get_data(), 413, "limit is 100 bytes")
+    response = client.get("/api/nearest?lon=109.06&lat=34.27&k=1", headers={"X-Big": "a" * 20_000})
+    _assert_json_error(response.status_code, dict(response.headers), response.get_data(), 431, "Request headers")
+
+
+def test_access_log_shows_a_chinese_path_as_text(app, caplog):
+    import logging
+
+    from werkzeug.test import Client
+
+    from stationmap.web.server import AccessLog
+
+    with caplog.at_level(logging.INFO, logger="stationmap.access"):
+        Client(AccessLog(app)).get("/api/stations/%E7%81%9E%E6%A1%A5%C2%85").close()
+    [line] = _access_lines(caplog)
+    assert '"GET /api/stations/灞桥\\x85" 404' in line

@@ -20,7 +20,7 @@ from stationmap import geo
 from stationmap.analysis.coverage import coverage_report, service_areas, what_if
 from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
-from stationmap.config import PROJECT_ROOT, Settings
+from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.hours import TZ
 from stationmap.parameters import RADIUS_M, WEB_SITES_K
 from stationmap.web import create_app, planner
@@ -34,7 +34,7 @@ GEOJSON = "application/geo+json"
 
 @pytest.fixture(scope="module")
 def app():
-    return create_app(Settings(data_dir=PROJECT_ROOT / "data"))
+    return create_app(Settings(data_dir=BUNDLED_DATA_DIR))
 
 
 @pytest.fixture
@@ -401,7 +401,7 @@ def test_worker_page_links_to_the_planner(client):
 
 @pytest.fixture(scope="module")
 def amap_client():
-    return create_app(Settings(data_dir=PROJECT_ROOT / "data", tile_provider="amap")).test_client()
+    return create_app(Settings(data_dir=BUNDLED_DATA_DIR, tile_provider="amap")).test_client()
 
 
 def test_planner_answers_in_the_tiles_datum_when_asked(amap_client):

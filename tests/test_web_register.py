@@ -18,7 +18,7 @@ from webcheck import assert_error, ok_json  # tests/webcheck.py
 
 from stationmap import cli, districts, geo
 from stationmap.analysis.coverage import coverage_report
-from stationmap.config import PROJECT_ROOT, Settings
+from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.errors import BoundaryError, DatumError, DistrictLookupError, StationDataError
 from stationmap.web import create_app, register
 from stationmap.web.planner import PlannerCache
@@ -295,7 +295,7 @@ def test_serve_parses_files_folders_and_districts(runner, register_paths, served
     assert s.stations == (tianhe.resolve(), folder.resolve())
     assert s.districts == ("440104", "广州市 荔湾区")
     assert s.boundary == own_boundary[0].resolve() and s.boundary_crs == "gcj02" and s.port == 8123
-    assert s.data_dir == PROJECT_ROOT / "data"
+    assert s.data_dir == BUNDLED_DATA_DIR
 
 
 def test_serve_without_files_serves_the_demo(runner, served_settings, monkeypatch):
@@ -304,7 +304,7 @@ def test_serve_without_files_serves_the_demo(runner, served_settings, monkeypatc
     assert result.exit_code == 0, result.output
     (s,) = served_settings
     assert s.stations == () and s.districts == () and s.boundary is None
-    assert register.station_paths(s) == sorted((PROJECT_ROOT / "data" / "stations").glob("*.geojson"))
+    assert register.station_paths(s) == sorted((BUNDLED_DATA_DIR / "stations").glob("*.geojson"))
 
 
 def test_serve_refuses_missing_file_and_boundary_without_datum(runner, served_settings, tmp_path, own_boundary):

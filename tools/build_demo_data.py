@@ -1211,6 +1211,9 @@ What stationmap runs on by default: four districts named in the source articles,
 **demo** station sets. Everything here is WGS-84 (EPSG:4326), lon/lat, UTF-8. Rebuild it all with
 `python {GENERATED_BY}` (deterministic, no network).
 
+The folder ships inside the package (in the wheel too) and is found with `importlib.resources` as
+`stationmap.config.BUNDLED_DATA_DIR`; `STATIONMAP_DATA_DIR` (or `Settings(data_dir=...)`) points elsewhere.
+
 > **演示数据 / DEMO DATA.** {schema.DEMO_NOTICE["zh"]} {schema.DEMO_NOTICE["en"]}
 > The station sets in `stations/` are **not an official register**. Station names, counts and honours follow the
 > cited news articles; the locations, star levels, amenities, opening hours, floor areas, seats, managers, phone

@@ -36,6 +36,7 @@ from stationmap import geo
 from stationmap.analysis import kernel
 from stationmap.analysis.kernel import DEFAULT_RADIUS_M
 from stationmap.errors import BadRequestError, EmptyInputError
+from stationmap.extras import import_extra
 from stationmap.parameters import SITES_K
 
 __all__ = [
@@ -233,7 +234,7 @@ def _merge_rows(matrix: sp.csr_matrix, weights: np.ndarray) -> tuple[sp.csr_matr
 
 
 def _highs(*, silent: bool = True, time_limit_s: float | None = None) -> Any:
-    import highspy  # imported here: only siting needs it, and it is the one optional heavy dependency
+    highspy = import_extra("highspy")  # imported here: only exact siting needs it, the extra stationmap[ilp]
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", not silent)

@@ -23,6 +23,7 @@ from stationmap import geo, hours, i18n
 from stationmap.analysis.coverage import CoverageReport
 from stationmap.analysis.siting import SitingResult
 from stationmap.errors import BadRequestError
+from stationmap.extras import import_extra
 from stationmap.files import atomic_write
 from stationmap.report import figures
 from stationmap.report.compose import DistrictReport, summary_table
@@ -92,10 +93,15 @@ def render_pdf(page: str, *, base_url: str | None = None) -> bytes:
         The HTML.
     base_url
         Where relative links of the page point (the page itself has none).
-    """
-    from weasyprint import HTML  # imported here: PDF output is optional and WeasyPrint is slow to import
 
-    return HTML(string=page, base_url=base_url).write_pdf()
+    Raises
+    ------
+    MissingExtraError
+        If WeasyPrint is not installed: ``pip install 'stationmap[pdf]'``.
+    """
+    # imported here: PDF output is the optional extra stationmap[pdf], and WeasyPrint is slow to import
+    weasyprint = import_extra("weasyprint")
+    return weasyprint.HTML(string=page, base_url=base_url).write_pdf()
 
 
 def _pct(value: float | None) -> str:

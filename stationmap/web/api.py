@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request, url_for
 
 from stationmap.web import planner, queries
+from stationmap.web.export import plan_export
 from stationmap.web.jsonutil import json_response
 from stationmap.web.openapi import openapi_document
 from stationmap.web.state import AppState
@@ -82,6 +83,14 @@ def service_areas() -> Response:
 def what_if() -> Response:
     """Coverage before and after adding or removing stations."""
     return json_response(planner.for_map(planner.what_if_report(_state(), _planner_cache(), request.args), request.args))
+
+
+@bp.get("/export.<any(geojson, csv):fmt>")
+def export(fmt: str) -> Response:
+    """The whole register (or one district) as a GeoJSON or CSV download, streamed."""
+    plan = plan_export(_state(), request.args, fmt=fmt)
+    return Response(plan.chunks(), content_type=plan.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{plan.filename}"'})
 
 
 @bp.get("/openapi.json")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stationmap.config import Settings
 from stationmap.web.planner import PlannerCache
@@ -18,6 +19,10 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> Flask:
     """
     Create the web application: load the stations once, register the API, the page and the error handlers.
+
+    Behind ``settings.proxy_hops`` trusted proxies the app reads the client's scheme, host, port, prefix and
+    address from their ``X-Forwarded-*`` headers (werkzeug's `ProxyFix`). The read-only API answers cross-origin
+    requests (CORS, ``Access-Control-Allow-Origin: *``); pages and any endpoint that accepts writes do not.
 
     Parameters
     ----------
@@ -50,9 +55,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     errors.register_error_handlers(app)
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
     @app.after_request
     def _security_headers(response):
+        if _read_only_api():
+            response.headers.update(_CORS_HEADERS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -60,6 +70,22 @@ def create_app(settings: Settings | None = None) -> Flask:
         return response
 
     return app
+
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Accept, Accept-Language, Content-Language, Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _read_only_api() -> bool:
+    """Whether this request reads an ``/api/`` endpoint that only reads (so any origin may call it)."""
+    rule = request.url_rule
+    return (request.method in _READ_METHODS and rule is not None and rule.rule.startswith("/api/")
+            and set(rule.methods or ()) <= _READ_METHODS)
 
 
 def _content_security_policy(tile_urls: list[str]) -> str:

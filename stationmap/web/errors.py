@@ -24,9 +24,11 @@ _MESSAGES = {
     404: "Not found.",
     405: "Method not allowed.",
     413: "Request body too large.",
+    431: "Request headers too large.",
     500: "Internal server error.",
 }
-_ZH = {400: "请求有误", 404: "页面不存在", 405: "不支持此请求方法", 413: "请求内容过大", 500: "服务器内部错误"}
+_ZH = {400: "请求有误", 404: "页面不存在", 405: "不支持此请求方法", 413: "请求内容过大", 431: "请求头过大",
+       500: "服务器内部错误"}
 
 
 def error_body(message: str, status: int) -> dict[str, object]:

@@ -18,6 +18,8 @@ from stationmap.parameters import (
     DATUM,
     DISTRICT,
     DISTRICT_CODE,
+    EXPORT_DATUM,
+    EXPORT_DISTRICT,
     LANG,
     LAT,
     LIMIT,
@@ -137,6 +139,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                               "400": error},
             }},
             **_planner_paths(settings, error, geojson),
+            **_export_paths(settings, error),
             "/api/openapi.json": {"get": {"summary": "This document.",
                                           "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
         },
@@ -144,6 +147,30 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "type": "object", "required": ["ok", "error", "status"],
             "properties": {"ok": {"const": False}, "error": {"type": "string"}, "status": {"type": "integer"}},
         }}},
+    }
+
+
+def _export_paths(settings: Settings, error: dict[str, Any]) -> dict[str, Any]:
+    """The downloads of the whole register: GeoJSON and CSV."""
+    params = [query_parameter(EXPORT_DISTRICT, settings), query_parameter(EXPORT_DATUM, settings)]
+    attachment = {"Content-Disposition": {"description": "`attachment; filename=\"stations[-adcode][-datum].…\"`",
+                                          "schema": {"type": "string"}}}
+
+    def get(summary: str, description: str, media: str) -> dict[str, Any]:
+        return {"get": {"summary": summary, "parameters": params,
+                        "responses": {"200": {"description": description, "headers": attachment,
+                                              "content": {media: {"schema": {"type": "string"}}}},
+                                      "400": error, "404": error}}}
+
+    return {
+        "/api/export.geojson": get(
+            "Download every station (or one district's) as one GeoJSON FeatureCollection, streamed.",
+            "All records as `stationmap export` writes them; a gcj02/bd09 download says so in a top-level `datum`.",
+            "application/geo+json"),
+        "/api/export.csv": get(
+            "Download every station (or one district's) as CSV with Chinese headers, streamed.",
+            "UTF-8 with BOM (opens in Excel), one row per station, the columns of `stationmap export --headers zh`; "
+            "经度/纬度 in `datum`.", "text/csv"),
     }
 
 

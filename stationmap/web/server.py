@@ -1,9 +1,19 @@
-"""Run the web app under waitress, a production WSGI server, with one access-log line per request."""
+"""Run the web app under waitress, a production WSGI server, with one access-log line per request.
+
+Requests over the size limits are refused in the one JSON error shape, ``{"ok": false, "error": msg, "status": n}``,
+before the app runs: a body larger than ``Settings.max_request_bytes`` gets 413 and a request line plus headers
+larger than `stationmap.files.MAX_HEADER_BYTES` gets 431. Waitress refuses a declared ``Content-Length`` over the
+limit before reading the body (and a chunked body as soon as it passes the limit); its answers, normally plain text,
+are rendered in the JSON shape too. `RequestLimits` checks the same limits in the WSGI stack, where waitress's
+header limit is set above the app's so the app's precise answer is the usual one.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -13,20 +23,43 @@ import waitress
 from flask import Flask
 from waitress import trigger as waitress_trigger
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, MultiSocketServer
+from waitress.task import ErrorTask
 
 from stationmap.config import Settings
+from stationmap.files import MAX_HEADER_BYTES
 from stationmap.web.app import create_app
+from stationmap.web.errors import error_body
 
-__all__ = ["AccessLog", "create_server", "running_server", "serve"]
+__all__ = ["AccessLog", "RequestLimits", "create_server", "running_server", "serve"]
 
 logger = logging.getLogger("stationmap.access")
 _THREADS = 8
+# waitress's header limit is this many times the app's, so that `RequestLimits` answers ordinary oversized headers
+_WAITRESS_HEADROOM = 4
+# control characters (C0, DEL, C1), backslash and the double quote that delimits the request in a log line
+_UNSAFE_IN_LOG = re.compile(r'[\x00-\x1f\x7f-\x9f\\"]')
+
+
+def _log_safe(text: object) -> str:
+    """Escape what could forge a log line or drive a terminal: control characters, backslash and ``"``."""
+    return _UNSAFE_IN_LOG.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def _wsgi_text(text: str) -> str:
+    """Turn a WSGI string (the request's bytes as Latin-1) back into the UTF-8 the client sent, bad bytes as ``\\xNN``."""
+    try:
+        return text.encode("latin-1").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # not a WSGI byte string: log it as it is
+        return text
 
 
 class AccessLog:
     """
     WSGI middleware writing one line per request: client, method, path and query, status, bytes, milliseconds.
+
+    Control characters, backslashes and double quotes in the logged fields are written as ``\\xNN``.
 
     Parameters
     ----------
@@ -48,12 +81,63 @@ class AccessLog:
 
         def _log() -> None:
             query = environ.get("QUERY_STRING")
-            target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
-            logger.info('%s "%s %s" %s %s %.1fms', environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"),
-                        target, seen.get("status", "-"), seen.get("length", "-"),
-                        (time.perf_counter() - started) * 1000)
+            target = _wsgi_text(environ.get("PATH_INFO", "")) + (f"?{query}" if query else "")
+            # every field comes from the client: escaped so that a request cannot forge a line or a terminal escape
+            logger.info('%s "%s %s" %s %s %.1fms', _log_safe(environ.get("REMOTE_ADDR", "-")),
+                        _log_safe(environ.get("REQUEST_METHOD")), _log_safe(target), seen.get("status", "-"),
+                        _log_safe(seen.get("length", "-")), (time.perf_counter() - started) * 1000)
 
         return _ClosingBody(self.app(environ, _start), _log)
+
+
+class RequestLimits:
+    """
+    WSGI middleware refusing oversized requests in the one JSON error shape, without reading their body.
+
+    Parameters
+    ----------
+    app
+        The WSGI application to wrap.
+    max_body_bytes
+        Largest ``Content-Length`` accepted; beyond it the answer is 413.
+    max_header_bytes
+        Largest request line plus headers accepted, in bytes; beyond it the answer is 431.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], *, max_body_bytes: int,
+                 max_header_bytes: int = MAX_HEADER_BYTES) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        header_bytes = _header_bytes(environ)
+        if header_bytes > self.max_header_bytes:
+            msg = f"Request headers too large ({header_bytes} bytes); the limit is {self.max_header_bytes} bytes."
+            return _json_error(start_response, msg, 431, "Request Header Fields Too Large")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _json_error(start_response, "Content-Length is not a number.", 400, "Bad Request")
+        if length > self.max_body_bytes:
+            msg = f"Request body too large; the limit is {self.max_body_bytes} bytes."
+            return _json_error(start_response, msg, 413, "Request Entity Too Large")
+        return self.app(environ, start_response)
+
+
+def _header_bytes(environ: dict[str, Any]) -> int:
+    """Size of the request line and headers as the client sent them (approximately: ``Name: value\\r\\n`` each)."""
+    line = (len(str(environ.get("REQUEST_METHOD", ""))) + len(str(environ.get("PATH_INFO", "")))
+            + len(str(environ.get("QUERY_STRING", ""))) + 12)
+    headers = sum(len(k) - 5 + len(str(v)) + 4 for k, v in environ.items() if k.startswith("HTTP_"))
+    extra = sum(len(k) + len(str(v)) + 4 for k, v in environ.items() if k in ("CONTENT_TYPE", "CONTENT_LENGTH"))
+    return line + headers + extra
+
+
+def _json_error(start_response: Callable[..., Any], message: str, status: int, reason: str) -> list[bytes]:
+    body = json.dumps(error_body(message, status), ensure_ascii=False).encode("utf-8")
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 class _ClosingBody:
@@ -82,7 +166,8 @@ def create_server(settings: Settings, *, app: Flask | None = None) -> BaseWSGISe
     Parameters
     ----------
     settings
-        Host, port (0 picks a free one: read ``server.effective_port``), data and request-size limit.
+        Host, port (0 picks a free one: read ``server.effective_port``), data and request-size limit (enforced by
+        `RequestLimits`, in the JSON error shape).
     app
         An already created app, else `create_app(settings)`.
 
@@ -92,15 +177,47 @@ def create_server(settings: Settings, *, app: Flask | None = None) -> BaseWSGISe
         Call ``run()`` to serve and ``close()`` to stop.
     """
     app = app or create_app(settings)
-    return waitress.create_server(
-        AccessLog(app),
+    # refused requests are answered before the access log, which records the requests the app served
+    wsgi = RequestLimits(AccessLog(app), max_body_bytes=settings.max_request_bytes)
+    server = waitress.create_server(
+        wsgi,
         host=settings.host,
         port=settings.port,
         threads=_THREADS,
-        max_request_body_size=settings.max_request_bytes,
+        # waitress refuses a Content-Length >= its limit before reading the body: that is our "> max_request_bytes"
+        max_request_body_size=settings.max_request_bytes + 1,
+        max_request_header_size=MAX_HEADER_BYTES * _WAITRESS_HEADROOM,
         ident="stationmap",
         clear_untrusted_proxy_headers=True,
     )
+    channel = _json_error_channel(settings.max_request_bytes)
+    servers = server.map.values() if isinstance(server, MultiSocketServer) else [server]
+    for each in servers:
+        if isinstance(each, BaseWSGIServer):
+            each.channel_class = channel  # waitress's own refusals (413, 431, 400) in the one JSON error shape
+    return server
+
+
+def _json_error_channel(max_body_bytes: int) -> type[HTTPChannel]:
+    """Return a waitress channel class whose error answers use the JSON error shape instead of plain text."""
+
+    class _JsonErrorTask(ErrorTask):
+        def execute(self) -> None:
+            error = self.request.error
+            messages = {413: f"Request body too large; the limit is {max_body_bytes} bytes.",
+                        431: f"Request headers too large; the limit is {MAX_HEADER_BYTES} bytes."}
+            message = messages.get(error.code, f"{error.reason}: {error.body}.")
+            body = json.dumps(error_body(message, error.code), ensure_ascii=False).encode("utf-8")
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.append(("Content-Type", "application/json"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class _JsonErrorChannel(HTTPChannel):
+        error_task_class = _JsonErrorTask
+
+    return _JsonErrorChannel
 
 
 @contextlib.contextmanager

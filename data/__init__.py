@@ -1,0 +1,1 @@
+"""The bundled data (boundaries, demo station sets, the star rubric), installed as the package ``stationmap.data``."""
