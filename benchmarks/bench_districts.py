@@ -27,8 +27,8 @@ import shapely
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stationmap import districts, geo  # noqa: E402
-from stationmap.gazetteer import cnmaps_gazetteer, cnmaps_root  # noqa: E402
+from stationmap import districts, geo
+from stationmap.gazetteer import cnmaps_gazetteer, cnmaps_root
 
 DATA = ROOT / "data"
 CASES = [("440106", "district 广州市天河区"), ("440100", "city 广州市"), ("440000", "province 广东省")]
@@ -57,7 +57,7 @@ def main() -> None:
     for adcode, label in CASES:
         division = gaz.get(adcode)
 
-        def first_use() -> None:
+        def first_use(adcode: str = adcode) -> None:
             with tempfile.TemporaryDirectory() as cache:
                 districts.load_district(adcode, data_dir=DATA, cache_dir=Path(cache))
 

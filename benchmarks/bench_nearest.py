@@ -31,12 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-from synthetic import make_national  # noqa: E402
+from synthetic import make_national
 
-from stationmap import geo  # noqa: E402
-from stationmap.analysis.nearest import NearestIndex  # noqa: E402
-from stationmap.config import Settings  # noqa: E402
-from stationmap.stations import load_stations  # noqa: E402
+from stationmap import geo
+from stationmap.analysis.nearest import NearestIndex
+from stationmap.config import Settings
+from stationmap.stations import load_stations
 
 __all__ = ["main"]
 

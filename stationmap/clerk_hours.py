@@ -275,7 +275,8 @@ def _season_months(kind: str, match: re.Match[str], text: str) -> str:
     if kind == "season":
         word = next(w for w in sorted(_SEASON_WORDS, key=len, reverse=True) if match.group().startswith(w))
         return SEASON_MONTHS[_SEASON_WORDS[word]]
-    first_month, first_day, last_month, last_day = (int(g) if g else None for g in match.groups())
+    first_month, last_month = int(match.group(1)), int(match.group(3))  # the month groups always take part
+    first_day, last_day = (int(g) if g else None for g in (match.group(2), match.group(4)))
     for month, day in ((first_month, first_day), (last_month, last_day)):
         if not 1 <= month <= 12 or (day is not None and not 1 <= day <= _MONTH_LENGTH[month - 1]):
             msg = f"cannot read opening hours {text!r}: {match.group()!r} has an impossible date"
@@ -291,18 +292,18 @@ def _season_months(kind: str, match: re.Match[str], text: str) -> str:
 
 def _span(match: re.Match[str], text: str) -> str:
     groups = match.groups()
-    start_period, start_clock = groups[0], groups[1:6]
-    end_period, end_clock = groups[6], groups[7:12]
+    start_period, start_hour, start_minutes = groups[0], groups[1], groups[2:6]
+    end_period, end_hour, end_minutes = groups[6], groups[7], groups[8:12]
     end_period = end_period or start_period  # "下午2:00-5:30": the period covers both ends
-    start = _clock_minutes(start_clock, start_period, match.group(), text)
-    end = _clock_minutes(end_clock, end_period, match.group(), text)
+    start = _clock_minutes(start_hour, start_minutes, start_period, match.group(), text)
+    end = _clock_minutes(end_hour, end_minutes, end_period, match.group(), text)
     return _format_span(start, end, match.group(), text)
 
 
 def _morning_evening_span(match: re.Match[str], text: str) -> str:
     start_hour, start_half, end_period, end_hour, end_half = match.groups()
-    start = _clock_minutes((str(_cn_number(start_hour)), None, None, start_half, None), "早", match.group(), text)
-    end = _clock_minutes((str(_cn_number(end_hour)), None, None, end_half, None), end_period, match.group(), text)
+    start = _clock_minutes(str(_cn_number(start_hour)), (None, None, start_half, None), "早", match.group(), text)
+    end = _clock_minutes(str(_cn_number(end_hour)), (None, None, end_half, None), end_period, match.group(), text)
     return _format_span(start, end, match.group(), text)
 
 
@@ -330,8 +331,8 @@ def _format_span(start: int, end: int, span: str, text: str) -> str:
     return f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
 
 
-def _clock_minutes(clock: tuple[str | None, ...], period: str | None, span: str, text: str) -> int:
-    hour_text, colon_minute, dian_minute, half, shi_minute = clock
+def _clock_minutes(hour_text: str, minutes: tuple[str | None, ...], period: str | None, span: str, text: str) -> int:
+    colon_minute, dian_minute, half, shi_minute = minutes
     hour = int(hour_text)
     minute = 30 if half else int(colon_minute or dian_minute or shi_minute or 0)
     if hour > 24 or minute > 59 or (hour == 24 and minute):

@@ -12,7 +12,7 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import pandas as pd
@@ -572,8 +572,8 @@ def _ljust(text: str, width: int) -> str:
 @_domain_errors
 def coverage(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
              stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
-             demand_crs: str | None, radius_values: tuple[str, ...], osm_path: Path | None, street_buffer_m: float,
-             fmt: str) -> None:
+             demand_crs: str | None, radius_values: tuple[tuple[float, ...], ...], osm_path: Path | None,
+             street_buffer_m: float, fmt: str) -> None:
     """Share of a district's area (and demand) within reach of a station, covered once and twice.
 
     A city or province gives one row per district and one for all of them together."""
@@ -720,8 +720,9 @@ def _parse_lonlat(values: tuple[tuple[float, float], ...]) -> list[tuple[float, 
 def site(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
          stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
          demand_crs: str | None, k: int, cover_all: bool, candidates_path: Path | None, candidates_crs: str | None,
-         grid_m: float | None, radius_m: float | None, method: str, time_limit_s: float, what_if: bool,
-         add: tuple[str, ...], remove: tuple[str, ...], fmt: str) -> None:
+         grid_m: float | None, radius_m: float | None, method: Literal["auto", "ilp", "greedy"], time_limit_s: float,
+         what_if: bool,
+         add: tuple[tuple[float, float], ...], remove: tuple[str, ...], fmt: str) -> None:
     """Where to put the next stations: the k sites that cover the most uncovered demand, in order of gain.
 
     A city or province gives k sites for each of its districts."""
@@ -735,9 +736,9 @@ def site(ctx: click.Context, district_code: str | None, boundary: Path | None, b
         raise click.UsageError("--what-if takes one district; name a district, not a city or province.")
     if what_if and (add or remove):
         chosen, frame = parts[0]
-        result = analysis.what_if(frame, chosen.geometry, add=_parse_lonlat(add), remove=list(remove),
-                                  radius_m=radius, when=at, demand=demand, region_name=chosen.label)
-        _what_if_out(result, fmt)
+        outcome = analysis.what_if(frame, chosen.geometry, add=_parse_lonlat(add), remove=list(remove),
+                                   radius_m=radius, when=at, demand=demand, region_name=chosen.label)
+        _what_if_out(outcome, fmt)
         return
     candidates = _load_demand(candidates_path, None, candidates_crs)
     results = []
@@ -905,24 +906,27 @@ def serve(ctx: click.Context, files: tuple[Path, ...], district_names: tuple[str
 @click.pass_context
 @_domain_errors
 def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: tuple[Path, ...], output: Path,
-           lang: str, radius_values: tuple[str, ...], headline_radius_m: float, k_sites: int,
+           lang: str, radius_values: tuple[tuple[float, ...], ...], headline_radius_m: float, k_sites: int,
            rubric_file: Path | None, demand_path: Path | None, weight_col: str | None, demand_crs: str | None,
            no_pdf: bool) -> None:
     """Write a coverage report (HTML, PDF, CSV, GeoJSON) for districts, a city or a province, side by side."""
     from stationmap import report as report_mod  # matplotlib loads only for this command
 
     settings = _settings(ctx)
-    where = {"data_dir": settings.data_dir, "cache_dir": settings.cache_dir}
     rules = rubric.load_rubric(rubric_file or rubric.default_rubric_path(settings.data_dir))
     frame = _read_stations(stations_paths) if stations_paths else None
-    codes = None if frame is None else district_mod.assign_districts(frame, **where).codes
+    codes = None if frame is None else district_mod.assign_districts(frame, data_dir=settings.data_dir,
+                                                                     cache_dir=settings.cache_dir).codes
     queries = (list(district_codes) or (sorted(set(codes) - {""}) if codes is not None else
                                         district_mod.bundled_adcodes(settings.data_dir)))
-    selections = [district_mod.select_districts(q, **where) for q in queries]
+    selections = [district_mod.select_districts(q, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
+                  for q in queries]
     chosen = list({d.adcode: d for sel in selections for d in sel.districts}.values())
     if frame is None:
         frame = _bundled_stations(settings, chosen, ", ".join(sel.name for sel in selections))
-        codes = district_mod.assign_districts(frame, **where, known={d.adcode: d for d in chosen}).codes
+        codes = district_mod.assign_districts(frame, data_dir=settings.data_dir, cache_dir=settings.cache_dir,
+                                              known={d.adcode: d for d in chosen}).codes
+    assert codes is not None  # set above with the stations, from --stations or the bundled files
     radii = _radii(radius_values, 0.0) if radius_values else list(report_mod.DEFAULT_RADII_M)
     demand = _load_demand(demand_path, weight_col, demand_crs)
     built = []

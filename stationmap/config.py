@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from stationmap.errors import BadRequestError
 from stationmap.parameters import RADIUS_M
@@ -115,7 +117,7 @@ class Settings:
             raise BadRequestError(msg)
 
     @classmethod
-    def from_env(cls, prefix: str = "STATIONMAP_", environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, prefix: str = "STATIONMAP_", environ: Mapping[str, str] | None = None) -> Settings:
         """
         Build settings from environment variables such as ``STATIONMAP_PORT``.
 
@@ -131,13 +133,15 @@ class Settings:
         BadRequestError
             If a variable cannot be converted to its field's type, or the default radius is out of range.
         """
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        # each value has its own field's type, which only the dataclass constructor checks
+        values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            raw = environ.get(prefix + f.name.upper())
+            raw = env.get(prefix + f.name.upper())
             if raw is None:
                 continue
-            kind = f.metadata.get("from_env") or (Path if f.type == "Path" else type(f.default))
+            kind: Callable[[str], object] = (f.metadata.get("from_env")
+                                             or (Path if f.type == "Path" else type(f.default)))
             try:
                 values[f.name] = kind(raw)
             except ValueError as err:
@@ -147,7 +151,8 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         """Return a copy with `changes` applied, ignoring those whose value is None."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **kept)
 
 
 def _default_cache_dir() -> Path:

@@ -417,14 +417,19 @@ def resolve_district(*, adcode: str | None, boundary: Path | None, boundary_crs:
         As `load_district` and `load_boundary_file`.
     """
     if boundary is not None:
-        district = load_boundary_file(boundary, crs=boundary_crs)
-        if adcode:
-            district = District(adcode=adcode, name=district.name, geometry=district.geometry,
-                                source=district.source)
-        return district
+        return _own_boundary(boundary, boundary_crs, adcode)
     if adcode:
         return load_district(adcode, data_dir=data_dir, cache_dir=cache_dir)
     return None
+
+
+def _own_boundary(boundary: Path, boundary_crs: str | None, adcode: str | None) -> District:
+    """Load a boundary file of the user's own, under `adcode` if one is given (`resolve_district`)."""
+    district = load_boundary_file(boundary, crs=boundary_crs)
+    if adcode:
+        district = District(adcode=adcode, name=district.name, geometry=district.geometry,
+                            source=district.source)
+    return district
 
 
 def resolve_selection(query: str | None, *, boundary: Path | None, boundary_crs: str | None, data_dir: Path,
@@ -452,8 +457,7 @@ def resolve_selection(query: str | None, *, boundary: Path | None, boundary_crs:
         As `select_districts` and `load_boundary_file`.
     """
     if boundary is not None:
-        district = resolve_district(adcode=query, boundary=boundary, boundary_crs=boundary_crs, data_dir=data_dir,
-                                    cache_dir=cache_dir)
+        district = _own_boundary(boundary, boundary_crs, query)
         return DistrictSelection(name=district.label, adcode=district.adcode, level="county", districts=(district,))
     if query:
         return select_districts(query, data_dir=data_dir, cache_dir=cache_dir)

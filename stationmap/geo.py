@@ -629,7 +629,9 @@ class GeodesicIndex:
     def __init__(self, lon: ArrayLike, lat: ArrayLike) -> None:
         self.lon, self.lat = _check_lonlat(lon, lat)
         self.xyz = _ecef_m(self.lon, self.lat)
-        self._tree = cKDTree(self.xyz) if len(self.lon) else None
+        # built even with no points (scipy >= 1.12 allows it), so the tree is never None; every query returns
+        # before touching it when there are no points
+        self._tree = cKDTree(self.xyz)
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -722,9 +724,9 @@ class GeodesicIndex:
         keep = chord <= radius_m + _EPS_M
         open_ = np.flatnonzero(keep & (chord > _inner_chord_m(radius_m)))
         if len(open_):
-            dist = geodesic_distance_m(q_lon[left[open_]], q_lat[left[open_]], self.lon[right[open_]],
-                                       self.lat[right[open_]])
-            keep[open_] = np.asarray(dist).reshape(-1) <= radius_m
+            open_dist = geodesic_distance_m(q_lon[left[open_]], q_lat[left[open_]], self.lon[right[open_]],
+                                            self.lat[right[open_]])
+            keep[open_] = np.asarray(open_dist).reshape(-1) <= radius_m
         return GeodesicPairs(left[keep], right[keep], None)
 
     def count_within(self, lon: ArrayLike, lat: ArrayLike, radius_m: float, *, at_most: int = 2) -> NDArray[np.int8]:

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from opening_hours import OpeningHours, ParserError, State
+from opening_hours import OpeningHours, ParserError, State  # type: ignore[attr-defined]  # ParserError: not in the stub
 
 from stationmap.errors import BadRequestError, OpeningHoursError
 

@@ -23,6 +23,7 @@ from stationmap.parameters import LANGS
 
 __all__ = ["LANGS", "catalogue", "check_lang", "section", "text"]
 
+
 def check_lang(lang: object) -> str:
     """
     Return `lang` if a catalogue exists for it.
@@ -35,7 +36,7 @@ def check_lang(lang: object) -> str:
     if lang not in LANGS:
         msg = f"lang must be one of {', '.join(LANGS)}, got {lang!r}"
         raise BadRequestError(msg)
-    return lang  # type: ignore[return-value]
+    return lang
 
 
 @cache

@@ -472,7 +472,7 @@ class _RowReader(ProblemCollector):
         kept = self.props.setdefault("amenities_other", [])
         kept += [v for v in values if v not in kept]
 
-    def read(self, field_name: str, column: str, text: str) -> None:  # noqa: C901 - one branch per field kind
+    def read(self, field_name: str, column: str, text: str) -> None:
         self.given.add(field_name)
         if field_name in {"name", "name_en", "address", "district", "host_org", "manager", "phone", "id"}:
             self.props[field_name] = text
@@ -694,7 +694,7 @@ def import_table(path: str | Path, *, crs: str | None, district: District | None
     report = ValidationReport(tuple(problems) + checked_rows, len(features), Path(path).name)
     if report.errors:
         raise StationDataError(report.message(limit=100))
-    metadata = {"imported_from": Path(path).name, "source_datum": datum}
+    metadata: dict[str, object] = {"imported_from": Path(path).name, "source_datum": datum}
     if any(f["properties"].get("demo") for f in features):
         metadata.update(demo=True, notice_zh=DEMO_NOTICE["zh"], notice_en=DEMO_NOTICE["en"])
     stations = stations_from_features(features, metadata)

@@ -10,10 +10,11 @@ browser script writes it with ``textContent``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import quote, urlencode
 
 import folium
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from jinja2 import Template
 
 from stationmap import geo
@@ -339,7 +340,8 @@ def render_map_parts(m: folium.Map) -> MapParts:
     parts
         Rendered pieces; they hold no data from station records.
     """
-    figure = m.get_root()
+    # folium.Map always sits in a branca Figure (it adds itself to one); branca annotates get_root as Element
+    figure = cast(Figure, m.get_root())
     figure.render()  # renders children, which register their links and scripts on the figure
     return MapParts(header=figure.header.render(), html=figure.html.render(), script=figure.script.render(),
                     map_name=m.get_name())
@@ -368,8 +370,11 @@ class NavigationLinks:
     osm: str
 
 
-def _quote_keep_commas(value: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
+def _quote_keep_commas(value: str | bytes, safe: str | bytes = "", encoding: str | None = None,
+                       errors: str | None = None) -> str:
     """Percent-encode a query value but keep the commas that separate coordinates, as the apps document them."""
+    if isinstance(value, bytes):  # urlencode passes bytes values without encoding/errors
+        return quote(value, safe=",")
     return quote(value, safe=",", encoding=encoding, errors=errors)
 
 

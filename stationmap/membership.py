@@ -205,15 +205,16 @@ def _check(records: _Records, *, data_dir: Path, cache_dir: Path | None, within:
     notes: dict[int, list[tuple[str, str, str]]] = {}  # record -> (field, value, text) of warnings needing `actual`
     claims: dict[int, _Claim] = {}
     resolved: dict[tuple[str | None, str | None], tuple[_Claim | None, list[tuple[str, str, str]]]] = {}
-    for i in np.flatnonzero(has_point):
+    for row in np.flatnonzero(has_point):
+        i = int(row)
         key = (_text(records.codes[i]), _text(records.districts[i]))
         if key not in resolved:
             resolved[key] = _resolve(gazetteer, *key)
         claim, record_notes = resolved[key]
         if claim is not None:
-            claims[int(i)] = claim
+            claims[i] = claim
         if record_notes:
-            notes[int(i)] = record_notes
+            notes[i] = record_notes
 
     # containment per claimed division, vectorised; distances only for the stations outside
     inside = np.zeros(n, dtype=bool)
@@ -318,8 +319,8 @@ def _resolve(gazetteer: Gazetteer, code: str | None,
         if found:
             code_div = found[0]
         else:
-            notes.append(("district_code", code, f"an adcode of a district of China; {gazetteer.source} has no "
-                          f"division {code} (adcodes change when districts are redrawn)"))
+            notes.append(("district_code", code, (f"an adcode of a district of China; {gazetteer.source} has no "
+                          f"division {code} (adcodes change when districts are redrawn)")))
     candidates: list[Division] = []
     if name is not None:
         candidates = gazetteer.find(name)

@@ -172,7 +172,7 @@ def read_walk_network(path: str | Path, *, largest_component: bool = True) -> Wa
             tags = dict(obj.tags)
             if not is_walkable(tags):
                 continue
-            refs = []
+            refs: list[int] = []
             for node in obj.nodes:
                 if not node.location.valid():
                     continue

@@ -251,12 +251,15 @@ class ParamSpec:
             changes["default"] = getattr(settings, self.default_setting)
         spec = dataclasses.replace(self, **changes)
         if spec.numeric and isinstance(spec.default, Real):
-            default = spec.default
+            # any Real (int, float, ...): clamped against the float bounds, then turned back into its own type,
+            # which the abstract `Real` (no constructor arguments, loose comparisons) cannot express
+            default: Any = spec.default
+            kind: type[Any] = type(default)
             if spec.maximum is not None and not spec.exclusive_maximum:
                 default = min(default, spec.maximum)
             if spec.minimum is not None and not spec.exclusive_minimum:
                 default = max(default, spec.minimum)
-            spec = dataclasses.replace(spec, default=type(spec.default)(default))
+            spec = dataclasses.replace(spec, default=kind(default))
         if spec.numeric and isinstance(spec.example, Real) and not spec.accepts(spec.example):
             spec = dataclasses.replace(spec, example=spec.default)
         return spec

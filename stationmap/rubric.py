@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from stationmap.errors import StationDataError
 from stationmap.files import read_utf8
@@ -331,7 +331,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _show(value: float | int | None) -> str:
+def _show(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
 
 
@@ -379,6 +379,15 @@ class _Checker:
             return default
         return value
 
+    @overload
+    def number(self, table: Mapping[str, Any], key: str, where: str, *, integer: Literal[True],
+               upper: float | None = None) -> int | None: ...
+    @overload
+    def number(self, table: Mapping[str, Any], key: str, where: str, *, integer: Literal[False],
+               upper: float | None = None) -> float | None: ...
+    @overload
+    def number(self, table: Mapping[str, Any], key: str, where: str, *, integer: bool,
+               upper: float | None = None) -> float | int | None: ...
     def number(self, table: Mapping[str, Any], key: str, where: str, *, integer: bool,
                upper: float | None = None) -> float | int | None:
         value = table.get(key)
@@ -544,9 +553,15 @@ class _Checker:
             self.unknown_keys(sub, alternative, HOURS_KEYS, "hours key")
             if not alternative:
                 self.error(sub, None, f"empty alternative; give one of {', '.join(HOURS_KEYS)}")
-            thresholds = {key: self.number(alternative, key, sub, integer=key in _INT_KEYS,
-                                           upper=_HOURS_LIMITS[key]) for key in HOURS_KEYS}
-            alternatives.append(HoursAlternative(**thresholds))
+            # one keyword per field of HOURS_KEYS, in its order (the order the problems are reported in)
+            alternatives.append(HoursAlternative(
+                min_weekday_hours=self.number(alternative, "min_weekday_hours", sub, integer=False,
+                                              upper=_HOURS_LIMITS["min_weekday_hours"]),
+                min_weekly_hours=self.number(alternative, "min_weekly_hours", sub, integer=False,
+                                             upper=_HOURS_LIMITS["min_weekly_hours"]),
+                min_open_days=self.number(alternative, "min_open_days", sub, integer=True,
+                                          upper=_HOURS_LIMITS["min_open_days"]),
+            ))
         return (tuple(alternatives),)
 
     def downgrades(self, table: Any) -> tuple[DowngradeRule, ...]:
@@ -566,7 +581,7 @@ class _Checker:
                 continue
             defaults = DOWNGRADE_TRIGGERS[trigger]
             self.unknown_keys(where, params, (*defaults, *_DOC_KEYS[:3]), "key")
-            values = {}
+            values: dict[str, int] = {}
             for key, default in defaults.items():
                 value = self.number(params, key, where, integer=True, upper=N_LEVELS if key == "stars" else None)
                 values[key] = default if value is None else value

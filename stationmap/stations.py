@@ -390,7 +390,7 @@ def export_stations(stations: gpd.GeoDataFrame, path: str | Path, *, fmt: str | 
     if headers not in ("en", "zh"):
         msg = f"Unknown header language {headers!r}; expected 'en' or 'zh'."
         raise BadRequestError(msg)
-    writers: dict[str, Callable[[Path], None]] = {
+    writers: dict[str, Callable[[Path], object]] = {  # what a writer returns is not used
         "geojson": lambda tmp: tmp.write_text(
             json.dumps(stations_to_geojson(stations, datum=target), ensure_ascii=False, indent=1) + "\n",
             encoding="utf-8"),

@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import numpy as np
 import shapely
@@ -183,7 +183,7 @@ class ProblemCollector:
 
 # --- validation -------------------------------------------------------------------------------------------------
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -403,8 +403,12 @@ def _check_crs_member(c: ProblemCollector, doc: Mapping[str, Any]) -> None:
 
 def _duplicate_pairs(lon: np.ndarray, lat: np.ndarray, radius_m: float) -> list[tuple[int, int, float]]:
     """Return (i, j, distance_m), i < j, for point pairs at most `radius_m` geodesic metres apart."""
-    pairs = geo.GeodesicIndex(lon, lat).pairs_within(radius_m)
-    return [(int(i), int(j), float(d)) for i, j, d in zip(pairs.left, pairs.right, pairs.distance_m, strict=True)]
+    pairs = geo.GeodesicIndex(lon, lat).pairs_within(radius_m, distances=True)
+    distance_m = pairs.distance_m
+    if distance_m is None:  # cannot happen: distances=True measures every pair
+        msg = "pairs_within(distances=True) returned no distances"
+        raise RuntimeError(msg)
+    return [(int(i), int(j), float(d)) for i, j, d in zip(pairs.left, pairs.right, distance_m, strict=True)]
 
 
 def validate_features(doc: Mapping[str, Any], *, districts: Mapping[str, BaseGeometry] | None = None,

@@ -101,7 +101,7 @@ def test_scalars_stay_scalars_and_nan_passes_through():
     lon, lat = geo.wgs84_to_gcj02(109.06, 34.27)
     assert isinstance(lon, float) and isinstance(lat, float)
     assert 300 < geo.geodesic_distance_m(lon, lat, 109.06, 34.27) < 700
-    nan_lon, nan_lat = geo.wgs84_to_gcj02(np.array([np.nan, 109.06]), np.array([34.27, 34.27]))
+    nan_lon, _nan_lat = geo.wgs84_to_gcj02(np.array([np.nan, 109.06]), np.array([34.27, 34.27]))
     assert np.isnan(nan_lon[0]) and nan_lon[1] == pytest.approx(lon)
 
 
@@ -236,7 +236,7 @@ def test_within_matches_brute_force_geodesic(centre, radius_m, points, queries):
     rows, near_m = index.nearest_many(q_lon, q_lat, k=k)
     np.testing.assert_allclose(near_m, np.sort(dist, axis=1)[:, :k], rtol=0, atol=1e-6)
     np.testing.assert_allclose(np.take_along_axis(dist, rows, axis=1), near_m, rtol=0, atol=1e-6)
-    one_rows, one_m = index.nearest(q_lon[0], q_lat[0], k=k, max_distance_m=radius_m)
+    _one_rows, one_m = index.nearest(q_lon[0], q_lat[0], k=k, max_distance_m=radius_m)
     np.testing.assert_allclose(one_m, np.sort(dist[0][dist[0] <= radius_m])[:k], rtol=0, atol=1e-6)
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from webcheck import strict_json  # tests/webcheck.py
 from werkzeug.datastructures import MultiDict
 
-import stationmap.parameters as parameters
+from stationmap import parameters
 from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.errors import BadRequestError
 from stationmap.parameters import (

@@ -46,9 +46,9 @@ from shapely.geometry import LineString, MultiPolygon, Point, mapping, shape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stationmap import geo, schema  # noqa: E402
-from stationmap.analysis.rating import rate_station  # noqa: E402
-from stationmap.rubric import Rubric, default_rubric_path, load_rubric  # noqa: E402
+from stationmap import geo, schema
+from stationmap.analysis.rating import rate_station
+from stationmap.rubric import Rubric, default_rubric_path, load_rubric
 
 GENERATED_BY = "tools/build_demo_data.py"
 GEOD = Geod(ellps="WGS84")
@@ -473,8 +473,8 @@ CUIPING = District(
     ),
     closed=1,
     visits_total=160_212,
-    notes=("visits: in this district `visits` is each station's share of the 160,212 visits the 59 stations served "
-           "over five years (source 001), not a one-year figure; the split between stations is illustrative.",),
+    notes=(("visits: in this district `visits` is each station's share of the 160,212 visits the 59 stations served "
+           "over five years (source 001), not a one-year figure; the split between stations is illustrative."),),
     city_honour="宜宾市示范户外劳动者温馨港湾",
 )
 
@@ -1144,11 +1144,11 @@ def write_fixture_readme(path: Path, positions: dict[str, tuple[float, float]]) 
         "",
         "## `fixture_stations.geojson`",
         "",
-        "Five made-up stations (ids `T-1` … `T-5`, names 测试驿站甲…戊, district 610111 灞桥区, `demo: true`), "
+        ("Five made-up stations (ids `T-1` … `T-5`, names 测试驿站甲…戊, district 610111 灞桥区, `demo: true`), "
         f"written by `{GENERATED_BY}`. Coordinates are WGS-84 lon/lat with 6 decimals; each point was computed with "
         "`pyproj.Geod(ellps='WGS84').fwd` from T-1 and rounded towards T-1, so its geodesic distance from T-1 is "
         "the nominal one minus less than 0.2 m (never more). All five lie inside the 灞桥区 boundary in "
-        "`data/boundaries/610111.geojson`. Avoid test radii within a metre of a nominal distance.",
+        "`data/boundaries/610111.geojson`. Avoid test radii within a metre of a nominal distance."),
         "",
         "| id | lon | lat | from T-1 | opening_hours | status | notes |",
         "|---|---|---|---|---|---|---|",
@@ -1178,10 +1178,10 @@ def write_fixture_readme(path: Path, positions: dict[str, tuple[float, float]]) 
         "- Within 750 m of T-1: T-1 and T-2. Within 1,200 m: also T-3. Within 2,000 m: also T-4. T-5 needs 3,000 m.",
         "- Nearest station to T-1 other than itself: T-2 (500 m).",
         "- T-4 is 1,500 m west and T-5 3,000 m north-east of T-1.",
-        "- Open at 04:30 on a Monday: only T-1 (24/7). At 05:30: T-1 and T-3. At 12:00 on a Monday: T-1, T-3, T-4 "
-        "(T-2 has a lunch break 11:00–13:30, T-5 is temporarily closed). On a Saturday at 10:00: T-1, T-3.",
-        "- T-1 is the only five-star station and the only one with an AED; T-4 is not yet rated (0 stars, no "
-        "`stars_assessed_on`).",
+        ("- Open at 04:30 on a Monday: only T-1 (24/7). At 05:30: T-1 and T-3. At 12:00 on a Monday: T-1, T-3, T-4 "
+        "(T-2 has a lunch break 11:00–13:30, T-5 is temporarily closed). On a Saturday at 10:00: T-1, T-3."),
+        ("- T-1 is the only five-star station and the only one with an AED; T-4 is not yet rated (0 stars, no "
+        "`stars_assessed_on`)."),
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -543,7 +543,7 @@ def demand_coverage(stations: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *, rad
                  "nearest_station_id": (str(station_ids[nearest_idx[i]]) if station_ids is not None
                                         and math.isfinite(nearest_m[i]) else None),
                  "nearest_station_m": float(nearest_m[i]) if math.isfinite(nearest_m[i]) else None}
-                for i in order if uncovered[i] > 0)
+                for i in order.tolist() if uncovered[i] > 0)
     return DemandCoverage(model=model, weight_col=weight_col, n_features=int(inside.sum()), total=total,
                           covered=covered, covered_twice=covered2,
                           pct_covered=100.0 * covered / total if total > 0 else 0.0,
@@ -627,10 +627,12 @@ def what_if(stations: gpd.GeoDataFrame, region: Region | None = None, *,
     if len(new):
         after = pd.concat([after, new], ignore_index=True)
         after = gpd.GeoDataFrame(after, geometry=stations.geometry.name, crs=stations.crs)
-    options = {"radius_m": radius_m, "when": when, "demand": demand, "weight_col": weight_col,
-               "region_name": region_name}
-    before_report = coverage_report(stations, region, **options)
-    after_report = coverage_report(after, region, **options) if len(after) else replace(
+    def measure(frame: gpd.GeoDataFrame) -> CoverageReport:
+        return coverage_report(frame, region, radius_m=radius_m, when=when, demand=demand, weight_col=weight_col,
+                               region_name=region_name)
+
+    before_report = measure(stations)
+    after_report = measure(after) if len(after) else replace(
         before_report, n_stations=0, n_used=0, covered_area_m2=0.0, covered_twice_area_m2=0.0,
         pct_area_covered=0.0 if before_report.region_area_m2 else None,
         pct_area_covered_twice=0.0 if before_report.region_area_m2 else None, demand=None)

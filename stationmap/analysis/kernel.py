@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -48,13 +49,16 @@ __all__ = [
 
 #: The "one-kilometre service circle" (一公里服务圈), declared once in `stationmap.parameters`.
 DEFAULT_RADIUS_M = float(RADIUS_M.default)
+if RADIUS_M.maximum is None:  # cannot happen: RADIUS_M declares its maximum
+    msg = "stationmap.parameters.RADIUS_M has no maximum"
+    raise TypeError(msg)
 #: Largest radius accepted (`stationmap.parameters.RADIUS_M`).
 MAX_RADIUS_M = float(RADIUS_M.maximum)
 # One UTM zone serves a point set spanning at most this many degrees of longitude.
 _ZONE_SPAN_DEG = 12.0
 
 #: A district: a WGS-84 shapely geometry, or a GeoSeries/GeoDataFrame in the stations' CRS.
-Region = BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame
+Region: TypeAlias = BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -170,8 +174,9 @@ def region_name(region: Region | None, name: str | None) -> str:
     """
     if name is not None:
         return name
-    if hasattr(region, "name") and isinstance(getattr(region, "name", None), str):
-        return str(region.name)
+    label = getattr(region, "name", None)
+    if isinstance(label, str):
+        return str(label)
     if isinstance(region, gpd.GeoDataFrame) and "name" in region.columns and len(region):
         return str(region["name"].iloc[0])
     return ""

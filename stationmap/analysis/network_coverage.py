@@ -405,11 +405,12 @@ def _network_demand(demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, networ
     for i in np.argsort(-uncovered, kind="stable")[:top_n]:
         if uncovered[i] <= 0:
             break
-        known = math.isfinite(d1[i]) and nearest[i] >= 0 and station_ids is not None
+        known = math.isfinite(d1[i]) and nearest[i] >= 0
+        nearest_id = str(station_ids[nearest[i]]) if known and station_ids is not None else None
         top.append({"id": str(ids[i]), "lon": round(float(d_lon[i]), 6), "lat": round(float(d_lat[i]), 6),
                     "weight": float(weights[i]), "uncovered": float(uncovered[i]),
-                    "nearest_station_id": str(station_ids[nearest[i]]) if known else None,
-                    "nearest_station_m": float(d1[i]) if known else None})
+                    "nearest_station_id": nearest_id,
+                    "nearest_station_m": float(d1[i]) if nearest_id is not None else None})
     return DemandCoverage(model=model, weight_col=weight_col, n_features=int(inside.sum()), total=total,
                           covered=covered, covered_twice=covered2,
                           pct_covered=100.0 * covered / total if total > 0 else 0.0,

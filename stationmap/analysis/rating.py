@@ -664,7 +664,7 @@ def _broken_entries(station: Mapping[str, Any] | pd.Series, station_id: Any) -> 
     entries = _as_list(raw)
     if entries is None:
         raise _malformed(station_id, "broken_facilities", raw, "a list of amenity keys or {item, since} objects")
-    result = []
+    result: list[tuple[str, dt.date | None]] = []
     for i, entry in enumerate(entries):
         if isinstance(entry, str) and entry.strip():
             result.append((AMENITIES.resolve(entry) or entry.strip(), None))
@@ -682,6 +682,11 @@ def _broken_entries(station: Mapping[str, Any] | pd.Series, station_id: Any) -> 
 def _read_day(value: Any, station_id: Any, field: str) -> dt.date | None:
     if value is None:
         return None
+    return _parse_day(value, station_id, field)
+
+
+def _parse_day(value: Any, station_id: Any, field: str) -> dt.date:
+    """Read a day that is given (not None): a date, a datetime (its local day) or an ISO date string."""
     if isinstance(value, dt.date):
         return value if not isinstance(value, dt.datetime) else hours.resolve_when(value).date()
     try:
@@ -701,7 +706,7 @@ def _read_inspection(entry: Any, station_id: Any, i: int) -> tuple[dt.date, dt.d
         except BadRequestError as err:
             raise _malformed(station_id, f"inspections[{i}].date", value, expected) from err
         return moment.date(), moment, entry["open"]
-    day = _read_day(value, station_id, f"inspections[{i}].date")
+    day = _parse_day(value, station_id, f"inspections[{i}].date")  # not None: checked above
     return day, None, entry["open"]
 
 
@@ -789,7 +794,8 @@ def _rate(station: Mapping[str, Any] | pd.Series, rubric: Rubric, checked: dt.da
     station_id = _get(station, "id")
     broken = _broken_entries(station, station_id)
     facts = _read_facts(station, rubric, frozenset(item for item, _ in broken or []))
-    attribute, missing, unknown = 0, (), []
+    attribute, unknown = 0, []
+    missing: tuple[RatingItem, ...] = ()
     for level in rubric.levels:
         unmet, level_unknown = _check_level(facts, level, rubric)
         unknown.extend(level_unknown)

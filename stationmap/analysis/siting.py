@@ -55,6 +55,9 @@ __all__ = [
     "solve_set_cover",
 ]
 
+if SITES_K.maximum is None:  # cannot happen: SITES_K declares its maximum
+    msg = "stationmap.parameters.SITES_K has no maximum"
+    raise TypeError(msg)
 #: Upper bound on `k` a caller may ask for.
 MAX_K = int(SITES_K.maximum)
 #: Upper bound on the number of candidate sites.

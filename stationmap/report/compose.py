@@ -88,8 +88,8 @@ class DistrictReport:
     validation: ValidationReport = field(compare=False)
     data_date: str | None = None
     demo: bool = False
-    stations: gpd.GeoDataFrame = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
-    covered: gpd.GeoDataFrame = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    stations: gpd.GeoDataFrame = field(default=None, compare=False, repr=False)
+    covered: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
 
     @property
     def title(self) -> str:

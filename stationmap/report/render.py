@@ -242,7 +242,7 @@ def write_report(reports: Sequence[DistrictReport], out_dir: str | Path, *, lang
     page = render_html(reports, lang=lang)
     written: dict[str, Path] = {}
 
-    def _put(name: str, writer: Callable[[Path], None]) -> None:
+    def _put(name: str, writer: Callable[[Path], object]) -> None:  # the writer's return value is unused
         with atomic_write(out / name) as tmp:
             writer(tmp)
         written[name] = out / name

@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     if settings.proxy_hops:
         hops = settings.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+        # Flask's documented way to add WSGI middleware: replace the bound method on the instance
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
     @app.after_request
     def _security_headers(response):

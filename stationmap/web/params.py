@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -42,9 +43,10 @@ _FALSE = {"0", "false", "no", "off", ""}
 class Args(Protocol):
     """What the helpers need from request arguments: Werkzeug's ``MultiDict`` fits."""
 
-    def get(self, key: str, default: Any = None) -> Any: ...
+    def get(self, key: str) -> str | None: ...
     def getlist(self, key: str) -> list[str]: ...
     def __contains__(self, key: object) -> bool: ...
+    def __iter__(self) -> Iterator[str]: ...
 
 
 def single(args: Args, name: str) -> str | None:

@@ -267,9 +267,9 @@ def _add_points(args: Args) -> tuple[tuple[float, float], ...]:
         msg = "parameter 'add' must be lon,lat;lon,lat in WGS-84 degrees: " + "; ".join(problems)
         raise BadRequestError(msg)
     if datum != "wgs84" and points:  # taps on GCJ-02 (Amap) tiles arrive in GCJ-02
-        lon, lat = geo.convert_coords(np.array([p[0] for p in points]), np.array([p[1] for p in points]),
-                                      src=datum, dst="wgs84")
-        points = [(round(float(x), _PRECISION), round(float(y), _PRECISION)) for x, y in zip(lon, lat, strict=True)]
+        lons, lats = geo.convert_coords(np.array([p[0] for p in points]), np.array([p[1] for p in points]),
+                                        src=datum, dst="wgs84")
+        points = [(round(float(x), _PRECISION), round(float(y), _PRECISION)) for x, y in zip(lons, lats, strict=True)]
     return tuple(points)
 
 

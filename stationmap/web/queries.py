@@ -79,8 +79,9 @@ def _query_text(args: Args) -> str | None:
     if not values or not values[0].strip():
         return None
     text = values[0].strip()
-    if len(text) > QUERY.max_length:
-        msg = f"parameter 'q' must be at most {QUERY.max_length} characters, got {len(text)}"
+    max_length = QUERY.max_length
+    if max_length is not None and len(text) > max_length:
+        msg = f"parameter 'q' must be at most {max_length} characters, got {len(text)}"
         raise BadRequestError(msg)
     return text
 

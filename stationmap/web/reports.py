@@ -63,12 +63,13 @@ def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: st
     district = state.district(adcode)  # an adcode or a name; a served district without stations reports 0 %
     adcode = district.adcode
     rows = (state.district_codes == adcode).nonzero()[0]
-    if state.rubric is None:
+    rubric = state.rubric  # a local, so the narrowing below holds inside build()
+    if rubric is None:
         msg = "No star rubric is loaded (data/rubric/stars-v1.toml); reports need one."
         raise StationNotFoundError(msg)
 
     def build() -> bytes:
-        built = report.build_district_report(state.stations.iloc[rows], district, rubric=state.rubric)
+        built = report.build_district_report(state.stations.iloc[rows], district, rubric=rubric)
         page = report.render_html([built], lang=lang)
         return page.encode("utf-8") if fmt == "html" else report.render_pdf(page)
 
