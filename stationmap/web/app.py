@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stationmap.config import Settings
 from stationmap.web.planner import PlannerCache
+from stationmap.web.reports import ReportCache
 from stationmap.web.state import load_state
 
 __all__ = ["create_app"]
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     state = load_state(settings)
     app.extensions["stationmap"] = state
     app.extensions["stationmap_planner"] = PlannerCache()
+    app.extensions["stationmap_reports"] = ReportCache(folder=Path(settings.cache_dir) / "reports")
     policy = _content_security_policy([state.provider.url, state.provider.overlay_url])
 
     from stationmap.web import api, errors, views  # import inside the factory (flaskr)

@@ -15,8 +15,6 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,10 +28,11 @@ from stationmap.analysis.coverage import coverage_report, service_areas, what_if
 from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
 from stationmap.districts import District
-from stationmap.errors import BadRequestError, StationMapError
+from stationmap.errors import BadRequestError
 from stationmap.parameters import ADD, ADD_DATUM, AT, DISTRICT, LAT, LON, MIN_AREA_M2, RADIUS_M, REMOVE, WEB_SITES_K
 from stationmap.stations import json_safe
 from stationmap.web.params import Args, parse_datum, parse_param, restore_offset_plus, single
+from stationmap.web.pool import BoundedPool, PoolBusyError
 from stationmap.web.state import AppState
 
 __all__ = [
@@ -116,7 +115,7 @@ class PlannerLimits:
 LIMITS = PlannerLimits()
 
 
-class PlannerBusyError(StationMapError, RuntimeError):
+class PlannerBusyError(PoolBusyError):
     """A planner computation is still running or the server is busy; the client should retry shortly."""
 
     http_status = 503
@@ -128,9 +127,10 @@ class PlannerCache:
     """
     Planner results keyed by (endpoint, parameters), least recently used dropped beyond `max_entries`.
 
-    Computations run on a pool of `workers` threads. Concurrent requests for the same key share one
+    Computations run on a `BoundedPool` of `workers` threads. Concurrent requests for the same key share one
     computation; a request waits at most `wait_s` seconds and then gets `PlannerBusyError` while the work goes on
-    and its result is cached for the retry. More than `max_pending` computations at once are refused.
+    and its result is cached for the retry. More than `max_pending` computations at once, or more than
+    `max_waiting` requests waiting at once, are refused.
 
     Attributes
     ----------
@@ -142,6 +142,8 @@ class PlannerCache:
         Threads computing results.
     max_pending
         Computations running or queued before new ones are refused.
+    max_waiting
+        Requests waiting for a result at once before new ones are refused (below the server's threads).
     hits, misses
         Counters, for tests and logs.
     """
@@ -150,12 +152,17 @@ class PlannerCache:
     wait_s: float = 20.0
     workers: int = 2
     max_pending: int = 8
+    max_waiting: int | None = 5  # the planner page asks 5 things at once; the server has 8 threads
     hits: int = 0
     misses: int = 0
     _done: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, repr=False)
-    _pending: dict[Hashable, Future] = field(default_factory=dict, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _pool: BoundedPool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pool = BoundedPool(name="planner", workers=self.workers, max_pending=self.max_pending,
+                                 max_waiting=self.max_waiting, wait_s=self.wait_s, busy_error=PlannerBusyError,
+                                 advice=", or choose a larger radius or a smaller k")
 
     def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """
@@ -164,7 +171,7 @@ class PlannerCache:
         Raises
         ------
         PlannerBusyError
-            If the value is not ready within `wait_s`, or too many computations are running.
+            If the value is not ready within `wait_s`, or too many computations or requests are waiting.
         StationMapError
             Whatever `build` raises (errors are not cached).
         """
@@ -173,37 +180,23 @@ class PlannerCache:
                 self._done.move_to_end(key)
                 self.hits += 1
                 return self._done[key]
-            future = self._pending.get(key)
-            if future is None:
-                if len(self._pending) >= self.max_pending:
-                    msg = (f"The planner is busy with {len(self._pending)} computations; "
-                           f"retry in {PlannerBusyError.retry_after_s} s.")
-                    raise PlannerBusyError(msg)
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="planner")
-                future = self._pool.submit(self._run, key, build)
-                self._pending[key] = future
+
+        def started() -> None:
+            with self._guard:
                 self.misses += 1
-        try:
-            return future.result(timeout=self.wait_s)
-        except FutureTimeout:
-            msg = (f"This computation takes longer than {self.wait_s:g} s; it continues in the background. "
-                   f"Retry in {PlannerBusyError.retry_after_s} s, or choose a larger radius or a smaller k.")
-            raise PlannerBusyError(msg) from None
+
+        return self._pool.run(key, lambda: self._run(key, build), on_start=started)
 
     def _run(self, key: Hashable, build: Callable[[], Any]) -> Any:
-        try:
-            value = build()
-        except BaseException:
-            with self._guard:
-                self._pending.pop(key, None)
-            raise
+        with self._guard:  # a request that missed just before another computation of `key` ended
+            if key in self._done:
+                return self._done[key]
+        value = build()
         with self._guard:
             self._done[key] = value
             self._done.move_to_end(key)
             while len(self._done) > self.max_entries:
                 self._done.popitem(last=False)
-            self._pending.pop(key, None)
         return value
 
     def clear(self) -> None:

@@ -1,44 +1,137 @@
-"""Coverage reports for download from the web app, built on first request and kept for the process."""
+"""Coverage reports for download from the web app: built on a bounded pool, kept on disk and in memory.
+
+A report takes seconds to build. Builds run on a `BoundedPool` smaller than the server's threads, so that downloads
+never take every server thread: when it is full the request answers 503 with ``Retry-After`` (`ReportBusyError`).
+Each built report is written to ``Settings.cache_dir/reports/`` under a name holding its adcode, language, format,
+the digest of the district's station data and the package version, so a restart or another worker process reuses
+it, and any change to the stations or the code builds a fresh one.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import shapely
+
+import stationmap
 from stationmap import report
 from stationmap.errors import BadRequestError, StationNotFoundError
+from stationmap.files import atomic_write
 from stationmap.i18n import LANGS
+from stationmap.web.pool import BoundedPool, PoolBusyError
 from stationmap.web.state import AppState
 
-__all__ = ["REPORT_FORMATS", "ReportCache"]
+__all__ = ["REPORT_FORMATS", "ReportBusyError", "ReportCache", "district_report", "report_key"]
 
 REPORT_FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+class ReportBusyError(PoolBusyError):
+    """Too many reports are being built; the client should retry after `retry_after_s` seconds."""
+
+    http_status = 503
+    retry_after_s = 10
+
+
+def _report_pool() -> BoundedPool:
+    # one build at a time (they hold the GIL for seconds) and 2 waiting requests of the server's 8 threads; the
+    # planner's pool holds at most 5 more, so a thread is always free for the worker's page
+    return BoundedPool(name="report builder", workers=1, max_pending=2, max_waiting=2, wait_s=60.0,
+                       busy_error=ReportBusyError)
 
 
 @dataclass
 class ReportCache:
     """
-    Rendered district reports keyed by (adcode, lang, format).
+    Rendered district reports by `report_key`, in memory in front of files in `folder`.
 
-    A report takes seconds to build, so each is built once per process, under a per-key lock so that concurrent
-    requests for the same report wait for one build instead of starting several.
+    Attributes
+    ----------
+    folder
+        Where reports are kept on disk (``Settings.cache_dir / "reports"``); None keeps them in memory only.
+    pool
+        Where reports are built; concurrent requests for one report share one build.
+    disk_hits, builds
+        Counters, for tests and logs.
     """
 
-    _done: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
-    _locks: dict[tuple[str, str, str], threading.Lock] = field(default_factory=dict)
-    _guard: threading.Lock = field(default_factory=threading.Lock)
+    folder: Path | None = None
+    pool: BoundedPool = field(default_factory=_report_pool)
+    disk_hits: int = 0
+    builds: int = 0
+    _done: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _digests: dict[str, tuple[AppState, str]] = field(default_factory=dict, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def get(self, key: tuple[str, str, str], build: Callable[[], bytes]) -> bytes:
-        """Return the cached bytes for `key`, building them with `build` the first time."""
-        if key in self._done:
-            return self._done[key]
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._done:
-                self._done[key] = build()
-        return self._done[key]
+    def get(self, key: str, build: Callable[[], bytes]) -> bytes:
+        """
+        Return the report bytes for `key`: from memory, else from disk, else built on the pool and written to disk.
+
+        Raises
+        ------
+        ReportBusyError
+            If the pool is full or the build outlasts the pool's ``wait_s``.
+        """
+        found = self._done.get(key)
+        if found is not None:
+            return found
+        return self.pool.run(key, lambda: self._load_or_build(key, build))
+
+    def key(self, state: AppState, adcode: str, *, fmt: str, lang: str) -> str:
+        """Return `report_key`, hashing a district's data once per app state rather than on every request."""
+        memo = self._digests.get(adcode)
+        if memo is None or memo[0] is not state:  # the state is immutable: the same object means the same data
+            memo = self._digests[adcode] = (state, _data_digest(state, adcode))
+        return _file_name(adcode, memo[1], fmt=fmt, lang=lang)
+
+    def _load_or_build(self, key: str, build: Callable[[], bytes]) -> bytes:
+        path = self.folder / key if self.folder is not None else None
+        if path is not None and path.is_file():
+            body = path.read_bytes()
+            with self._guard:
+                self.disk_hits += 1
+        else:
+            body = build()
+            with self._guard:
+                self.builds += 1
+            if path is not None:
+                with atomic_write(path) as tmp:
+                    tmp.write_bytes(body)
+        self._done[key] = body
+        return body
+
+    def clear(self) -> None:
+        """Forget the reports kept in memory (files on disk stay)."""
+        self._done.clear()
+
+
+def report_key(state: AppState, adcode: str, *, fmt: str, lang: str) -> str:
+    """
+    Return the file name a district's report is kept under: adcode, language, format, data digest and version.
+
+    The digest covers the district's stations (every column and the point, as GeoJSON), its boundary and the rubric,
+    so a change to any of them names a new file.
+    """
+    return _file_name(adcode, _data_digest(state, adcode), fmt=fmt, lang=lang)
+
+
+def _data_digest(state: AppState, adcode: str) -> str:
+    rows = (state.district_codes == adcode).nonzero()[0]
+    digest = hashlib.sha256()
+    digest.update(state.stations.iloc[rows].to_json(sort_keys=True, default=str).encode("utf-8"))
+    district = state.districts.get(adcode)
+    if district is not None:
+        digest.update(shapely.to_wkb(district.geometry))
+    digest.update(repr(state.rubric).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def _file_name(adcode: str, digest: str, *, fmt: str, lang: str) -> str:
+    return f"{adcode}-{lang}-{digest}-v{stationmap.__version__}.{fmt}"
 
 
 def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: str, lang: str) -> bytes:
@@ -53,6 +146,8 @@ def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: st
         If `fmt` or `lang` is not supported, or the name fits several districts served.
     StationNotFoundError
         If the district is not served.
+    ReportBusyError
+        If too many reports are being built (503, ``Retry-After``).
     """
     if fmt not in REPORT_FORMATS:
         msg = f"Unknown report format {fmt!r}; expected one of {', '.join(REPORT_FORMATS)}."
@@ -73,4 +168,4 @@ def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: st
         page = report.render_html([built], lang=lang)
         return page.encode("utf-8") if fmt == "html" else report.render_pdf(page)
 
-    return cache.get((adcode, lang, fmt), build)
+    return cache.get(cache.key(state, adcode, fmt=fmt, lang=lang), build)

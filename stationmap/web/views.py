@@ -11,8 +11,10 @@ from stationmap import geo
 from stationmap.errors import StationMapError
 from stationmap.mapping import build_map, build_planner_map, render_map_parts
 from stationmap.parameters import NEAREST_K, RADIUS_M, WEB_SITES_K
+from stationmap.web.errors import error_body
 from stationmap.web.i18n import UI, best_lang, client_strings, text
-from stationmap.web.reports import REPORT_FORMATS, ReportCache, district_report
+from stationmap.web.jsonutil import json_response
+from stationmap.web.reports import REPORT_FORMATS, ReportBusyError, district_report
 from stationmap.web.state import AppState
 
 __all__ = ["bp", "page_config", "planner_config"]
@@ -80,9 +82,14 @@ def index() -> str:
 @bp.get("/report/<adcode>.<fmt>")
 def report(adcode: str, fmt: str) -> Response:
     """A district's coverage report, HTML or PDF (``?lang=en`` for English), built once and then cached."""
-    cache = current_app.extensions.setdefault("stationmap_reports", ReportCache())
+    cache = current_app.extensions["stationmap_reports"]
     lang = request.args.get("lang", "zh")
-    body = district_report(_state(), cache, adcode, fmt=fmt, lang=lang)
+    try:
+        body = district_report(_state(), cache, adcode, fmt=fmt, lang=lang)
+    except ReportBusyError as err:  # busy, not broken: the JSON error shape, which the HTML handler off /api/ is not
+        response = json_response(error_body(str(err), err.http_status), status=err.http_status)
+        response.headers["Retry-After"] = str(err.retry_after_s)
+        return response
     disposition = "inline" if fmt == "html" else f'attachment; filename="stationmap-report-{adcode}-{lang}.pdf"'
     return Response(body, mimetype=REPORT_FORMATS[fmt].split(";")[0], headers={"Content-Disposition": disposition})
 
