@@ -31,7 +31,7 @@ from stationmap.web.params import (
     parse_max_distance,
     parse_param,
 )
-from stationmap.web.state import AppState
+from stationmap.web.state import CLUSTER_CELL_PX, AppState, cluster_cell_deg
 
 __all__ = [
     "CLUSTER_CELL_PX",
@@ -44,9 +44,6 @@ __all__ = [
 
 #: Most single stations the map view sends; above it, counts per grid cell are sent instead.
 POINTS_LIMIT = 1500
-#: Grid cell of the zoomed-out aggregation, in screen pixels.
-CLUSTER_CELL_PX = 80
-_HONOUR_RANK = {"national": 3, "provincial": 2, "city": 1}
 
 
 def _metadata(state: AppState) -> dict[str, Any]:
@@ -57,18 +54,17 @@ def _filter_rows(state: AppState, filters: StationFilters, bbox: BBox | None, qu
     """Return the rows (positions) that pass every filter, in file order."""
     mask = state.index.filter_mask(amenities=filters.amenities, open_at=filters.open_at,
                                    min_stars=filters.min_stars, toilet=filters.toilet)
-    mask = np.ones(len(state.index), dtype=bool) if mask is None else mask
+    rows = (np.arange(len(state.index)) if bbox is None
+            else state.rows_in_bbox(bbox.west, bbox.south, bbox.east, bbox.north))
+    if mask is not None:
+        rows = rows[mask[rows]]
     if filters.district_code:
-        mask &= state.district_codes == filters.district_code
-    if bbox is not None:
-        lon, lat = state.index.lon, state.index.lat
-        mask &= (lon >= bbox.west) & (lon <= bbox.east) & (lat >= bbox.south) & (lat <= bbox.north)
+        rows = rows[state.district_codes[rows] == filters.district_code]
     if query:
         needle = query.lower()
-        rows = np.flatnonzero(mask)
         hits = np.fromiter((needle in state.search_text[r] for r in rows), dtype=bool, count=len(rows))
         return rows[hits]
-    return np.flatnonzero(mask)
+    return rows
 
 
 def _query_text(args: Args) -> str | None:
@@ -223,10 +219,17 @@ def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict
                                max_distance_m=parsed["max_distance_m"])
     moment = filters.open_at or hours.resolve_when(None, now=now)
     features = state.features([s.row for s in result.stations])
+    by_hours: dict[tuple[Any, Any], dict[str, Any]] = {}  # the state words depend only on hours and status
     for rank, (feature, found) in enumerate(zip(features, result.stations, strict=True), start=1):
         props = feature["properties"]
         props.update({"rank": rank, "distance_m": round(found.distance_m, 1), "walk_min": found.walk_min})
-        props.update(_state_properties(props, moment, parsed["lang"]))
+        key = hours.hours_fields(props)
+        if not all(isinstance(v, (str, type(None))) for v in key):
+            props.update(_state_properties(props, moment, parsed["lang"]))
+        else:
+            if key not in by_hours:
+                by_hours[key] = _state_properties(props, moment, parsed["lang"])
+            props.update(by_hours[key])
         _with_display(feature, parsed["map_datum"])
     origin: dict[str, Any] = {"lon": result.lon, "lat": result.lat}
     if parsed["map_datum"] != "wgs84":
@@ -345,39 +348,48 @@ def view(state: AppState, args: Args, *, now: datetime | None = None) -> dict[st
     bbox: BBox = parsed["bbox"]
     zoom: int = parsed["zoom"]
     rows = _filter_rows(state, parsed["filters"], bbox, None)
-    lon, lat = state.index.lon[rows], state.index.lat[rows]
+    every = len(rows) == len(state.index)  # rows is then 0..n-1: skip copying the columns
+    lon, lat = (state.index.lon, state.index.lat) if every else (state.index.lon[rows], state.index.lat[rows])
     if parsed["map_datum"] != "wgs84" and len(rows):
         lon, lat = geo.convert_coords(lon, lat, src="wgs84", dst=parsed["map_datum"])
     body: dict[str, Any] = {"zoom": zoom, "total": len(rows), "metadata": _metadata(state)}
     if len(rows) <= POINTS_LIMIT:
-        open_now = state.index.filter_mask(open_at=hours.resolve_when(None, now=now))
-        open_now = np.zeros(len(state.index), dtype=bool) if open_now is None else open_now
-        names = state.index.names
-        honours = state.stations.get("honours")
+        open_now = state.open_at_rows(rows, hours.resolve_when(None, now=now))
         body["mode"] = "points"
         body["items"] = [
-            {"id": str(state.index.ids[r]), "name": str(names[r]), "lon": round(float(x), 7),
-             "lat": round(float(y), 7), "stars": int(state.index.stars[r]), "open": bool(open_now[r]),
-             "honour": _best_honour(honours.iloc[r] if honours is not None else None)}
-            for r, x, y in zip(rows, lon, lat, strict=True)
+            {"id": str(sid), "name": str(name), "lon": round(x, 7), "lat": round(y, 7), "stars": stars,
+             "open": is_open, "honour": honour}
+            for sid, name, x, y, stars, is_open, honour in zip(
+                state.index.ids[rows].tolist(), state.index.names[rows].tolist(), np.asarray(lon).tolist(),
+                np.asarray(lat).tolist(), state.index.stars[rows].tolist(), open_now.tolist(),
+                state.best_honours(rows), strict=True)
         ]
         return body
-    cell = 360.0 / (256 * 2 ** zoom) * CLUSTER_CELL_PX
-    keys = np.floor(lon / cell).astype(np.int64) * 10_000_000 + np.floor(lat / cell).astype(np.int64)
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    mean_lon = np.bincount(inverse, weights=lon) / counts
-    mean_lat = np.bincount(inverse, weights=lat) / counts
+    cell = cluster_cell_deg(zoom, cell_px=CLUSTER_CELL_PX)
+    if parsed["map_datum"] == "wgs84" and every:
+        counts, sum_lon, sum_lat = state.cluster_totals(cell)
+    else:
+        if parsed["map_datum"] == "wgs84":
+            cell_of, n_cells = state.cluster_cells(cell)
+            inverse = cell_of[rows]
+        else:
+            keys = np.floor(lon / cell).astype(np.int64) * 10_000_000 + np.floor(lat / cell).astype(np.int64)
+            _, inverse = np.unique(keys, return_inverse=True)
+            inverse, n_cells = inverse.reshape(-1), int(inverse.max()) + 1
+        if len(inverse) * 8 < n_cells:  # few stations among many cells: number only the cells they use
+            used, inverse = np.unique(inverse, return_inverse=True)
+            inverse, n_cells = inverse.reshape(-1), len(used)
+        # bincount adds each cell's members in row order, as a per-request np.unique over the rows would
+        counts = np.bincount(inverse, minlength=n_cells)
+        sum_lon = np.bincount(inverse, weights=lon, minlength=n_cells)
+        sum_lat = np.bincount(inverse, weights=lat, minlength=n_cells)
+    used = np.flatnonzero(counts)
+    mean_lon = sum_lon[used] / counts[used]
+    mean_lat = sum_lat[used] / counts[used]
+    counts = counts[used]
     body["mode"] = "clusters"
     body["cell_deg"] = cell
-    body["items"] = [{"lon": round(float(x), 6), "lat": round(float(y), 6), "count": int(c)}
-                     for x, y, c in zip(mean_lon, mean_lat, counts, strict=True)
+    body["items"] = [{"lon": round(x, 6), "lat": round(y, 6), "count": c}
+                     for x, y, c in zip(mean_lon.tolist(), mean_lat.tolist(), counts.tolist(), strict=True)
                      if math.isfinite(x) and math.isfinite(y)]
     return body
-
-
-def _best_honour(honours: object) -> str | None:
-    if not isinstance(honours, (list, tuple)) or not honours:
-        return None
-    levels = [h.get("level") for h in honours if isinstance(h, dict)]
-    ranked = sorted((lvl for lvl in levels if lvl in _HONOUR_RANK), key=_HONOUR_RANK.__getitem__, reverse=True)
-    return ranked[0] if ranked else None

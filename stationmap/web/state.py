@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from stationmap import geo
+from stationmap import geo, hours
 from stationmap.analysis.nearest import NearestIndex
 from stationmap.config import Settings
 from stationmap.districts import District
@@ -23,9 +25,36 @@ from stationmap.schema import DEMO_NOTICE
 from stationmap.stations import json_safe, load_stations
 from stationmap.web.register import served_districts, station_paths
 
-__all__ = ["AppState", "load_state", "state_from_stations"]
+__all__ = ["CLUSTER_CELL_PX", "AppState", "cluster_cell_deg", "load_state", "state_from_stations"]
 
 logger = logging.getLogger(__name__)
+
+#: Grid cell of the map view's zoomed-out aggregation, in screen pixels.
+CLUSTER_CELL_PX = 80
+#: Zoom levels the cluster cells are prepared for at start-up (the ``zoom`` parameter's range).
+_ZOOMS = range(23)
+_HONOUR_RANK = {"national": 3, "provincial": 2, "city": 1}
+
+
+def cluster_cell_deg(zoom: int, *, cell_px: float = CLUSTER_CELL_PX) -> float:
+    """Return the side in degrees of a `cell_px`-pixel map cell at `zoom` (256-pixel web-map tiles)."""
+    return 360.0 / (256 * 2 ** zoom) * cell_px
+
+
+def _best_honour(honours: object) -> str | None:
+    if not isinstance(honours, (list, tuple)) or not honours:
+        return None
+    levels = [h.get("level") for h in honours if isinstance(h, dict)]
+    ranked = sorted((lvl for lvl in levels if lvl in _HONOUR_RANK), key=_HONOUR_RANK.__getitem__, reverse=True)
+    return ranked[0] if ranked else None
+
+
+def _cells(lon: np.ndarray, lat: np.ndarray, cell: float) -> tuple[np.ndarray, int]:
+    """Number the `cell`-degree grid cells the points fall in, in key order; return each point's and the count."""
+    with np.errstate(invalid="ignore"):  # a missing position gets a junk cell no bbox ever selects
+        keys = np.floor(lon / cell).astype(np.int64) * 10_000_000 + np.floor(lat / cell).astype(np.int64)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int32), len(unique)  # 4 bytes a station a zoom level
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,84 @@ class AppState:
     districts: dict[str, District] = field(default_factory=dict)
     _columns: tuple[tuple[str, np.ndarray], ...] = field(repr=False, default=())
     _features: list[dict[str, Any] | None] = field(repr=False, default_factory=list)
+    _lon_order: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=np.intp))
+    _lon_sorted: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    _lat_by_lon: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    _lat_min: float = field(repr=False, default=math.nan)
+    _lat_max: float = field(repr=False, default=math.nan)
+    _cell_cache: dict[float, tuple[np.ndarray, int]] = field(repr=False, default_factory=dict)
+    _totals_cache: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(repr=False, default_factory=dict)
+    _honours: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=object))
+    _hours_codes: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=np.intp))
+    _hours_uniques: tuple[str, ...] = field(repr=False, default=())
+    _shut: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=bool))
+
+    def rows_in_bbox(self, west: float, south: float, east: float, north: float) -> np.ndarray:
+        """
+        Return the rows (positions, file order) of the stations inside a bbox, edges included.
+
+        A binary search over the stations sorted by longitude (prepared at start-up) picks the band
+        ``west <= lon <= east``, so a city-sized bbox touches only the stations of its band.
+
+        Parameters
+        ----------
+        west, south, east, north
+            WGS-84 degrees.
+        """
+        n = len(self._lon_order)
+        if n and west <= self._lon_sorted[0] and east >= self._lon_sorted[-1] and south <= self._lat_min \
+                and north >= self._lat_max:
+            return np.arange(n)
+        lo = int(np.searchsorted(self._lon_sorted, west, side="left"))
+        hi = int(np.searchsorted(self._lon_sorted, east, side="right"))
+        if hi - lo > n // 8:  # a wide band: one pass over the columns in file order is cheaper than a sort
+            lon, lat = self.index.lon, self.index.lat
+            return np.flatnonzero((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north))
+        band = slice(lo, max(lo, hi))
+        lat = self._lat_by_lon[band]
+        return np.sort(self._lon_order[band][(lat >= south) & (lat <= north)])
+
+    def cluster_cells(self, cell: float) -> tuple[np.ndarray, int]:
+        """
+        Return each station's grid-cell number for `cell`-degree cells (WGS-84), and how many cells there are.
+
+        Cells are numbered in order of their key ``floor(lon / cell) * 10**7 + floor(lat / cell)``. The cells of
+        every zoom level are prepared at start-up; another size is computed once and kept.
+        """
+        found = self._cell_cache.get(cell)
+        if found is None:
+            found = self._cell_cache[cell] = _cells(self.index.lon, self.index.lat, cell)  # racing threads agree
+        return found
+
+    def cluster_totals(self, cell: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """
+        Return, per grid cell of `cluster_cells`, the number of stations and the sums of their lon and lat.
+
+        Over every station, summed in row order; computed on the first request for a cell size and kept, so a
+        view of the whole country costs no pass over the stations.
+        """
+        found = self._totals_cache.get(cell)
+        if found is None:
+            cell_of, n_cells = self.cluster_cells(cell)
+            found = self._totals_cache[cell] = (  # racing threads compute identical arrays
+                np.bincount(cell_of, minlength=n_cells),
+                np.bincount(cell_of, weights=self.index.lon, minlength=n_cells),
+                np.bincount(cell_of, weights=self.index.lat, minlength=n_cells),
+            )
+        return found
+
+    def best_honours(self, rows: np.ndarray) -> list[str | None]:
+        """Return the highest honour level (``national``, ``provincial``, ``city``) of each row, or None."""
+        return self._honours[rows].tolist()
+
+    def open_at_rows(self, rows: np.ndarray, when: datetime) -> np.ndarray:
+        """
+        Return which of `rows` are open at `when`, by the rule of `NearestIndex.filter_mask` (``open_at``).
+
+        Missing hours are never open, nor is a station whose status is closed or temporarily closed.
+        """
+        lookup = np.append(hours.open_mask(list(self._hours_uniques), None, when), False)
+        return lookup[self._hours_codes[rows]] & ~self._shut[rows]
 
     def district(self, query: str) -> District:
         """
@@ -191,10 +298,11 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
 
     search = (column("name").astype(str) + "\n" + column("name_en").astype(str) + "\n"
               + column("address").astype(str) + "\n" + column("id").astype(str)).str.lower()
+    index = NearestIndex(stations)
     return AppState(
         settings=settings,
         stations=stations,
-        index=NearestIndex(stations),
+        index=index,
         provider=provider,
         demo=demo,
         notices=tuple(notices),
@@ -207,7 +315,30 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
         _columns=tuple((name, stations[name].to_numpy(dtype=object)) for name in stations.columns
                        if name != stations.geometry.name),
         _features=[None] * len(stations),
+        **_view_lookups(stations, index),
     )
+
+
+def _view_lookups(stations: gpd.GeoDataFrame, index: NearestIndex) -> dict[str, Any]:
+    """Prepare what every map-view request would otherwise recompute: sort order, cluster cells, honours, hours."""
+    order = np.argsort(index.lon, kind="stable")
+    honours = (np.array([_best_honour(h) for h in stations["honours"]], dtype=object) if "honours" in stations
+               else np.full(len(stations), None, dtype=object))
+    hours_col = stations["opening_hours"] if "opening_hours" in stations else pd.Series([None] * len(stations))
+    codes, uniques = pd.factorize(hours_col.astype(object), use_na_sentinel=True)
+    status = stations["status"] if "status" in stations else pd.Series([None] * len(stations))
+    return {
+        "_lon_order": order,
+        "_lon_sorted": index.lon[order],
+        "_lat_by_lon": index.lat[order],
+        "_lat_min": float(np.nanmin(index.lat)) if len(index) else math.nan,
+        "_lat_max": float(np.nanmax(index.lat)) if len(index) else math.nan,
+        "_cell_cache": {cluster_cell_deg(z): _cells(index.lon, index.lat, cluster_cell_deg(z)) for z in _ZOOMS},
+        "_honours": honours,
+        "_hours_codes": np.asarray(codes, dtype=np.intp),
+        "_hours_uniques": tuple(uniques),
+        "_shut": status.isin(["closed", "temporarily_closed"]).to_numpy(dtype=bool),
+    }
 
 
 def load_state(settings: Settings) -> AppState:
