@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,15 @@ def bundled_report(settings: Settings) -> Callable[[str], tuple[gpd.GeoDataFrame
 def fixture_path() -> Path:
     """Five stations around (109.06 E, 34.27 N) in 灞桥区; tests/data/README.md gives their geometry."""
     return TESTS / "data" / "fixture_stations.geojson"
+
+
+@pytest.fixture(scope="session")
+def fixture_dir(tmp_path_factory: pytest.TempPathFactory, fixture_path: Path) -> Path:
+    """A data folder whose only station file is the five-station fixture (no boundaries, no rubric); read-only."""
+    root = tmp_path_factory.mktemp("fixture-data")
+    (root / "stations").mkdir()
+    shutil.copy(fixture_path, root / "stations" / "fixture.geojson")
+    return root
 
 
 @pytest.fixture

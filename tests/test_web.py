@@ -22,14 +22,6 @@ MONDAY_NOON = "2025-06-02T12:00:00+08:00"
 
 
 @pytest.fixture(scope="module")
-def fixture_dir(tmp_path_factory, fixture_path):
-    root = tmp_path_factory.mktemp("web-data")
-    (root / "stations").mkdir()
-    shutil.copy(fixture_path, root / "stations" / "fixture.geojson")
-    return root
-
-
-@pytest.fixture(scope="module")
 def app(fixture_dir):
     return create_app(Settings(data_dir=fixture_dir, max_results=20))
 

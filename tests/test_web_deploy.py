@@ -6,7 +6,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,14 +28,6 @@ from stationmap.web import export as export_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 WGS84 = Geod(ellps="WGS84")
-
-
-@pytest.fixture(scope="module")
-def fixture_dir(tmp_path_factory, fixture_path):
-    root = tmp_path_factory.mktemp("deploy-data")
-    (root / "stations").mkdir()
-    shutil.copy(fixture_path, root / "stations" / "fixture.geojson")
-    return root
 
 
 @pytest.fixture(scope="module")
