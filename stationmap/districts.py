@@ -13,7 +13,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyogrio
 import shapely
 from numpy.typing import ArrayLike, NDArray
@@ -32,7 +31,6 @@ __all__ = [
     "StationDistricts",
     "assign_districts",
     "bundled_adcodes",
-    "distance_outside_m",
     "load_boundary_file",
     "load_district",
     "locate",
@@ -224,26 +222,6 @@ def locate(lon: ArrayLike, lat: ArrayLike, *, data_dir: Path, cache_dir: Path | 
     return out
 
 
-def distance_outside_m(geometry: BaseGeometry, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
-    """
-    Return how far each point lies outside `geometry`, in metres (0 inside), measured in a local metric CRS.
-
-    Parameters
-    ----------
-    geometry
-        (Multi)Polygon in EPSG:4326.
-    lon, lat
-        WGS-84 degrees.
-    """
-    lon_a = np.atleast_1d(np.asarray(lon, dtype=float))
-    lat_a = np.atleast_1d(np.asarray(lat, dtype=float))
-    points = gpd.GeoSeries(gpd.points_from_xy(lon_a, lat_a), crs=geo.WGS84)
-    frame = gpd.GeoSeries([geometry], crs=geo.WGS84)
-    crs = geo.metric_crs(pd.concat([frame, points]))
-    shape = geo.to_metric(frame, crs=crs).geometry.iloc[0]
-    return np.asarray(geo.to_metric(points, crs=crs).geometry.distance(shape), dtype=float)
-
-
 def _assign(geoms: list[BaseGeometry], lon: FloatArray, lat: FloatArray) -> NDArray[np.int64]:
     """Index of the geometry each point lies in; the nearest within the tolerance for points in none; -1 else."""
     hit = np.full(lon.shape, -1, dtype=np.int64)
@@ -256,7 +234,7 @@ def _assign(geoms: list[BaseGeometry], lon: FloatArray, lat: FloatArray) -> NDAr
     missing = np.flatnonzero(hit < 0)
     if len(missing):
         for row in missing:
-            dists = [float(distance_outside_m(g, lon[row], lat[row])[0]) if _near(g, lon[row], lat[row]) else np.inf
+            dists = [float(geo.distance_outside_m(g, lon[row], lat[row])[0]) if _near(g, lon[row], lat[row]) else np.inf
                      for g in geoms]
             best = int(np.argmin(dists))
             if dists[best] <= _BORDER_TOLERANCE_M:

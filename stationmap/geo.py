@@ -38,6 +38,7 @@ from pyproj import CRS, Geod
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 from scipy.spatial import cKDTree
+from shapely.geometry.base import BaseGeometry
 
 from stationmap.errors import BadRequestError, CRSMismatchError, DatumError
 
@@ -53,6 +54,7 @@ __all__ = [
     "check_same_crs",
     "convert_coords",
     "convert_geometry",
+    "distance_outside_m",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "geodesic_distance_m",
@@ -471,6 +473,38 @@ def to_wgs84(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
         msg = "Geometries have no CRS; cannot reproject to WGS-84."
         raise CRSMismatchError(msg)
     return frame.to_crs(WGS84)
+
+
+def distance_outside_m(geometry: BaseGeometry, lon: ArrayLike, lat: ArrayLike) -> FloatArray:
+    """
+    Return the geodesic distance in metres from each point to `geometry`: 0 inside or on it.
+
+    The nearest point of `geometry` is found in lon/lat with longitude scaled by the cosine of its middle latitude
+    (locally a metric plane, so the choice is off by a second-order amount), and the distance to it is measured on
+    the WGS-84 ellipsoid. No CRS is looked up, so thousands of points take milliseconds.
+
+    Parameters
+    ----------
+    geometry
+        Any shapely geometry in EPSG:4326 lon/lat, e.g. a district's (Multi)Polygon.
+    lon, lat
+        WGS-84 degrees.
+
+    Returns
+    -------
+    distance_m
+        One distance per point, metres.
+    """
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=float))
+    if not len(lon_a):
+        return np.zeros(0, dtype=float)
+    _, south, _, north = geometry.bounds
+    scale = math.cos(math.radians((south + north) / 2))
+    scaled = shapely.transform(geometry, lambda xy: xy * (scale, 1.0))
+    lines = shapely.shortest_line(scaled, shapely.points(lon_a * scale, lat_a))
+    ends = shapely.get_coordinates(lines).reshape(-1, 2, 2)
+    return np.asarray(geodesic_distance_m(lon_a, lat_a, ends[:, 0, 0] / scale, ends[:, 0, 1]), dtype=float)
 
 
 def geodesic_distance_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> FloatArray | float:

