@@ -18,3 +18,5 @@ ensure_debian_packages() {
 
 # fonts for Chinese in report figures and PDFs; pango for WeasyPrint (PDF reports)
 REPORT_PACKAGES=(fonts-noto-cjk fontconfig libpango-1.0-0 libpangoft2-1.0-0)
+# PostgreSQL 15 + PostGIS 3: the tests run every register test on a throwaway server too (tests/pgserver.py)
+DATABASE_PACKAGES=(postgresql-15-postgis-3)

@@ -13,7 +13,14 @@
     ├── OpeningHoursError (ValueError)   an opening_hours string cannot be parsed, 422
     ├── EmptyInputError (ValueError)     an analysis got nothing to work on, 422
     ├── MissingExtraError (ImportError)  an optional part (stationmap[pdf], [osm], [ilp]) is not installed, 501
-    └── StationNotFoundError (KeyError)  no station with that id, 404
+    ├── StationNotFoundError (KeyError)  no station with that id, 404
+    ├── StorageError                     the database cannot be opened, is of another version, or failed, 503
+    ├── EditConflictError                an edit would create a station id that exists, 409
+    ├── VersionConflictError             an edit names a version that is no longer current, 412
+    ├── PreconditionRequiredError        an edit names no version (If-Match), 428
+    ├── AuthenticationError              no or wrong credentials, 401
+    ├── PermissionDeniedError            the user's role or districts do not allow it, 403
+    └── TooManyAttemptsError             too many failed logins; retry later, 429
 
 Faces translate these only at the edge: the web app to ``{"ok": false, "error": msg, "status": n}``, the CLI to
 exit code 1 with the message.
@@ -22,18 +29,25 @@ exit code 1 with the message.
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "BadRequestError",
     "BoundaryError",
     "CRSMismatchError",
     "DatumError",
     "DistrictLookupError",
+    "EditConflictError",
     "EmptyInputError",
     "ImportMappingError",
     "MissingExtraError",
     "OpeningHoursError",
+    "PermissionDeniedError",
+    "PreconditionRequiredError",
     "StationDataError",
     "StationMapError",
     "StationNotFoundError",
+    "StorageError",
+    "TooManyAttemptsError",
+    "VersionConflictError",
 ]
 
 
@@ -50,9 +64,13 @@ class BadRequestError(StationMapError, ValueError):
 
 
 class StationDataError(StationMapError, ValueError):
-    """A station file or record is missing, malformed, or fails validation."""
+    """A station file or record is missing, malformed, or fails validation; `problems` lists them where known."""
 
     http_status = 422
+
+    def __init__(self, message: str, *, problems: tuple = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class ImportMappingError(StationDataError):
@@ -114,3 +132,57 @@ class StationNotFoundError(StationMapError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class StorageError(StationMapError):
+    """The station database cannot be opened, has another schema version, or a statement failed."""
+
+    http_status = 503
+
+
+class EditConflictError(StationMapError):
+    """An edit would add a station whose id is already in the register (open or closed)."""
+
+    http_status = 409
+
+
+class VersionConflictError(StationMapError):
+    """
+    An edit was based on a version of the station that is no longer current (HTTP 412 Precondition Failed).
+
+    `current` is the station as it is now (a `stationmap.store.StationRecord`), so the caller can show it.
+    """
+
+    http_status = 412
+
+    def __init__(self, message: str, *, current: object = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class PreconditionRequiredError(StationMapError):
+    """A change to an existing station did not say which version it is based on (HTTP 428, ``If-Match``)."""
+
+    http_status = 428
+
+
+class AuthenticationError(StationMapError):
+    """No credentials, or wrong ones: a login, session or API token is needed (HTTP 401)."""
+
+    http_status = 401
+
+
+class PermissionDeniedError(StationMapError):
+    """The user is known but their role or districts do not allow this (HTTP 403)."""
+
+    http_status = 403
+
+
+class TooManyAttemptsError(StationMapError):
+    """Too many failed logins for this name or address; `retry_after_s` says when to try again (HTTP 429)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -13,6 +13,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "weasyprint": ("pdf", "PDF output"),
     "osmium": ("osm", "Reading OSM extracts (walking distance along streets)"),
     "highspy": ("ilp", "Exact siting (the HiGHS ILP solver)"),
+    "psycopg": ("postgis", "A register in PostgreSQL + PostGIS (postgresql:// database URLs)"),
+    "psycopg_pool": ("postgis", "A register in PostgreSQL + PostGIS (postgresql:// database URLs)"),
 }
 """Each optional module: the extra that installs it and what needs it."""
 
@@ -24,7 +26,7 @@ def import_extra(module: str) -> ModuleType:
     Parameters
     ----------
     module
-        ``weasyprint``, ``osmium`` or ``highspy``.
+        ``weasyprint``, ``osmium``, ``highspy``, ``psycopg`` or ``psycopg_pool``.
 
     Returns
     -------

@@ -23,10 +23,15 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @pytest.fixture(scope="session", autouse=True)
 def boundary_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One cache of converted boundaries for the whole session, never the user's ~/.cache (servers inherit it)."""
+    """
+    One cache of converted boundaries for the whole session, never the user's ~/.cache (servers inherit it).
+
+    Registers made without a database URL (``$XDG_DATA_HOME/stationmap/registers``) go to a session folder too.
+    """
     folder = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(folder))
+        mp.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
         yield folder / "stationmap"
 
 
@@ -206,3 +211,49 @@ class PageWatch:
         assert self.dialogs == [], self.dialogs
         hosts = {urlsplit(u).hostname for u in self.outside}
         assert hosts <= TILE_HOSTS, f"requests outside 127.0.0.1 other than tiles: {self.outside}"
+
+
+# --- the living register: SQLite and a throwaway PostgreSQL + PostGIS server -------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """
+    This test process's own throwaway PostgreSQL + PostGIS server (`tests.pgserver.PgServer`), stopped at the end.
+
+    Skipped when PostgreSQL or PostGIS is not installed, unless ``CI=true``: then the tests fail loudly.
+    """
+    import os
+
+    from pgserver import PgServer, PgUnavailableError  # tests/pgserver.py
+
+    try:
+        server = PgServer.start()
+    except PgUnavailableError as err:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {err}", pytrace=False)
+        pytest.skip(str(err))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgis"], ids=["sqlite", "postgis"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty register database: ``sqlite:///`` a file in `tmp_path`, or a new database on `pg_server`."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'register.db'}"
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Any]:
+    """``open_store(database_url)``: an empty register on each backend, closed after the test."""
+    from stationmap.store import open_store
+
+    opened = open_store(database_url)
+    yield opened
+    opened.close()
