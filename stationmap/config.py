@@ -89,6 +89,22 @@ class Settings:
         takes the client's address, scheme, host, port and path prefix from that many ``X-Forwarded-*`` values, so
         links and redirects say ``https://`` and the public host. 0 (the default) ignores those headers: never set
         it higher than the proxies really there, or clients can forge them.
+    database_url
+        The living register's database (``STATIONMAP_DATABASE_URL``): ``sqlite:///path.db`` (embedded, WAL) or
+        ``postgresql://user@host:port/dbname`` (PostGIS, shared by several servers). Empty (the default) keeps the
+        register in a SQLite file under `data_home`, one per set of station files, filled from them on first run.
+    data_home
+        Where registers without a `database_url` are kept (``$XDG_DATA_HOME/stationmap``, else
+        ``~/.local/share/stationmap``). Unlike `cache_dir` this holds edits: back it up.
+    session_secret
+        Key that signs the browser session cookies (``STATIONMAP_SESSION_SECRET``, at least 32 characters). Empty
+        (the default) uses a random one made on first run and kept in the register's database, so every worker
+        process serving it agrees; changing it signs everyone out.
+    cookie_secure
+        When session cookies carry ``Secure``: ``auto`` (the default: when the request came over HTTPS, as the
+        proxy reports it with `proxy_hops`), ``always`` or ``never``.
+    session_hours
+        How long a sign-in lasts, in hours (12 by default).
     """
 
     data_dir: Path = BUNDLED_DATA_DIR
@@ -106,6 +122,11 @@ class Settings:
     boundary: Path | None = field(default=None, metadata={"from_env": _optional_path})
     boundary_crs: str = ""
     proxy_hops: int = 0
+    database_url: str = field(default="", repr=False)  # may hold a password
+    data_home: Path = field(default_factory=lambda: _default_data_home())
+    session_secret: str = field(default="", repr=False)
+    cookie_secure: str = "auto"
+    session_hours: float = 12.0
 
     def __post_init__(self) -> None:
         problem = RADIUS_M.problem(str(self.default_radius_m))
@@ -153,6 +174,11 @@ class Settings:
         """Return a copy with `changes` applied, ignoring those whose value is None."""
         kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
         return dataclasses.replace(self, **kept)
+
+
+def _default_data_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "stationmap"
 
 
 def _default_cache_dir() -> Path:

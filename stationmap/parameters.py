@@ -29,11 +29,13 @@ __all__ = [
     "AMENITY",
     "AT",
     "BBOX",
+    "BEFORE_EDIT",
     "DATUM",
     "DATUMS",
     "DISTRICT",
     "DISTRICT_CODE",
     "DUPLICATE_M",
+    "EDITS_LIMIT",
     "EXPORT_DATUM",
     "EXPORT_DISTRICT",
     "GRID_M",
@@ -494,6 +496,15 @@ REMOVE = ParamSpec("remove", "string", "Ids of the district's stations to remove
                    reason="More than any district's register holds today (灞桥区 has 63).")
 
 # --------------------------------------------------------------------------------------------------------------
+# the register's edits
+
+EDITS_LIMIT = ParamSpec("limit", "integer", "Edits per page, newest first.", minimum=1, maximum=500, default=50,
+                        example=50, reason="A page of the audit trail a browser shows at once.")
+BEFORE_EDIT = ParamSpec("before", "integer", "Only edits older than this edit id (the `next` link gives it).",
+                        minimum=1, maximum=999_999_999_999, example=1200,
+                        reason="Whole numbers are read up to 12 digits; beyond any register's edit count.")
+
+# --------------------------------------------------------------------------------------------------------------
 # serving
 
 PORT = ParamSpec("port", "integer", "Port to listen on (default 8000).", minimum=1, maximum=65535, example=8000)
@@ -506,4 +517,5 @@ SPECS: tuple[ParamSpec, ...] = (
     STREET_BUFFER_M, TOP, DUPLICATE_M, AT, LON, LAT, BBOX, ZOOM, NEAREST_K, LIMIT, OFFSET, MAX_DISTANCE_M,
     MIN_STARS, QUERY, DISTRICT_CODE, DISTRICT, AMENITY, TOILET, OPEN_AT, OPEN_NOW, STATION_AT, LANG, DATUM,
     ADD_DATUM, MAP_DATUM, PLANNER_MAP_DATUM, ADD, REMOVE, EXPORT_DISTRICT, EXPORT_DATUM, PORT, MAX_REQUEST_BYTES,
+    EDITS_LIMIT, BEFORE_EDIT,
 )

@@ -356,7 +356,7 @@ def test_bbox_takes_the_documented_lon_lat_ranges(client, document):
 
 def test_documented_defaults_are_the_parsed_defaults(app, client, document):
     cache = app.extensions["stationmap_planner"]
-    for path, position in (("/api/coverage", 2), ("/api/gaps", 2), ("/api/sites", 2)):
+    for path, position in (("/api/coverage", 3), ("/api/gaps", 3), ("/api/sites", 3)):  # after revision, name, adcode
         params = {p["name"]: p["schema"] for p in document["paths"][path]["get"]["parameters"]}
         cache.keys.clear()
         assert client.get(f"{path}?district=450305").status_code == 200

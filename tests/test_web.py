@@ -16,6 +16,7 @@ from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.web import create_app
 from stationmap.web.errors import error_body
 from stationmap.web.i18n import UI, best_lang
+from stationmap.web.live import app_state
 
 MONDAY_0530 = "2025-06-02T05:30:00+08:00"
 MONDAY_NOON = "2025-06-02T12:00:00+08:00"
@@ -408,7 +409,7 @@ def test_requests_do_no_file_io(client, monkeypatch):
 def test_features_match_the_exporter(app):
     from stationmap.stations import stations_to_geojson
 
-    state = app.extensions["stationmap"]
+    state = app_state(app)
     expected = stations_to_geojson(state.stations, metadata={})["features"]
     assert state.features(range(len(state.stations))) == expected
     # callers get copies: adding a property does not leak into the next answer

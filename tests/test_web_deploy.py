@@ -111,8 +111,10 @@ def test_no_cors_on_pages_or_writes(fixture_dir):
     for response in (client.post("/api/_write_for_test"), client.get("/api/_write_for_test"),
                      client.options("/api/_write_for_test", headers={"Access-Control-Request-Method": "POST"})):
         assert "Access-Control-Allow-Origin" not in response.headers
-    refused = client.post("/api/stations")  # a write to a read endpoint is 405 and not offered cross-origin
+    refused = client.post("/api/nearest")  # a write to a read endpoint is 405 and not offered cross-origin
     assert refused.status_code == 405 and "Access-Control-Allow-Origin" not in refused.headers
+    anonymous = client.post("/api/stations")  # the register's write API: 401 without an account, never CORS
+    assert anonymous.status_code == 401 and "Access-Control-Allow-Origin" not in anonymous.headers
 
 
 # --- the export ------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.hours import TZ
 from stationmap.parameters import RADIUS_M, WEB_SITES_K
 from stationmap.web import create_app, planner
+from stationmap.web.live import app_state
 from stationmap.web.planner import LIMITS, PlannerBusyError, PlannerCache
 
 SMALL = "450305"  # 桂林七星区, 12 stations: quick to analyse
@@ -45,7 +46,7 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def state(app):
-    return app.extensions["stationmap"]
+    return app_state(app)
 
 
 def _stations(state, adcode):

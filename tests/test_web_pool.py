@@ -12,6 +12,7 @@ import stationmap
 from stationmap import report
 from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.web import create_app
+from stationmap.web.live import app_state
 from stationmap.web.planner import PlannerBusyError, PlannerCache
 from stationmap.web.pool import BoundedPool, PoolBusyError
 from stationmap.web.reports import ReportBusyError, ReportCache, report_key
@@ -72,7 +73,7 @@ def test_report_is_served_from_disk_after_the_memory_cache_is_cleared(app, repor
     assert built.status_code == 200 and b"Outdoor-worker station coverage report" in built.data
     assert (reports.builds, reports.disk_hits) == (1, 0)
     files = list((tmp_path / "reports").iterdir())
-    assert [f.name for f in files] == [report_key(app.extensions["stationmap"], DISTRICT, fmt="html", lang="en")]
+    assert [f.name for f in files] == [report_key(app_state(app), DISTRICT, fmt="html", lang="en")]
 
     def refuse(*args, **kwargs):
         raise AssertionError("the report was built again")
@@ -88,7 +89,7 @@ def test_report_is_served_from_disk_after_the_memory_cache_is_cleared(app, repor
 
 
 def test_report_key_changes_when_the_stations_change(app):
-    state = app.extensions["stationmap"]
+    state = app_state(app)
     key = report_key(state, DISTRICT, fmt="pdf", lang="zh")
     assert key == report_key(state, DISTRICT, fmt="pdf", lang="zh")
     assert key.startswith(f"{DISTRICT}-zh-") and key.endswith(f"-v{stationmap.__version__}.pdf")

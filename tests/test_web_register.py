@@ -16,11 +16,12 @@ import pytest
 import shapely
 from webcheck import assert_error, ok_json  # tests/webcheck.py
 
-from stationmap import cli, districts, geo
+from stationmap import cli, districts, geo, seeding
 from stationmap.analysis.coverage import coverage_report
 from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.errors import BoundaryError, DatumError, DistrictLookupError, StationDataError
 from stationmap.web import create_app, register
+from stationmap.web.live import app_state
 from stationmap.web.planner import PlannerCache
 
 TIANHE, YUEXIU, LIWAN = "440106", "440104", "440103"
@@ -75,7 +76,7 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def state(app):
-    return app.extensions["stationmap"]
+    return app_state(app)
 
 
 # --- the districts served -------------------------------------------------------------------------------
@@ -163,12 +164,12 @@ def test_report_names_the_register_district(client):
 
 def test_station_paths_expand_folders_and_refuse_missing(register_paths, tmp_path):
     tianhe, folder = register_paths
-    paths = register.station_paths(Settings(stations=(tianhe, folder, tianhe)))
+    paths = seeding.station_paths(Settings(stations=(tianhe, folder, tianhe)))
     assert paths == [tianhe.resolve(), (folder / "yuexiu.geojson").resolve()]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(StationDataError, match="neither a station file nor a folder") as err:
-        register.station_paths(Settings(stations=(tmp_path / "nope.geojson", empty)))
+        seeding.station_paths(Settings(stations=(tmp_path / "nope.geojson", empty)))
     assert "holds no *.geojson" in str(err.value)
 
 
@@ -195,7 +196,7 @@ def test_district_names_in_the_records_spare_locating(tmp_path, district_points,
                 enumerate(district_points(TIANHE, 3))]
     for feature, name in zip(features, ["天河区", "广州市天河区", "鼓楼区"], strict=True):  # 鼓楼区 is ambiguous
         feature["properties"]["district"] = name
-    state = create_app(Settings(stations=(_write(tmp_path / "named.geojson", features),))).extensions["stationmap"]
+    state = app_state(create_app(Settings(stations=(_write(tmp_path / "named.geojson", features),))))
     assert state.district_codes.tolist() == [TIANHE] * 3 and sorted(state.districts) == [TIANHE]
 
 
@@ -205,7 +206,7 @@ def test_demo_is_served_as_before_without_locating(monkeypatch):
 
     monkeypatch.setattr(districts, "locate", _no_locate)
     app = create_app(Settings())
-    state = app.extensions["stationmap"]
+    state = app_state(app)
     assert sorted(state.districts) == ["450305", "511502", "530111", "610111"]
     assert 'data-i18n="illustrative_note"' in app.test_client().get("/planner").get_data(as_text=True)
     assert len(state.stations) == 168 and "" not in set(state.district_codes.tolist())
@@ -217,14 +218,14 @@ def test_station_codes_that_name_no_district_are_located(tmp_path, district_poin
     path = _write(tmp_path / "odd.geojson", [_feature("C-01", "城市代码站", lon1, lat1, "440100"),
                                              _feature("C-02", "旧代码站", lon2, lat2, "449999")])
     with caplog.at_level(logging.WARNING, logger="stationmap.web.register"):
-        state = create_app(Settings(stations=(path,))).extensions["stationmap"]
+        state = app_state(create_app(Settings(stations=(path,))))
     assert state.district_codes.tolist() == [TIANHE, TIANHE] and sorted(state.districts) == [TIANHE]
     assert "449999" in caplog.text and "440100" in caplog.text
 
 
 def test_named_city_means_its_districts(tmp_path, district_points):
     path = _write(tmp_path / "one.geojson", [_feature("A-01", "一站", *district_points(TIANHE, 1)[0], TIANHE)])
-    state = create_app(Settings(stations=(path,), districts=("440100",))).extensions["stationmap"]
+    state = app_state(create_app(Settings(stations=(path,), districts=("440100",))))
     assert len(state.districts) == 11 and {TIANHE, YUEXIU, LIWAN} <= set(state.districts)
 
 
@@ -239,7 +240,7 @@ def test_unknown_named_district_is_refused(tmp_path, district_points):
 @pytest.fixture(scope="module")
 def own_boundary(tmp_path_factory, app) -> tuple[Path, shapely.Geometry]:
     """天河区's outline shrunk by about 100 m, written in GCJ-02 as a bare geometry without adcode."""
-    wgs84 = app.extensions["stationmap"].districts[TIANHE].geometry.buffer(-0.001)
+    wgs84 = app_state(app).districts[TIANHE].geometry.buffer(-0.001)
     path = tmp_path_factory.mktemp("own") / "tianhe-own.geojson"
     path.write_text(shapely.to_geojson(geo.convert_geometry(wgs84, src="wgs84", dst="gcj02")), encoding="utf-8")
     return path, wgs84
@@ -248,7 +249,7 @@ def own_boundary(tmp_path_factory, app) -> tuple[Path, shapely.Geometry]:
 def test_own_boundary_takes_its_adcode_from_the_one_district(register_paths, own_boundary):
     path, wgs84 = own_boundary
     app = create_app(Settings(stations=register_paths, districts=(TIANHE,), boundary=path, boundary_crs="gcj02"))
-    state = app.extensions["stationmap"]
+    state = app_state(app)
     served = state.districts[TIANHE]
     assert served.label == "广州市天河区" and str(path) in served.source
     assert served.geometry.symmetric_difference(wgs84).area / wgs84.area < 1e-4  # converted back to WGS-84
@@ -304,7 +305,7 @@ def test_serve_without_files_serves_the_demo(runner, served_settings, monkeypatc
     assert result.exit_code == 0, result.output
     (s,) = served_settings
     assert s.stations == () and s.districts == () and s.boundary is None
-    assert register.station_paths(s) == sorted((BUNDLED_DATA_DIR / "stations").glob("*.geojson"))
+    assert seeding.station_paths(s) == sorted((BUNDLED_DATA_DIR / "stations").glob("*.geojson"))
 
 
 def test_serve_refuses_missing_file_and_boundary_without_datum(runner, served_settings, tmp_path, own_boundary):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from stationmap.errors import StationNotFoundError
 from stationmap.web import planner, queries
 from stationmap.web.export import plan_export
 from stationmap.web.jsonutil import json_response
+from stationmap.web.live import app_state
 from stationmap.web.openapi import openapi_document
 from stationmap.web.state import AppState
 
@@ -17,7 +19,7 @@ GEOJSON = "application/geo+json"
 
 
 def _state() -> AppState:
-    return current_app.extensions["stationmap"]
+    return app_state()
 
 
 def _planner_cache() -> planner.PlannerCache:
@@ -33,8 +35,26 @@ def stations() -> Response:
 
 @bp.get("/stations/<station_id>")
 def station(station_id: str) -> Response:
-    """One station as a GeoJSON Feature, with its state now and navigation links."""
-    return json_response(queries.station_detail(_state(), station_id, request.args), mimetype=GEOJSON)
+    """One station as a GeoJSON Feature, with its state now and navigation links; its version is the ETag."""
+    state = _state()
+    try:
+        body = queries.station_detail(state, station_id, request.args)
+        version = state.versions.get(station_id)
+    except StationNotFoundError as unknown:
+        store = current_app.extensions.get("stationmap_store")
+        if store is None:
+            raise
+        try:
+            record = store.get(station_id)  # a closed station: kept in the register, never sent to workers
+        except StationNotFoundError:
+            raise unknown from None
+        body, version = dict(record.feature), record.version
+    if version is not None:
+        body["version"] = version
+    response = json_response(body, mimetype=GEOJSON)
+    if version is not None:
+        response.headers["ETag"] = f'"{version}"'
+    return response
 
 
 @bp.get("/nearest")

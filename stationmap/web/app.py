@@ -9,9 +9,10 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stationmap.config import Settings
+from stationmap.seeding import open_register
+from stationmap.web.live import LiveRegister, app_state
 from stationmap.web.planner import PlannerCache
 from stationmap.web.reports import ReportCache
-from stationmap.web.state import load_state
 
 __all__ = ["create_app"]
 
@@ -20,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> Flask:
     """
-    Create the web application: load the stations once, register the API, the page and the error handlers.
+    Create the web application: open the register's database (filling it from the station files on first use),
+    build the served state from it, register the API, the pages and the error handlers.
 
     Behind ``settings.proxy_hops`` trusted proxies the app reads the client's scheme, host, port, prefix and
     address from their ``X-Forwarded-*`` headers (werkzeug's `ProxyFix`). The read-only API answers cross-origin
@@ -47,17 +49,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(settings.static_dir), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["JSON_AS_ASCII"] = False
-    state = load_state(settings)
-    app.extensions["stationmap"] = state
+    store = open_register(settings)
+    app.extensions["stationmap_store"] = store
+    app.extensions["stationmap"] = LiveRegister(settings, store)
+    state = app_state(app)
     app.extensions["stationmap_planner"] = PlannerCache()
     app.extensions["stationmap_reports"] = ReportCache(folder=Path(settings.cache_dir) / "reports")
     policy = _content_security_policy([state.provider.url, state.provider.overlay_url])
 
-    from stationmap.web import api, errors, views  # import inside the factory (flaskr)
+    from stationmap.web import api, edits, errors, views  # import inside the factory (flaskr)
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(edits.bp)
     app.register_blueprint(views.bp)
     errors.register_error_handlers(app)
+    from stationmap.web import auth  # sign-in, sessions, API tokens
+    auth.init_auth(app, store, settings)
     if settings.proxy_hops:
         hops = settings.proxy_hops
         # Flask's documented way to add WSGI middleware: replace the bound method on the instance

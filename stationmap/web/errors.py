@@ -58,12 +58,25 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(err: StationMapError) -> Response:
         status = int(getattr(err, "http_status", 500))
         retry_after = getattr(err, "retry_after_s", None)
-        if status == 503 and retry_after is not None:  # busy, not broken: say so and when to retry
+        if status in (429, 503) and retry_after is not None:  # busy or throttled, not broken: say when to retry
             return _respond(str(err), status, {"Retry-After": str(int(retry_after))})
         if status >= 500:
             logger.exception("Unexpected stationmap error")
             return _respond(_MESSAGES[500], 500)
-        return _respond(str(err), status)
+        response = _respond(str(err), status)
+        problems = getattr(err, "problems", ())
+        current = getattr(err, "current", None)
+        if response.is_json and (problems or current is not None):
+            body = response.get_json()
+            if problems:  # every problem of a refused record, in the words of `stationmap validate`
+                body["problems"] = [p.to_dict() for p in problems]
+            if current is not None:  # 412: the station as it is now, and its version to base a new change on
+                body["current"] = {**current.feature, "version": current.version}
+                response.headers["ETag"] = f'"{current.version}"'
+            response.set_data(json_response(body, status=status).get_data())
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="stationmap"'
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:

@@ -22,7 +22,7 @@ from stationmap.schema import (
     TOILET,
 )
 
-__all__ = ["LANGS", "PRESETS", "UI", "best_lang", "client_strings", "text", "ui_strings"]
+__all__ = ["LANGS", "PAGE_SECTIONS", "PRESETS", "UI", "best_lang", "client_strings", "text", "ui_strings"]
 
 #: Worker-group presets: the filters each group usually needs; their labels are ``web.presets.<key>``.
 PRESETS: dict[str, dict[str, object]] = {
@@ -32,11 +32,21 @@ PRESETS: dict[str, dict[str, object]] = {
 }
 
 
+#: Sub-tables of ``[web]`` whose strings only their own page needs (``[web.edit]`` for /edit ...).
+PAGE_SECTIONS = ("edit", "login")
+
+
 @cache
-def ui_strings() -> Mapping[str, tuple[str, str]]:
-    """Return the page strings (the catalogues' ``[web]`` table, presets aside) as key -> (zh, en)."""
+def ui_strings(pages: tuple[str, ...] = ()) -> Mapping[str, tuple[str, str]]:
+    """
+    Return the page strings (the catalogues' ``[web]`` table, presets aside) as key -> (zh, en).
+
+    The strings of `PAGE_SECTIONS` are left out unless their page is named in `pages`, so the worker's page does
+    not carry the editor's words.
+    """
     zh, en = i18n.section("web", "zh"), i18n.section("web", "en")
-    return MappingProxyType({key: (zh[key], en[key]) for key in zh if not key.startswith("presets.")})
+    left_out = tuple(f"{section}." for section in PAGE_SECTIONS if section not in pages) + ("presets.",)
+    return MappingProxyType({key: (zh[key], en[key]) for key in zh if not key.startswith(left_out)})
 
 
 class _UIStrings(Mapping[str, tuple[str, str]]):
@@ -82,13 +92,13 @@ def best_lang(requested: str | None, accept_language: Mapping[str, float] | list
     return "zh"
 
 
-def client_strings() -> dict[str, object]:
-    """Return everything the browser script needs to render and switch languages, with zh and en."""
+def client_strings(pages: tuple[str, ...] = ()) -> dict[str, object]:
+    """Return everything the browser script needs to render and switch languages, with zh and en (`ui_strings`)."""
     def both(vocab) -> dict[str, dict[str, str]]:
         return {key: {"zh": vocab.label(key, "zh"), "en": vocab.label(key, "en")} for key in vocab.keys}
 
     return {
-        "ui": {key: {"zh": zh, "en": en} for key, (zh, en) in ui_strings().items()},
+        "ui": {key: {"zh": zh, "en": en} for key, (zh, en) in ui_strings(pages).items()},
         "amenities": both(AMENITIES),
         "toilet": both(TOILET),
         "kinds": both(KINDS),

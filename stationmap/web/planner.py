@@ -379,7 +379,7 @@ def districts(state: AppState, cache: PlannerCache) -> dict[str, Any]:
                              "properties": props})
         return {"type": "FeatureCollection", "features": features}
 
-    return cache.get(("districts",), build)
+    return cache.get((state.revision, "districts"), build)
 
 
 def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
@@ -419,7 +419,7 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
                                  when=p["at"], region_name=_district_info(district)["label"])
         return report.to_dict()
 
-    body = cache.get(("coverage", district.adcode, p["radius_m"], _iso(p["at"])), build)
+    body = cache.get((state.revision, "coverage", district.adcode, p["radius_m"], _iso(p["at"])), build)
     return {"district": _district_info(district), "query": {"radius_m": p["radius_m"], "at": _iso(p["at"])},
             "coverage": body}
 
@@ -465,7 +465,8 @@ def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | No
                              "properties": props})
         return {"summary": summary, "features": features}
 
-    body = cache.get(("gaps", district.adcode, p["radius_m"], _iso(p["at"]), p["min_area_m2"]), build)
+    key = (state.revision, "gaps", district.adcode, p["radius_m"], _iso(p["at"]), p["min_area_m2"])
+    body = cache.get(key, build)
     return {"type": "FeatureCollection", "district": _district_info(district),
             "query": {"radius_m": p["radius_m"], "at": _iso(p["at"]), "min_area_m2": p["min_area_m2"]},
             "summary": body["summary"], "features": body["features"]}
@@ -522,7 +523,7 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
                     for s in result.sites]
         return {"summary": summary, "features": features}
 
-    body = cache.get(("sites", district.adcode, p["radius_m"], _iso(p["at"]), p["k"]), build)
+    body = cache.get((state.revision, "sites", district.adcode, p["radius_m"], _iso(p["at"]), p["k"]), build)
     return {"type": "FeatureCollection", "district": _district_info(district),
             "query": {"radius_m": p["radius_m"], "at": _iso(p["at"]), "k": p["k"]},
             "summary": body["summary"], "features": body["features"]}
@@ -563,7 +564,8 @@ def service_area_layers(state: AppState, cache: PlannerCache, args: Args, *,
                  "properties": {c: json_safe(row[c]) for c in columns}}
                 for (_, row), geom in zip(frame.iterrows(), frame.geometry, strict=True)]
 
-    features = cache.get(("service-areas", district.adcode, p["radius_m"], _iso(p["at"])), build)
+    key = (state.revision, "service-areas", district.adcode, p["radius_m"], _iso(p["at"]))
+    features = cache.get(key, build)
     return {"type": "FeatureCollection", "district": _district_info(district),
             "query": {"radius_m": p["radius_m"], "at": _iso(p["at"])}, "features": features}
 
@@ -602,7 +604,8 @@ def what_if_report(state: AppState, cache: PlannerCache, args: Args, *,
                          region_name=_district_info(district)["label"])
         return report.to_dict()
 
-    key = ("what-if", district.adcode, p["radius_m"], _iso(p["at"]), p["add"], tuple(sorted(p["remove"])))
+    key = (state.revision, "what-if", district.adcode, p["radius_m"], _iso(p["at"]), p["add"],
+           tuple(sorted(p["remove"])))
     body = cache.get(key, build)
     added_ids = body.get("added_ids") or [f"new-{n}" for n in range(1, len(p["add"]) + 1)]
     added = {"type": "FeatureCollection", "features": [

@@ -28,10 +28,10 @@ from stationmap.districts import (
     load_district,
     select_districts,
 )
-from stationmap.errors import BoundaryError, DistrictLookupError, StationDataError
+from stationmap.errors import BoundaryError, DistrictLookupError
 from stationmap.gazetteer import cnmaps_gazetteer
 
-__all__ = ["ServedDistricts", "served_districts", "station_paths"]
+__all__ = ["ServedDistricts", "served_districts"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,49 +63,8 @@ class ServedDistricts:
     outside: tuple[str, ...] = ()
 
 
-def station_paths(settings: Settings) -> list[Path]:
-    """
-    Return the station files to serve: ``settings.stations`` (a folder means its ``*.geojson``), else the demo.
-
-    Parameters
-    ----------
-    settings
-        ``stations`` (files and folders) and ``data_dir`` (whose ``stations/*.geojson`` is served when
-        ``stations`` is empty).
-
-    Returns
-    -------
-    paths
-        Files in the order given, each folder's files sorted by name, no file twice.
-
-    Raises
-    ------
-    StationDataError
-        If a named file or folder does not exist, or a named folder holds no ``*.geojson``.
-    """
-    if not settings.stations:
-        folder = Path(settings.data_dir) / "stations"
-        return sorted(folder.glob("*.geojson")) if folder.is_dir() else []
-    out: list[Path] = []
-    problems: list[str] = []
-    for given in settings.stations:
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(path.glob("*.geojson"))
-            if not found:
-                problems.append(f"folder {str(path)!r} holds no *.geojson station file")
-            out.extend(found)
-        elif path.is_file():
-            out.append(path)
-        else:
-            problems.append(f"{str(path)!r} is neither a station file nor a folder")
-    if problems:
-        msg = "Cannot serve the register: " + "; ".join(problems) + "."
-        raise StationDataError(msg)
-    return list(dict.fromkeys(p.resolve() for p in out))
-
-
-def served_districts(settings: Settings, stations: gpd.GeoDataFrame) -> ServedDistricts:
+def served_districts(settings: Settings, stations: gpd.GeoDataFrame, *,
+                     codes: NDArray[np.object_] | None = None) -> ServedDistricts:
     """
     Find the district of every station and load the boundaries of the districts the app serves.
 
@@ -123,6 +82,9 @@ def served_districts(settings: Settings, stations: gpd.GeoDataFrame) -> ServedDi
         districts), ``boundary`` and ``boundary_crs``.
     stations
         The served stations, EPSG:4326, in row order.
+    codes
+        The district of each station where already known (the register's database keeps it with each station):
+        then only the boundaries are loaded, nothing is placed again.
 
     Returns
     -------
@@ -139,6 +101,11 @@ def served_districts(settings: Settings, stations: gpd.GeoDataFrame) -> ServedDi
     data_dir, cache_dir = Path(settings.data_dir), Path(settings.cache_dir)
     own, districts = _named_districts(settings, data_dir=data_dir, cache_dir=cache_dir)
     ids = stations["id"].astype(str).to_numpy(dtype=object) if len(stations) else np.array([], dtype=object)
+    if codes is not None:
+        for code in sorted(set(codes.tolist()) - set(districts) - {""}):
+            districts[code] = load_district(code, data_dir=data_dir, cache_dir=cache_dir)
+        return ServedDistricts(codes=np.asarray(codes, dtype=object), districts=dict(sorted(districts.items())),
+                               outside=tuple(ids[np.asarray(codes) == ""].tolist()))
     assigned = assign_districts(stations, data_dir=data_dir, cache_dir=cache_dir, known=districts,
                                 first=own.adcode if own is not None else None)
     if assigned.located:

@@ -6,26 +6,24 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from stationmap import geo, hours
+from stationmap import hours
 from stationmap.analysis.nearest import NearestIndex
 from stationmap.config import Settings
 from stationmap.districts import District
 from stationmap.errors import DistrictLookupError, StationDataError, StationNotFoundError
 from stationmap.gazetteer import cnmaps_gazetteer
 from stationmap.mapping import TileProvider, tile_provider
-from stationmap.rubric import Rubric, default_rubric_path, load_rubric
+from stationmap.rubric import Rubric
 from stationmap.schema import DEMO_NOTICE
-from stationmap.stations import json_safe, load_stations
-from stationmap.web.register import served_districts, station_paths
+from stationmap.stations import json_safe
 
-__all__ = ["CLUSTER_CELL_PX", "AppState", "cluster_cell_deg", "load_state", "state_from_stations"]
+__all__ = ["CLUSTER_CELL_PX", "AppState", "cluster_cell_deg", "state_from_stations"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +86,11 @@ class AppState:
     districts
         Boundaries (EPSG:4326) by adcode of every district served: those the stations belong to and those
         named in the settings; for the planner and reports.
+    revision
+        The register's revision (`stationmap.store.Store.revision`) the state was built from; cached planner
+        results are keyed by it, so an edit is never answered with a result from before it.
+    versions
+        Station id -> its version in the register (the HTTP ETag); empty for a state not built from a register.
     """
 
     settings: Settings
@@ -101,6 +104,8 @@ class AppState:
     search_text: np.ndarray
     rubric: Rubric | None = None
     districts: dict[str, District] = field(default_factory=dict)
+    revision: int = 0
+    versions: dict[str, int] = field(default_factory=dict)
     _columns: tuple[tuple[str, np.ndarray], ...] = field(repr=False, default=())
     _features: list[dict[str, Any] | None] = field(repr=False, default_factory=list)
     _lon_order: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=np.intp))
@@ -244,7 +249,8 @@ _PRECISION = 7  # decimal places of served coordinates, about 1 cm
 def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
                         metadata: list[dict[str, Any]] | None = None, *, rubric: Rubric | None = None,
                         districts: dict[str, District] | None = None,
-                        district_codes: np.ndarray | None = None) -> AppState:
+                        district_codes: np.ndarray | None = None, revision: int = 0,
+                        versions: dict[str, int] | None = None) -> AppState:
     """
     Build the app state from an already loaded station frame.
 
@@ -263,6 +269,8 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
     district_codes
         The district of each station, in row order (``register.served_districts``); default its
         ``district_code``.
+    revision, versions
+        The register's revision and each station's version (see `AppState`).
 
     Raises
     ------
@@ -312,6 +320,8 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
         search_text=search.to_numpy(dtype=object),
         rubric=rubric,
         districts=dict(districts or {}),
+        revision=int(revision),
+        versions=dict(versions or {}),
         _columns=tuple((name, stations[name].to_numpy(dtype=object)) for name in stations.columns
                        if name != stations.geometry.name),
         _features=[None] * len(stations),
@@ -339,49 +349,3 @@ def _view_lookups(stations: gpd.GeoDataFrame, index: NearestIndex) -> dict[str, 
         "_hours_uniques": tuple(uniques),
         "_shut": status.isin(["closed", "temporarily_closed"]).to_numpy(dtype=bool),
     }
-
-
-def load_state(settings: Settings) -> AppState:
-    """
-    Load the station register once and build the app state, with the boundary of every district it needs.
-
-    The register is ``settings.stations`` (files, and folders meaning their ``*.geojson``) or, when that is
-    empty, every ``stations/*.geojson`` under ``settings.data_dir`` (the bundled demo). The districts served are
-    those the stations belong to (their ``district_code``, else the district they lie in) and those
-    ``settings.districts`` and ``settings.boundary`` name; see `register.served_districts`.
-
-    Parameters
-    ----------
-    settings
-        Where the data is and how to serve it.
-
-    Raises
-    ------
-    StationDataError
-        If a station file or the star rubric (``rubric/stars-v1.toml``, optional) is invalid, a named file is
-        missing, or ids collide across files.
-    DistrictLookupError, BoundaryError, DatumError
-        If a named district or the own boundary cannot be loaded.
-    """
-    paths = station_paths(settings)
-    where = ", ".join(map(str, settings.stations)) if settings.stations else str(Path(settings.data_dir) / "stations")
-    if not paths:
-        logger.warning("No station files in %s; the map will be empty.", where)
-    frames, metadata = [], []
-    for path in paths:
-        frame = load_stations(path)
-        frames.append(frame)
-        metadata.append(dict(frame.attrs.get("metadata") or {}))
-    if frames:
-        stations = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=geo.WGS84)
-    else:
-        stations = gpd.GeoDataFrame({"id": [], "name": []}, geometry=gpd.points_from_xy([], []), crs=geo.WGS84)
-    stations.attrs = {}
-    logger.info("Loaded %d stations from %d files in %s", len(stations), len(paths), where)
-    rubric_path = default_rubric_path(settings.data_dir)
-    rubric = load_rubric(rubric_path) if rubric_path.is_file() else None
-    served = served_districts(settings, stations.reset_index(drop=True))
-    logger.info("Serving %d districts: %s", len(served.districts),
-                ", ".join(f"{d.label} ({code})" for code, d in served.districts.items()))
-    return state_from_stations(settings, stations, metadata, rubric=rubric, districts=served.districts,
-                               district_codes=served.codes)
