@@ -18,10 +18,17 @@ import click
 import pandas as pd
 
 from stationmap import districts as district_mod
-from stationmap import geo, hours, importer, membership, rubric, stations, validation
+from stationmap import geo, hours, importer, membership, register_update, rubric, stations, validation
 from stationmap.analysis import rating
 from stationmap.config import Settings
-from stationmap.errors import BadRequestError, DatumError, DistrictLookupError, StationDataError, StationMapError
+from stationmap.errors import (
+    BadRequestError,
+    DatumError,
+    DistrictLookupError,
+    EmptyInputError,
+    StationDataError,
+    StationMapError,
+)
 from stationmap.parameters import (
     AT,
     DATUMS,
@@ -176,11 +183,72 @@ def _district_options(func: Callable[..., Any]) -> Callable[..., Any]:
                              "(广州市) means its districts side by side. With --boundary: the adcode to give it.")(func)
 
 
+_REGISTER_META = "stationmap.register"
+
+
+def _remember_register(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep --database / --as-of for `_loaded_stations` (they say where the stations come from, not what to do)."""
+    if value:
+        ctx.meta.setdefault(_REGISTER_META, {})[param.name] = value
+    return value
+
+
 def _stations_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --stations, --database and --as-of: the stations an analysis works on."""
+    func = click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                        expose_value=False, callback=_remember_register,
+                        help="The register as it was at the end of this day (China time): stations added later "
+                             "left out, edits made later undone.")(func)
+    func = click.option("--database", "database_url", metavar="URL", envvar="STATIONMAP_DATABASE_URL",
+                        expose_value=False, callback=_remember_register,
+                        help="Read the stations from the register's database (sqlite:///r.db, postgresql://...); "
+                             "with --stations FILES, the register serve keeps for those files.")(func)
     return click.option("--stations", "stations_paths", multiple=True,
                         type=click.Path(exists=True, path_type=Path),
                         help="The union's register: station GeoJSON file(s) or a folder of them, repeatable "
                              "(default: the bundled data/stations/<adcode>.geojson).")(func)
+
+
+def _loaded_stations(paths: tuple[Path, ...]) -> Any:
+    """
+    The stations an analysis command works on: the register's database (--database / --as-of), else the station
+    files, else None (the caller takes the bundled ones).
+    """
+    ctx = click.get_current_context()
+    wanted = ctx.meta.get(_REGISTER_META)
+    if not wanted:
+        return _read_stations(paths) if paths else None
+    store = _open_register(ctx, wanted.get("database_url"), paths)
+    day = wanted.get("as_of")
+    moment = hours.day_end_utc(day.date()) if day is not None else None
+    snapshot = store.snapshot(as_of=moment)
+    when = f"at the end of {day:%Y-%m-%d}" if day is not None else "now"
+    if not snapshot.records:
+        msg = f"The register held no station {when}; its history starts later (see stationmap history)."
+        raise EmptyInputError(msg)
+    frame = stations.stations_from_features([r.feature for r in snapshot.records],
+                                            snapshot.metadata[0] if snapshot.metadata else None)
+    n_closed = sum(r.status == "closed" for r in snapshot.records)
+    click.echo(f"register: {len(frame)} stations {when} ({n_closed} closed), revision {snapshot.revision}",
+               err=True)
+    return frame
+
+
+def _database_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --database, shared by every command that reads or changes the living register."""
+    return click.option("--database", "database_url", metavar="URL", envvar="STATIONMAP_DATABASE_URL",
+                        help="The register's database: sqlite:///register.db or postgresql://user@host/db "
+                             "(default: the register of the station files given, or of the bundled demo, under "
+                             "~/.local/share/stationmap).")(func)
+
+
+def _open_register(ctx: click.Context, database_url: str | None, stations_paths: tuple[Path, ...] = ()) -> Any:
+    """Open the register `serve` would serve with the same --database and station files (a `store.Store`)."""
+    from stationmap.seeding import open_register
+
+    settings = _settings(ctx).replace(database_url=database_url or None,
+                                      stations=tuple(p.resolve() for p in stations_paths) or None)
+    return open_register(settings)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -248,30 +316,61 @@ def _with_membership(report: validation.ValidationReport,
 @main.command("import")
 @click.argument("table", type=click.Path(path_type=Path))
 @click.option("--crs", "crs", metavar="DATUM", type=_Datum(epsg=False),
-              help="Datum of the table's coordinates: wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu). Required: it is "
-                   "never guessed.")
+              help="Datum of the table's coordinates: wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu). Required for a "
+                   "CSV/XLSX table: it is never guessed. A GeoJSON/GeoPackage station file is WGS-84.")
 @_district_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output file (.geojson, .gpkg, .csv or .xlsx).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file (.geojson, .gpkg, .csv or .xlsx). Required unless --into is given; with both, the "
+                   "file is written after the register is updated.")
 @click.option("--map", "column_map", multiple=True, metavar="HEADER=FIELD",
               help="Read column HEADER into FIELD (repeatable), for unusual headers.")
 @click.option("--sheet", help="XLSX sheet name (default: the first).")
 @click.option("--encoding", metavar="CODEC",
               help="Encoding of a CSV table (e.g. gbk, big5, utf-8). Default: UTF-8 or GB18030 is detected; "
                    "anything else is refused rather than guessed.")
+@click.option("--into", "into_url", metavar="DATABASE_URL",
+              help="Update this register (sqlite:///register.db or postgresql://user@host/db) to what the table "
+                   "says, as one changeset: stations added, changed, reopened, and those of the table's districts "
+                   "missing from it closed. An empty database gets every station added.")
+@click.option("--dry-run", is_flag=True, help="With --into: print what would change, change nothing, write nothing.")
+@click.option("--comment", help="With --into: the changeset's comment (default: 'monthly update from <file name>').")
+@click.option("--user", "user_name", metavar="NAME",
+              help="With --into: the editor recorded on the edits (default: your login name).")
+@click.option("--effective", "effective", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="With --into: the day the changes took effect (from 00:00 China time), for as-of views; not "
+                   "before a changed station's last edit. Default: now.")
+@click.option("--allow-mass-close", is_flag=True,
+              help="With --into: allow closing more than half of the open stations of the districts in scope.")
 @click.pass_context
 @_domain_errors
 def import_(ctx: click.Context, table: Path, crs: str | None, district_code: str | None, boundary: Path | None,
-            boundary_crs: str | None, output: Path, column_map: tuple[str, ...], sheet: str | None,
-            encoding: str | None) -> None:
-    """Import a clerk's CSV/XLSX TABLE (Chinese or English headers) into WGS-84 station records."""
+            boundary_crs: str | None, output: Path | None, column_map: tuple[str, ...], sheet: str | None,
+            encoding: str | None, into_url: str | None, dry_run: bool, comment: str | None, user_name: str | None,
+            effective: Any, allow_mass_close: bool) -> None:
+    """Import a clerk's CSV/XLSX TABLE (Chinese or English headers) into WGS-84 station records.
+
+    With --into, bring a register up to date with TABLE (a CSV/XLSX table, or a GeoJSON/GeoPackage station file):
+    stations are matched by id; only the fields the table has columns for are compared and written. Closing is
+    limited to the districts the table's stations lie in (or those named with --district). Run with --dry-run
+    first to see the list.
+    """
     settings = _settings(ctx)
+    _check_import_usage(table, crs=crs, output=output, into_url=into_url, dry_run=dry_run,
+                        extras={"--comment": comment, "--user": user_name, "--effective": effective,
+                                "--allow-mass-close": allow_mass_close or None})
     chosen = district_mod.resolve_district(adcode=district_code, boundary=boundary, boundary_crs=boundary_crs,
                                            data_dir=settings.data_dir, cache_dir=settings.cache_dir)
+    if _is_station_file(table):
+        _update_register(ctx, register_update.read_station_file(
+            table, data_dir=settings.data_dir, cache_dir=settings.cache_dir, within=chosen), chosen, district_code,
+            into_url=str(into_url), dry_run=dry_run, comment=comment, user_name=user_name, effective=effective,
+            allow_mass_close=allow_mass_close)
+        return
     # a city or province fills no district_code: its rows are placed in their county by location instead
     fill = chosen if chosen is None or chosen.level == "county" else None
     result = importer.import_table(table, crs=crs, district=fill, column_map=importer.parse_column_map(column_map),
-                                   sheet=sheet, encoding=encoding)
+                                   sheet=sheet, encoding=encoding,
+                                   id_prefix=register_update.NO_ID_PREFIX if into_url else None)
     report = _with_membership(result.report, membership.check_stations(
         result.stations, where=list(result.rows), within=chosen, data_dir=settings.data_dir, cache_dir=settings.cache_dir))
     if report.errors:
@@ -280,9 +379,78 @@ def import_(ctx: click.Context, table: Path, crs: str | None, district_code: str
         click.echo(str(problem), err=True)
     mapped = ", ".join(f"{src} -> {dst}" for src, dst in result.column_mapping.items())
     click.echo(f"columns: {mapped}", err=True)
+    if into_url:
+        source = register_update.source_from_import(result, data_dir=settings.data_dir, cache_dir=settings.cache_dir,
+                                                    district=chosen, filled=fill is not None)
+        _update_register(ctx, source, chosen, district_code, into_url=into_url, dry_run=dry_run, comment=comment,
+                         user_name=user_name, effective=effective, allow_mass_close=allow_mass_close)
+        if dry_run or output is None:
+            return
+    assert output is not None  # _check_import_usage: -o or --into
     stations.export_stations(result.stations, output)
     click.echo(f"imported {len(result.stations)} stations from {table.name} ({result.datum} -> wgs84); "
                f"{result.unmapped.describe()}; {len(report.warnings)} warnings; wrote {output}")
+
+
+def _is_station_file(path: Path) -> bool:
+    return path.suffix.lower() in (".geojson", ".json", ".gpkg")
+
+
+def _check_import_usage(table: Path, *, crs: str | None, output: Path | None, into_url: str | None, dry_run: bool,
+                        extras: dict[str, object]) -> None:
+    """Refuse option combinations `import` cannot honour (exit 2): -o or --into, register options need --into."""
+    if not output and not into_url:
+        raise click.UsageError("Give -o OUTPUT (write the imported stations to a file) and/or --into DATABASE_URL "
+                               "(update a register).")
+    if not into_url:
+        named = [name for name, value in extras.items() if value] + (["--dry-run"] if dry_run else [])
+        if named:
+            raise click.UsageError(f"{', '.join(named)} only go with --into DATABASE_URL (updating a register).")
+    if _is_station_file(table):
+        if not into_url or output:
+            raise click.UsageError(f"{table.name} is a station file: import it into a register with --into; to "
+                                   "convert it to another format, use stationmap export.")
+        if crs and geo.parse_datum(crs) != "wgs84":
+            raise click.UsageError(f"{table.name} is a station file, WGS-84 by definition (RFC 7946); --crs {crs} "
+                                   "does not apply. Leave out --crs.")
+
+
+def _update_register(ctx: click.Context, source: Any, chosen: Any, district_code: str | None, *, into_url: str,
+                     dry_run: bool, comment: str | None, user_name: str | None, effective: Any,
+                     allow_mass_close: bool) -> None:
+    """Plan the update of the register at `into_url` from `source`, print it, and apply it unless `dry_run`."""
+    import getpass
+
+    from stationmap.store import open_store
+
+    settings = _settings(ctx)
+    scope = None
+    if chosen is not None and chosen.adcode:
+        scope = ([chosen.adcode] if chosen.level == "county" else
+                 [d.adcode for d in district_mod.select_districts(str(district_code), data_dir=settings.data_dir,
+                                                                   cache_dir=settings.cache_dir).districts])
+    effective_at = None if effective is None else hours.day_start_utc(effective.date())
+    with open_store(into_url) as store:
+        plan = register_update.plan_update(store.snapshot(), source.features, source.codes, fields=source.fields,
+                                           soft_fields=source.soft_fields, columns=source.columns,
+                                           scope_districts=scope, source=source.name)
+        click.echo(f"register update from {source.name} (register revision {plan.revision}):")
+        click.echo(plan.describe(limit=None))
+        problem = plan.mass_close_problem()
+        if dry_run:
+            if problem and not allow_mass_close:
+                raise StationDataError(problem)
+            click.echo("dry run: nothing was changed")
+            return
+        edits = register_update.apply_update(
+            store, plan, user=user_name or getpass.getuser(),
+            comment=comment or f"monthly update from {source.name}", effective_at=effective_at,
+            allow_mass_close=allow_mass_close)
+        if edits:
+            click.echo(f"applied {len(edits)} edit(s) as changeset {edits[0].changeset_id}; register revision "
+                       f"{store.revision()}")
+        else:
+            click.echo("nothing to apply: the register already holds the table")
 
 
 @main.command()
@@ -301,6 +469,37 @@ def export(ctx: click.Context, source: Path, output: Path, fmt: str | None, datu
     frame = stations.load_stations(source)
     stations.export_stations(frame, output, fmt=fmt, datum=datum, headers=headers)
     click.echo(f"wrote {len(frame)} stations to {output} ({datum})")
+
+
+@main.command()
+@click.argument("station_id")
+@_database_option
+@click.option("--stations", "stations_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="The station files whose register serve keeps (when no --database is given).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@_domain_errors
+def history(ctx: click.Context, station_id: str, database_url: str | None, stations_paths: tuple[Path, ...],
+            fmt: str) -> None:
+    """Show every edit of station STATION_ID: who, when (China time), why, and what changed."""
+    store = _open_register(ctx, database_url, stations_paths)
+    edits = store.history(station_id)
+    if fmt == "json":
+        _echo_json({"station_id": station_id, "version": edits[-1].version, "edits": [e.to_json() for e in edits]})
+        return
+    current = store.get(station_id)
+    click.echo(f"{station_id} {current.feature['properties'].get('name', '')}: version {current.version}, "
+               f"{current.status}, {len(edits)} edit(s)")
+    for edit in edits:
+        when = edit.recorded_at.astimezone(hours.TZ).strftime("%Y-%m-%d %H:%M")
+        effective = edit.effective_at.astimezone(hours.TZ).strftime("%Y-%m-%d")
+        dated = "" if effective == when[:10] else f", effective {effective}"
+        reverts = f" of edit {edit.reverts}" if edit.reverts else ""
+        comment = f": {edit.comment}" if edit.comment else ""
+        click.echo(f"#{edit.edit_id} v{edit.version} {when}{dated} {edit.action}{reverts} by {edit.user}{comment}")
+        if edit.before is not None:
+            for change in register_update.field_changes(edit.before, edit.after):
+                click.echo(f"    {change.describe()}")
 
 
 @main.command()
@@ -323,7 +522,8 @@ def stars(ctx: click.Context, district_code: str | None, stations_paths: tuple[P
         _selection, parts, _frame = _planner_inputs(settings, district_code, None, None, stations_paths)
         frame = pd.concat([part for _, part in parts], ignore_index=True)
     else:
-        frame = _read_stations(stations_paths or (settings.data_dir / "stations",))
+        loaded = _loaded_stations(stations_paths)
+        frame = loaded if loaded is not None else _read_stations((settings.data_dir / "stations",))
     ratings = rating.rate_stations(frame, rules, lang=lang)
     summary_ = rating.summarize_ratings(ratings)
     shown = ratings[ratings["review_candidate"]] if review_only else ratings
@@ -398,11 +598,12 @@ def _planner_inputs(settings: Settings, query: str | None, boundary: Path | None
         if need_district:
             raise click.UsageError("Name the district with --district (adcode or name, e.g. 440106 or 天河区), "
                                    "or give --boundary FILE --boundary-crs DATUM.")
-        if not station_paths:
-            raise click.UsageError("Give the stations with --stations FILE.")
-        return None, [], _read_stations(station_paths)
-    frame = (_read_stations(station_paths) if station_paths else
-             _bundled_stations(settings, selection.districts, selection.name))
+        loaded = _loaded_stations(station_paths)
+        if loaded is None:
+            raise click.UsageError("Give the stations with --stations FILE or --database URL.")
+        return None, [], loaded
+    loaded = _loaded_stations(station_paths)
+    frame = loaded if loaded is not None else _bundled_stations(settings, selection.districts, selection.name)
     codes = district_mod.assign_districts(frame, data_dir=settings.data_dir, cache_dir=settings.cache_dir,
                                           known={d.adcode: d for d in selection.districts if d.adcode}).codes
     return selection, [(d, district_mod.stations_of(frame, d, codes)) for d in selection.districts], frame
@@ -860,22 +1061,25 @@ def _serve_settings(settings: Settings, *, files: tuple[Path, ...] = (), distric
               help="Base-map tiles: osm (default), amap (GCJ-02; markers are converted), tianditu (needs a key).")
 @click.option("--tianditu-key", envvar="STATIONMAP_TIANDITU_KEY", help="Tianditu API key.")
 @_spec_option(MAX_REQUEST_BYTES)
+@_database_option
 @click.pass_context
 @_domain_errors
 def serve(ctx: click.Context, files: tuple[Path, ...], district_names: tuple[str, ...], boundary: Path | None,
           boundary_crs: str | None, host: str | None, port: int | None, tile_provider: str | None,
-          tianditu_key: str | None, max_request_bytes: int | None) -> None:
-    """Serve the worker map, the planner view and the JSON API with waitress (a production WSGI server).
+          tianditu_key: str | None, max_request_bytes: int | None, database_url: str | None) -> None:
+    """Serve the worker map, the planner view, editing and the JSON API with waitress (a production WSGI server).
 
-    FILES are the union's station register: GeoJSON station files (as `stationmap import` writes them) or
-    folders of them. Without FILES the bundled demo is served. The planner and reports cover every district the
-    stations belong to, and those named with --district.
+    The register lives in a database (--database; by default a SQLite file under ~/.local/share/stationmap for
+    each set of FILES). FILES are GeoJSON station files (as `stationmap import` writes them) or folders of them;
+    they fill the database on first use. Without FILES the bundled demo is served. The planner and reports cover
+    every district the stations belong to, and those named with --district.
     """
     from stationmap.web.server import serve as run_server  # Flask loads only for this command
 
     settings = _serve_settings(_settings(ctx), files=files, district_names=district_names, boundary=boundary,
                                boundary_crs=boundary_crs, host=host, port=port, tile_provider=tile_provider,
-                               tianditu_key=tianditu_key, max_request_bytes=max_request_bytes)
+                               tianditu_key=tianditu_key, max_request_bytes=max_request_bytes,
+                               database_url=database_url)
     what = ", ".join(map(str, settings.stations)) if settings.stations else "the bundled demo"
     click.echo(f"stationmap: loading {what}; then serving on http://{settings.host}:{settings.port}/ "
                "(planner: /planner, API: /api/openapi.json)")
@@ -914,7 +1118,7 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
 
     settings = _settings(ctx)
     rules = rubric.load_rubric(rubric_file or rubric.default_rubric_path(settings.data_dir))
-    frame = _read_stations(stations_paths) if stations_paths else None
+    frame = _loaded_stations(stations_paths)
     codes = None if frame is None else district_mod.assign_districts(frame, data_dir=settings.data_dir,
                                                                      cache_dir=settings.cache_dir).codes
     queries = (list(district_codes) or (sorted(set(codes) - {""}) if codes is not None else
@@ -929,13 +1133,15 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
     assert codes is not None  # set above with the stations, from --stations or the bundled files
     radii = _radii(radius_values, 0.0) if radius_values else list(report_mod.DEFAULT_RADII_M)
     demand = _load_demand(demand_path, weight_col, demand_crs)
+    day = ctx.meta.get(_REGISTER_META, {}).get("as_of")
+    as_of = day.date() if day is not None else None
     built = []
     with _stderr_bar(len(chosen) * 7, f"building {len(chosen)} district report(s)") as bar:
         for district in chosen:
             built.append(report_mod.build_district_report(
                 district_mod.stations_of(frame, district, codes), district, rubric=rules, radii_m=radii,
                 radius_m=headline_radius_m, demand=demand, weight_col=weight_col or "weight", k_sites=k_sites,
-                progress=lambda _step: bar.update(1)))
+                as_of=as_of, progress=lambda _step: bar.update(1)))
     files = report_mod.write_report(built, output, lang=lang, pdf=not no_pdf)
     for name, path in files.items():
         click.echo(f"wrote {path}" if name != "report.html" else f"wrote {path}  <- open this")
@@ -946,3 +1152,164 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
     empty = [r.title for r in built if r.inventory.n_stations == 0]
     if empty:
         click.echo(f"no stations in {len(empty)} district(s), reported as uncovered: {'、'.join(empty)}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# accounts: stationmap user ..., stationmap token ... (the register's users and API tokens)
+
+
+def _stdin_is_tty() -> bool:
+    import sys
+
+    return sys.stdin.isatty()
+
+
+def _read_password(from_stdin: bool, *, required: bool) -> str | None:
+    """The password from one line of stdin, or typed twice at a terminal; None when neither is possible."""
+    if from_stdin:
+        import sys
+
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.UsageError("--password-stdin read no password: pipe it in, one line (printf '%s\\n' ...).")
+        return line
+    if _stdin_is_tty():
+        password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return password
+    if required:
+        raise click.UsageError("No terminal to type the password at: pass it on stdin with --password-stdin.")
+    return None
+
+
+@main.group()
+def user() -> None:
+    """Accounts of the living register: who may sign in and edit (admin, editor of districts, viewer)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), required=True,
+              help="admin: everything; editor: stations of their districts; viewer: read history, no edits.")
+@click.option("--district", "district_queries", multiple=True, metavar="ADCODE_OR_NAME",
+              help="An editor's district, repeatable: 440106, 天河区, '广州市 天河区'; a city means its districts.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from one line of stdin (else it is asked for twice at a terminal; without "
+                   "a terminal the account gets no password and uses API tokens only).")
+@_database_option
+@click.pass_context
+@_domain_errors
+def user_add(ctx: click.Context, name: str, role: str, district_queries: tuple[str, ...], password_stdin: bool,
+             database_url: str | None) -> None:
+    """Add an account NAME."""
+    from stationmap import accounts
+
+    password = _read_password(password_stdin, required=False)
+    store = _open_register(ctx, database_url)
+    try:
+        added = accounts.add_user(store, name, role, district_queries, password)
+    finally:
+        store.close()
+    where = f" for districts {', '.join(added.districts)}" if added.districts else ""
+    click.echo(f"added {added.role} {added.name!r}{where}")
+    if password is None:
+        click.echo(f"{added.name!r} has no password: it cannot sign in and uses API tokens only "
+                   f"(stationmap token create {added.name}; stationmap user passwd to give it one).", err=True)
+
+
+@user.command("list")
+@_database_option
+@click.pass_context
+@_domain_errors
+def user_list(ctx: click.Context, database_url: str | None) -> None:
+    """List the accounts: name, role, districts, whether they may sign in."""
+    store = _open_register(ctx, database_url)
+    try:
+        accounts_ = store.users()
+    finally:
+        store.close()
+    if not accounts_:
+        click.echo("no accounts yet (stationmap user add NAME --role ...)")
+        return
+    for one in accounts_:
+        state = "disabled" if one.disabled else ("password" if one.password_hash else "tokens only")
+        click.echo("\t".join([one.name, one.role, ",".join(one.districts) or "-", state]))
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from one line of stdin.")
+@_database_option
+@click.pass_context
+@_domain_errors
+def user_passwd(ctx: click.Context, name: str, password_stdin: bool, database_url: str | None) -> None:
+    """Give account NAME a new password; its browser sessions end, its API tokens stay."""
+    from stationmap import accounts
+
+    password = _read_password(password_stdin, required=True)
+    assert password is not None  # required: a usage error otherwise
+    store = _open_register(ctx, database_url)
+    try:
+        accounts.set_password(store, name, password)
+    finally:
+        store.close()
+    click.echo(f"new password for {name!r}; its browser sessions have ended")
+
+
+@user.command("disable")
+@click.argument("name")
+@_database_option
+@click.pass_context
+@_domain_errors
+def user_disable(ctx: click.Context, name: str, database_url: str | None) -> None:
+    """Disable account NAME: no sign-in, no API tokens, its sessions end (its edits stay in the history)."""
+    from stationmap import accounts
+
+    store = _open_register(ctx, database_url)
+    try:
+        accounts.disable_user(store, name)
+    finally:
+        store.close()
+    click.echo(f"disabled {name!r}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens: for scripts and other systems that edit the register (Authorization: Bearer <token>)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for (importer, qgis ...), to revoke it alone later.")
+@_database_option
+@click.pass_context
+@_domain_errors
+def token_create(ctx: click.Context, name: str, label: str, database_url: str | None) -> None:
+    """Make an API token for account NAME and print it (once)."""
+    from stationmap import accounts
+
+    store = _open_register(ctx, database_url)
+    try:
+        secret = accounts.create_token(store, name, label)
+    finally:
+        store.close()
+    click.echo(secret)
+    click.echo("This token is shown once and stored only as a hash: keep it now. Send it as "
+               "'Authorization: Bearer <token>'; revoke it with stationmap token revoke.", err=True)
+
+
+@token.command("revoke")
+@click.argument("name")
+@click.option("--label", default=None, help="Revoke only the tokens with this label (default: all of NAME's).")
+@_database_option
+@click.pass_context
+@_domain_errors
+def token_revoke(ctx: click.Context, name: str, label: str | None, database_url: str | None) -> None:
+    """Revoke account NAME's API tokens (all, or those with --label)."""
+    from stationmap import accounts
+
+    store = _open_register(ctx, database_url)
+    try:
+        count = accounts.revoke_tokens(store, name, label)
+    finally:
+        store.close()
+    click.echo(f"revoked {count} token(s) of {name!r}" + (f" labelled {label!r}" if label is not None else ""))

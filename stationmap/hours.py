@@ -28,7 +28,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,8 @@ __all__ = [
     "OSM_DAYS",
     "TZ",
     "HoursState",
+    "day_end_utc",
+    "day_start_utc",
     "hours_fields",
     "hours_state",
     "is_open",
@@ -152,6 +154,16 @@ def hours_fields(station: Mapping[str, Any] | pd.Series) -> tuple[str | None, st
 
 # --------------------------------------------------------------------------------------------------------------
 # when
+
+
+def day_start_utc(day: date) -> datetime:
+    """The start of a calendar day in China (00:00 Asia/Shanghai), as a UTC datetime (``import --effective``)."""
+    return datetime(day.year, day.month, day.day, tzinfo=TZ).astimezone(UTC)
+
+
+def day_end_utc(day: date) -> datetime:
+    """The last moment of a calendar day in China (24:00 Asia/Shanghai less 1 µs), as UTC (``--as-of``)."""
+    return day_start_utc(day + timedelta(days=1)) - timedelta(microseconds=1)
 
 
 def resolve_when(value: datetime | str | None, *, now: datetime | None = None) -> datetime:

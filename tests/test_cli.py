@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -409,3 +410,85 @@ def test_import_formula_text_warns_and_export_neutralises(runner, tmp_path):
     exported = runner.invoke(main, ["export", str(out), "-o", str(tmp_path / "x.csv")])
     assert exported.exit_code == 0, exported.output
     assert "'=HYPERLINK(" in (tmp_path / "x.csv").read_text(encoding="utf-8-sig")
+
+
+# --- the living register: history and the register as of a date ------------------------------------------------
+
+
+@pytest.fixture
+def edited_register(database_url, settings, boundary_cache):
+    """
+    The bundled 610111 stations in a fresh register, filled effective 2024-06-30 (as a dated import would); 610111-001
+    renamed effective 2025-03-01; 610111-002 closed now.
+    """
+    from datetime import date
+
+    from stationmap import editing
+    from stationmap.hours import day_start_utc
+    from stationmap.store import Change, User, open_store
+
+    store = open_store(database_url)
+    features = json.loads((settings.data_dir / "stations" / "610111.geojson").read_text(encoding="utf-8"))["features"]
+    store.apply([Change(f["id"], "add", f, "610111") for f in features], user="stationmap",
+                comment="filled from 610111.geojson", effective_at=day_start_utc(date(2024, 6, 30)))
+    renamed = json.loads(json.dumps(features[0]))
+    renamed["properties"]["name"] = "纺织公园驿站（新址）"
+    store.apply([Change("610111-001", "modify", renamed, "610111", expected_version=1)], user="王主任",
+                comment="更名", effective_at=day_start_utc(date(2025, 3, 1)))
+    places = editing.Places(settings.data_dir, boundary_cache)
+    editing.close_station(store, "610111-002", user=User("王主任", "admin"), expected_version=1, places=places,
+                          comment="场地拆迁")
+    yield database_url
+    store.close()
+
+
+def test_history_lists_each_edit_with_what_changed(runner, edited_register):
+    result = runner.invoke(main, ["history", "610111-001", "--database", edited_register])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "610111-001 纺织公园驿站（新址）: version 2, open, 2 edit(s)"
+    assert ", effective 2024-06-30 add by stationmap: filled from 610111.geojson" in lines[1]
+    assert ", effective 2025-03-01 modify by 王主任: 更名" in lines[2]
+    assert lines[3] == "    name: 纺织城街道纺织公园爱心驿站 → 纺织公园驿站（新址）"
+    as_json = json.loads(runner.invoke(main, ["history", "610111-002", "--database", edited_register,
+                                              "--format", "json"]).output)
+    assert [e["action"] for e in as_json["edits"]] == ["add", "close"]
+    missing = runner.invoke(main, ["history", "610111-999", "--database", edited_register])
+    assert missing.exit_code == 1 and "No station with id '610111-999'" in missing.output
+
+
+def test_analyses_read_the_register_as_of_a_date(runner, edited_register):
+    def names(*extra: str) -> dict[str, str]:
+        result = runner.invoke(main, ["stars", "--district", "610111", "--database", edited_register,
+                                      "--format", "json", *extra])
+        assert result.exit_code == 0, result.output
+        return {r["station_id"]: r["name"] for r in json.loads(result.stdout)["stations"]}
+
+    assert names()["610111-001"] == "纺织公园驿站（新址）"
+    assert names("--as-of", "2025-02-28")["610111-001"] == "纺织城街道纺织公园爱心驿站"
+    assert names("--as-of", "2025-03-01")["610111-001"] == "纺织公园驿站（新址）"  # effective at 00:00 that day
+    before = runner.invoke(main, ["coverage", "--district", "610111", "--database", edited_register,
+                                  "--as-of", "2024-06-29"])
+    assert before.exit_code == 1  # the register starts on 2024-06-30
+    assert "held no station at the end of 2024-06-29" in before.output
+    last_year = runner.invoke(main, ["coverage", "--district", "610111", "--database", edited_register,
+                                     "--as-of", "2025-12-31"])
+    assert "63 stations" in last_year.output and "closed station" not in last_year.output
+    now = runner.invoke(main, ["coverage", "--district", "610111", "--database", edited_register])
+    assert "63 stations" in now.output and "1 closed station(s) left out" in now.output
+    bad = runner.invoke(main, ["coverage", "--district", "610111", "--database", edited_register, "--as-of", "2024"])
+    assert bad.exit_code == 2
+
+
+def test_report_as_of_says_so(runner, edited_register, tmp_path):
+    def summary(*extra: str) -> dict[str, str]:
+        out = tmp_path / "-".join(extra or ("now",))
+        result = runner.invoke(main, ["report", "--district", "610111", "--database", edited_register, "-o", str(out),
+                                      "--no-pdf", *extra])
+        assert result.exit_code == 0, result.output
+        with (out / "summary.csv").open(encoding="utf-8-sig") as fh:
+            return next(csv.DictReader(fh)) | {"html": (out / "report.html").read_text(encoding="utf-8")}
+
+    last_year, now = summary("--as-of", "2025-12-31"), summary()
+    assert "登记册截至 2025-12-31" in last_year["html"] and "登记册截至" not in now["html"]
+    assert int(last_year["open"]) == int(now["open"]) + 1  # 610111-002 closed since

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -14,6 +14,8 @@ from stationmap.errors import BadRequestError, OpeningHoursError
 from stationmap.hours import (
     OSM_DAYS,
     TZ,
+    day_end_utc,
+    day_start_utc,
     hours_fields,
     hours_state,
     is_open,
@@ -253,3 +255,8 @@ def test_osm_days_follow_datetime_weekday():
 ])
 def test_hours_fields_treat_blank_and_nan_as_absent(record, expected):
     assert hours_fields(record) == expected
+
+
+def test_days_in_china_as_utc():
+    assert day_start_utc(date(2024, 12, 31)) == datetime(2024, 12, 30, 16, tzinfo=UTC)
+    assert day_end_utc(date(2024, 12, 31)) == datetime(2024, 12, 31, 15, 59, 59, 999999, tzinfo=UTC)

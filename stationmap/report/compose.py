@@ -67,6 +67,8 @@ class DistrictReport:
         Data-quality problems of the station set against this district.
     data_date
         Latest ``last_verified`` of the stations, or None.
+    as_of
+        The day the register was read as of (``--as-of``), or None for the register as it is.
     demo
         Whether the station set is demo data (the report then carries the notice).
     stations
@@ -87,6 +89,7 @@ class DistrictReport:
     rating_summary: RatingSummary = field(compare=False)
     validation: ValidationReport = field(compare=False)
     data_date: str | None = None
+    as_of: dt.date | None = None
     demo: bool = False
     stations: gpd.GeoDataFrame = field(default=None, compare=False, repr=False)
     covered: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
@@ -100,6 +103,7 @@ class DistrictReport:
 def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rubric: Rubric,
                           radii_m: Sequence[float] = DEFAULT_RADII_M, radius_m: float = RADIUS_M.default,
                           times: Sequence[str] = DEFAULT_TIMES, on: dt.date | None = None,
+                          as_of: dt.date | None = None,
                           demand: gpd.GeoDataFrame | None = None, weight_col: str = "weight",
                           k_sites: int = REPORT_SITES.default, progress: Progress | None = None) -> DistrictReport:
     """
@@ -120,7 +124,9 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
     times
         ``HH:MM`` times of day for the time-of-day coverage.
     on
-        Date whose weekday those times fall on (default: today in Asia/Shanghai).
+        Date whose weekday those times fall on (default: `as_of`, else today in Asia/Shanghai).
+    as_of
+        The day the stations were read as of from the register's history (shown in the report), or None.
     demand, weight_col
         Optional demand layer (points or polygons, EPSG:4326) and its weight column.
     k_sites
@@ -141,7 +147,7 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
         If a radius or time is out of range.
     """
     step = progress or (lambda _label: None)
-    on = on or dt.datetime.now(hours.TZ).date()
+    on = on or as_of or dt.datetime.now(hours.TZ).date()
     if not radii_m:
         msg = "Give at least one radius."
         raise BadRequestError(msg)
@@ -180,7 +186,7 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
     return DistrictReport(district=district, on=on, radius_m=float(radius_m), inventory=inventory, coverage=coverage,
                           coverage_by_time=tuple(by_time), gaps=gaps, sites=sites, ratings=ratings,
                           rating_summary=summarize_ratings(ratings), validation=validation,
-                          data_date=max(verified) if verified else None, demo=demo, stations=stations,
+                          data_date=max(verified) if verified else None, as_of=as_of, demo=demo, stations=stations,
                           covered=covered)
 
 

@@ -77,6 +77,7 @@ def render_html(reports: Sequence[DistrictReport], *, lang: str = "zh") -> str:
         t=t,
         names=t("name_sep").join(r.title for r in reports),
         today=dt.datetime.now(hours.TZ).date().isoformat(),
+        as_of=max((r.as_of for r in reports if r.as_of is not None), default=None),
         demo_notice=DEMO_NOTICE[lang] if any(r.demo for r in reports) else None,
         summary=_summary_view(reports, t) if len(reports) > 1 else None,
         districts=[_district_view(r, lang, t) for r in reports],
