@@ -26,8 +26,10 @@ __all__ = [
     "MapParts",
     "NavigationLinks",
     "TileProvider",
+    "build_editor_map",
     "build_map",
     "build_planner_map",
+    "editor_assets",
     "navigation_links",
     "planner_assets",
     "render_map_parts",
@@ -300,6 +302,46 @@ def build_planner_map(*, center_lon: float, center_lat: float, zoom: int, provid
     """
     return _base_map(center_lon=center_lon, center_lat=center_lat, zoom=zoom, provider=provider,
                      assets=planner_assets(static_url), layer=AppLayer(app="stationplanner", config_id=config_id),
+                     world_copy_jump=False)
+
+
+def editor_assets(static_url: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """
+    Return the (name, url) lists of JavaScript and CSS the editing page (``/edit``) loads, all under `static_url`.
+
+    Returns
+    -------
+    js, css
+        Leaflet, ``common.js`` and ``editor.js``; Leaflet's CSS, ``stationmap.css`` and ``editor.css``.
+    """
+    base = static_url.rstrip("/")
+    js = [("leaflet", f"{base}/vendor/leaflet/leaflet.js"), ("smcommon", f"{base}/common.js"),
+          ("editor", f"{base}/editor.js")]
+    css = [("leaflet_css", f"{base}/vendor/leaflet/leaflet.css"), ("stationmap_css", f"{base}/stationmap.css"),
+           ("editor_css", f"{base}/editor.css")]
+    return js, css
+
+
+def build_editor_map(*, center_lon: float, center_lat: float, zoom: int, provider: TileProvider, static_url: str,
+                     config_id: str = "editor-config") -> folium.Map:
+    """
+    Build the editing page's map: tiles, vendored Leaflet, and the element that hands it to ``static/editor.js``.
+
+    Parameters
+    ----------
+    center_lon, center_lat
+        Initial centre, WGS-84 degrees (converted to the tiles' datum here).
+    zoom
+        Initial zoom level.
+    provider
+        Base-map tiles (see `tile_provider`).
+    static_url
+        URL prefix of the ``static/`` folder.
+    config_id
+        Id of the page's JSON configuration element.
+    """
+    return _base_map(center_lon=center_lon, center_lat=center_lat, zoom=zoom, provider=provider,
+                     assets=editor_assets(static_url), layer=AppLayer(app="stationeditor", config_id=config_id),
                      world_copy_jump=False)
 
 

@@ -9,11 +9,13 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 
 from stationmap import geo
 from stationmap.errors import StationMapError
-from stationmap.mapping import build_map, build_planner_map, render_map_parts
+from stationmap.mapping import build_editor_map, build_map, build_planner_map, render_map_parts
 from stationmap.parameters import NEAREST_K, RADIUS_M, WEB_SITES_K
+from stationmap.schema import STATUSES
 from stationmap.web.errors import error_body
 from stationmap.web.i18n import UI, best_lang, client_strings, text
 from stationmap.web.jsonutil import json_response
+from stationmap.web.live import app_state
 from stationmap.web.reports import REPORT_FORMATS, ReportBusyError, district_report
 from stationmap.web.state import AppState
 
@@ -24,10 +26,10 @@ _CHINA_CENTRE = (104.0, 35.0)  # lon, lat
 
 
 def _state() -> AppState:
-    return current_app.extensions["stationmap"]
+    return app_state()
 
 
-def page_config(state: AppState, *, lang: str, api_url: str) -> dict[str, Any]:
+def page_config(state: AppState, *, lang: str, api_url: str, pages: tuple[str, ...] = ()) -> dict[str, Any]:
     """
     Return the page's configuration for ``static/stationmap.js`` (serialised HTML-safely by the template).
 
@@ -39,6 +41,8 @@ def page_config(state: AppState, *, lang: str, api_url: str) -> dict[str, Any]:
         Initial language.
     api_url
         URL prefix of the JSON API.
+    pages
+        Page-specific string tables to include (``("edit",)`` for the editing page; see `i18n.PAGE_SECTIONS`).
     """
     bounds = None
     if len(state.index):
@@ -55,7 +59,7 @@ def page_config(state: AppState, *, lang: str, api_url: str) -> dict[str, Any]:
         "demo": state.demo,
         "notices": list(state.notices),
         "k": NEAREST_K.for_settings(state.settings).default,
-        "strings": client_strings(),
+        "strings": client_strings(pages),
     }
 
 
@@ -160,4 +164,27 @@ def planner() -> str:
         return text(key, lang)
 
     return render_template("planner.html", parts=render_map_parts(m), config=config, lang=lang, t=t,
+                           notices=state.notices, demo=state.demo)
+
+
+@bp.get("/edit")
+def edit_page() -> str:
+    """Render the editing page for admins and district editors: add, move, change, close, reopen, revert stations."""
+    state = _state()
+    lang = best_lang(request.args.get("lang"), request.accept_languages)
+    config = page_config(state, lang=lang, api_url=url_for("api.stations").rsplit("/", 1)[0], pages=("edit",))
+    config["districts"] = [{"adcode": code, "label": d.label, "bbox": [round(v, 6) for v in d.geometry.bounds]}
+                           for code, d in sorted(state.districts.items())]
+    config["strings"]["statuses"] = {key: {"zh": STATUSES.label(key, "zh"), "en": STATUSES.label(key, "en")}
+                                     for key in STATUSES.keys}
+    bounds = config["bounds"]  # the stations' extent in the tiles' datum: editor.js fits the map to it
+    centre = ((float(np.mean(state.index.lon)), float(np.mean(state.index.lat))) if len(state.index)
+              else _CHINA_CENTRE)
+    m = build_editor_map(center_lon=centre[0], center_lat=centre[1], zoom=11 if bounds else 5,
+                         provider=state.provider, static_url=url_for("static", filename="").rstrip("/"))
+
+    def t(key: str) -> str:
+        return text(key, lang)
+
+    return render_template("edit.html", parts=render_map_parts(m), config=config, lang=lang, t=t,
                            notices=state.notices, demo=state.demo)
