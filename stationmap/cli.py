@@ -243,12 +243,19 @@ def _database_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _open_register(ctx: click.Context, database_url: str | None, stations_paths: tuple[Path, ...] = ()) -> Any:
-    """Open the register `serve` would serve with the same --database and station files (a `store.Store`)."""
+    """
+    Open the register `serve` would serve with the same --database and station files (a `store.Store`).
+
+    A database named with --database is opened as it is (a new one stays empty until `serve` or `import --into`
+    fills it); the register kept for station files (or the demo) is filled on first use, as `serve` does.
+    """
     from stationmap.seeding import open_register
 
     settings = _settings(ctx).replace(database_url=database_url or None,
                                       stations=tuple(p.resolve() for p in stations_paths) or None)
-    return open_register(settings)
+    store = open_register(settings, fill=not settings.database_url)
+    ctx.call_on_close(store.close)  # connection pools are closed by the command, never left to the collector
+    return store
 
 
 def _settings(ctx: click.Context) -> Settings:

@@ -168,7 +168,7 @@ def seed_store(store: Store, paths: list[Path], settings: Settings) -> int:
     return len(changes)
 
 
-def open_register(settings: Settings) -> Store:
+def open_register(settings: Settings, *, fill: bool = True) -> Store:
     """
     Open the register the settings name, filling it from the station files on first use.
 
@@ -177,6 +177,9 @@ def open_register(settings: Settings) -> Store:
     settings
         ``database_url`` (or, when empty, a SQLite file under ``data_home`` per set of station files),
         ``stations`` (or the bundled demo), ``data_dir``, ``cache_dir``.
+    fill
+        Fill an empty register from the station files (the server does); False opens it as it is, e.g. to add
+        accounts to a new database before its first start.
 
     Returns
     -------
@@ -195,7 +198,8 @@ def open_register(settings: Settings) -> Store:
     url = settings.database_url or default_database_url(settings, paths)
     store = open_store(url)
     if store.revision() == 0:
-        seed_store(store, paths, settings)
+        if fill:
+            seed_store(store, paths, settings)
         return store
     seeded = store.get_meta("seed_files")
     if not settings.stations and settings.database_url:
