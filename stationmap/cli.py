@@ -461,7 +461,7 @@ def _update_register(ctx: click.Context, source: Any, chosen: Any, district_code
 
 
 @main.command()
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file; its suffix picks the format unless --format is given.")
 @click.option("--format", "fmt", type=click.Choice(stations.EXPORT_FORMATS), help="Output format.")
@@ -469,11 +469,21 @@ def _update_register(ctx: click.Context, source: Any, chosen: Any, district_code
               help="Output datum; gcj02 for Amap users, bd09 for Baidu users.")
 @click.option("--headers", type=click.Choice(["en", "zh"]), default="en", show_default=True,
               help="Column headers of CSV/XLSX output.")
+@click.option("--database", "database_url", metavar="URL", envvar="STATIONMAP_DATABASE_URL",
+              expose_value=False, callback=_remember_register,
+              help="Export the register's database instead of a file: every station, closed ones included.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              expose_value=False, callback=_remember_register,
+              help="With --database: the register as it was at the end of this day (China time).")
 @click.pass_context
 @_domain_errors
-def export(ctx: click.Context, source: Path, output: Path, fmt: str | None, datum: str, headers: str) -> None:
-    """Export the stations of SOURCE (GeoJSON or GeoPackage) to GeoJSON, GeoPackage, CSV or XLSX."""
-    frame = stations.load_stations(source)
+def export(ctx: click.Context, source: Path | None, output: Path, fmt: str | None, datum: str, headers: str) -> None:
+    """Export the stations of SOURCE (GeoJSON or GeoPackage), or of the register (--database), to GeoJSON,
+    GeoPackage, CSV or XLSX."""
+    from_register = bool(ctx.meta.get(_REGISTER_META))
+    if (source is not None) == from_register:  # both, or neither
+        raise click.UsageError("Give SOURCE (a station file) or --database URL (a register), one of them.")
+    frame = _loaded_stations(()) if source is None else stations.load_stations(source)
     stations.export_stations(frame, output, fmt=fmt, datum=datum, headers=headers)
     click.echo(f"wrote {len(frame)} stations to {output} ({datum})")
 

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from stationmap.cli import main
@@ -492,3 +493,15 @@ def test_report_as_of_says_so(runner, edited_register, tmp_path):
     last_year, now = summary("--as-of", "2025-12-31"), summary()
     assert "登记册截至 2025-12-31" in last_year["html"] and "登记册截至" not in now["html"]
     assert int(last_year["open"]) == int(now["open"]) + 1  # 610111-002 closed since
+
+
+def test_export_the_register_closed_stations_included(runner, edited_register, tmp_path):
+    out = tmp_path / "register.xlsx"
+    result = runner.invoke(main, ["export", "--database", edited_register, "-o", str(out), "--headers", "zh"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_excel(out, dtype=str)
+    assert len(table) == 63
+    status = dict(zip(table["站点编号"], table["运营状态"], strict=True))
+    assert status["610111-002"] == "closed" and status["610111-001"] == "open"
+    both = runner.invoke(main, ["export", str(tmp_path / "x.geojson"), "--database", edited_register, "-o", str(out)])
+    assert both.exit_code == 2
