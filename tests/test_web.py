@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 
@@ -314,6 +315,22 @@ def test_openapi_document(client):
     assert {"/api/stations", "/api/stations/{id}", "/api/nearest", "/api/view"} <= set(doc["paths"])
     names = {p["name"] for p in doc["paths"]["/api/nearest"]["get"]["parameters"]}
     assert {"lon", "lat", "k", "amenity", "open_at", "max_distance_m"} <= names
+
+
+def test_openapi_documents_every_api_route_and_method(app, client):
+    doc = strict_json(client.get("/api/openapi.json"))
+
+    def shape(path: str) -> str:  # /api/stations/<station_id> and /api/stations/{id} are one path
+        return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
+    documented = {(shape(path), method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    served = {(shape(rule.rule), method) for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    served = {(path, method) for path, method in served if not path.startswith("/api/export.")}  # one templated path
+    assert served - documented == set()
+    for method in ("patch", "put", "delete"):
+        headers = {p["name"] for p in doc["paths"]["/api/stations/{id}"][method]["parameters"]}
+        assert "If-Match" in headers
 
 
 # --- the page ----------------------------------------------------------------------------------------------

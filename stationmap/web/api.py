@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request, url_for
 
 from stationmap.errors import StationNotFoundError
+from stationmap.store import StationRecord
 from stationmap.web import planner, queries
 from stationmap.web.export import plan_export
 from stationmap.web.jsonutil import json_response
-from stationmap.web.live import app_state
+from stationmap.web.live import LiveRegister, app_state
 from stationmap.web.openapi import openapi_document
 from stationmap.web.state import AppState
 
@@ -37,6 +38,11 @@ def stations() -> Response:
 def station(station_id: str) -> Response:
     """One station as a GeoJSON Feature, with its state now and navigation links; its version is the ETag."""
     state = _state()
+    fresh = _fresher_record(state, station_id)
+    if fresh is not None:  # edited since the served state was built (a large register refreshes in the background)
+        response = json_response({**fresh.feature, "version": fresh.version}, mimetype=GEOJSON)
+        response.headers["ETag"] = f'"{fresh.version}"'
+        return response
     try:
         body = queries.station_detail(state, station_id, request.args)
         version = state.versions.get(station_id)
@@ -55,6 +61,18 @@ def station(station_id: str) -> Response:
     if version is not None:
         response.headers["ETag"] = f'"{version}"'
     return response
+
+
+def _fresher_record(state: AppState, station_id: str) -> StationRecord | None:
+    """The station's record from the database if the served state is behind it for this station, else None."""
+    live = current_app.extensions.get("stationmap")
+    if not isinstance(live, LiveRegister) or not live.is_stale():
+        return None
+    try:
+        record = live.store.get(station_id)
+    except StationNotFoundError:
+        return None
+    return record if record.version != state.versions.get(station_id) else None
 
 
 @bp.get("/nearest")

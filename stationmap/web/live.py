@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from stationmap.store import StationRecord, Store
 from stationmap.web.register import served_districts
 from stationmap.web.state import AppState, state_from_stations
 
-__all__ = ["COLUMN_COPY_FROM", "LiveRegister", "app_state", "columns_districts", "merge_changes", "read_columns"]
+__all__ = ["COLUMN_COPY_FROM", "SYNC_REBUILD_S", "LiveRegister", "app_state", "columns_districts", "merge_changes", "read_columns"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ def _frame(records: list[StationRecord]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"id": [], "name": []}, geometry=gpd.points_from_xy([], []), crs=geo.WGS84)
 
 
+#: A state rebuilt within this many seconds is refreshed before the request that finds an edit is answered.
+SYNC_REBUILD_S = 0.25
 #: Registers from this many stations keep a signed column copy on disk for a fast start (`snapshot_cache`).
 COLUMN_COPY_FROM = 20_000
 
@@ -100,7 +103,8 @@ def merge_changes(columns: RegisterColumns, changed: list[StationRecord], revisi
         lon = np.r_[lon, [update.geometry.iat[i].x for i in added]]
         lat = np.r_[lat, [update.geometry.iat[i].y for i in added]]
         codes = np.r_[codes, np.array([opened[i].district_code for i in added], dtype=object)]
-    table = table.astype(object).where(table.notna(), None)
+    if added:  # rows of other shapes were joined: a field one side lacks is None, never NaN
+        table = table.astype(object).where(table.notna(), None)
     for name in ("amenities", "served_groups", "honours"):
         if name in table:
             table[name] = [v if isinstance(v, list) else [] for v in table[name]]
@@ -126,11 +130,16 @@ class LiveRegister:
         The register.
     column_copy_from
         Register size from which the column copy is kept.
+    sync_rebuild_s
+        A state rebuilt within this many seconds is brought up to date before a request is answered; a slower
+        one in the background (see `current`).
     """
 
-    def __init__(self, settings: Settings, store: Store, *, column_copy_from: int = COLUMN_COPY_FROM) -> None:
+    def __init__(self, settings: Settings, store: Store, *, column_copy_from: int = COLUMN_COPY_FROM,
+                 sync_rebuild_s: float = SYNC_REBUILD_S) -> None:
         self.settings = settings
         self.store = store
+        self.sync_rebuild_s = sync_rebuild_s
         self._lock = threading.Lock()
         rubric_path = default_rubric_path(settings.data_dir)
         self._rubric: Rubric | None = load_rubric(rubric_path) if rubric_path.is_file() else None
@@ -139,7 +148,9 @@ class LiveRegister:
         changed, revision = store.changed_since(columns.revision)
         columns = merge_changes(columns, changed, max(revision, columns.revision))
         self._columns = columns
+        started = time.perf_counter()
         self._state = self._build(columns, dict(columns_districts(settings, columns)))
+        self._last_build_s = time.perf_counter() - started
         logger.info("Serving %d stations of revision %d in %d districts%s.", len(columns.stations),
                     columns.revision, len(self._state.districts),
                     " (from the column copy)" if copied is not None else "")
@@ -164,20 +175,64 @@ class LiveRegister:
         return self._columns.revision
 
     def current(self) -> AppState:
-        """Return the state for this request, first applying any edit committed since the last one."""
+        """
+        Return the state for this request, with every edit committed before it when the rebuild is quick.
+
+        A register whose state was last rebuilt within `sync_rebuild_s` (every city register) is brought up to
+        date before the request is answered, so the next request after an edit sees it in every process. A
+        larger one (a national register takes seconds) is rebuilt by one background thread while requests go on
+        with the state before the edit; `is_stale` tells the few answers that must be exact (a station's
+        record and version) to read the database instead.
+        """
         if self.store.revision() == self._columns.revision:
             return self._state
-        with self._lock:  # one thread rebuilds; the others wait for it, then see the edits too
-            changed, revision = self.store.changed_since(self._columns.revision)
-            if revision > self._columns.revision:
-                columns = merge_changes(self._columns, changed, revision)
-                districts = dict(self._state.districts)
-                if set(columns.codes.tolist()) - set(districts) - {""}:
-                    districts.update(columns_districts(self.settings, columns))
-                self._state = self._build(columns, districts)
-                self._columns = columns
-                logger.info("Applied %d edited stations (revision %d).", len(changed), revision)
+        if self._last_build_s <= self.sync_rebuild_s:
+            with self._lock:  # one thread rebuilds; the others wait for it, then see the edits too
+                self._catch_up()
+        elif not self._lock.locked():
+            threading.Thread(target=self._catch_up_in_background, name="stationmap-refresh", daemon=True).start()
         return self._state
+
+    def is_stale(self) -> bool:
+        """Whether edits have been committed that the served state does not show yet."""
+        return self.store.revision() != self._columns.revision
+
+    def wait_until_current(self, timeout_s: float = 60.0) -> bool:
+        """Wait for a background rebuild to show every committed edit (tests and benchmarks); True if it does."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.current()
+            if not self.is_stale():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _catch_up_in_background(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is at it; it loops until nothing is left
+        try:
+            while self.store.revision() != self._columns.revision:
+                self._catch_up()
+        except Exception:  # a failed refresh leaves the old state served; the next request tries again
+            logger.exception("Could not apply the register's latest edits")
+        finally:
+            self._lock.release()
+
+    def _catch_up(self) -> None:
+        """Apply the edits committed since the served state (hold `_lock`)."""
+        changed, revision = self.store.changed_since(self._columns.revision)
+        if revision <= self._columns.revision:
+            return
+        started = time.perf_counter()
+        columns = merge_changes(self._columns, changed, revision)
+        districts = dict(self._state.districts)
+        if set(columns.codes.tolist()) - set(districts) - {""}:
+            districts.update(columns_districts(self.settings, columns))
+        state = self._build(columns, districts)
+        self._state, self._columns = state, columns  # readers see the old pair or the new one
+        self._last_build_s = time.perf_counter() - started
+        logger.info("Applied %d edited stations (revision %d) in %.2f s.", len(changed), revision,
+                    self._last_build_s)
 
 
 def columns_districts(settings: Settings, columns: RegisterColumns) -> dict[str, District]:

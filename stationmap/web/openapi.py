@@ -15,9 +15,11 @@ from stationmap.parameters import (
     AMENITY,
     AT,
     BBOX,
+    BEFORE_EDIT,
     DATUM,
     DISTRICT,
     DISTRICT_CODE,
+    EDITS_LIMIT,
     EXPORT_DATUM,
     EXPORT_DISTRICT,
     LANG,
@@ -100,7 +102,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     error = {"description": "Bad parameter (the message names it) or not found.",
              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     geojson = {"application/geo+json": {"schema": {"type": "object"}}}
-    return {
+    register, writes = _register_paths(settings, geojson)
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "stationmap API",
@@ -140,14 +143,100 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             }},
             **_planner_paths(settings, error, geojson),
             **_export_paths(settings, error),
+            **register,
             "/api/openapi.json": {"get": {"summary": "This document.",
                                           "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
         },
-        "components": {"schemas": {"Error": {
-            "type": "object", "required": ["ok", "error", "status"],
-            "properties": {"ok": {"const": False}, "error": {"type": "string"}, "status": {"type": "integer"}},
-        }}},
+        "components": {
+            "schemas": {"Error": {
+                "type": "object", "required": ["ok", "error", "status"],
+                "properties": {"ok": {"const": False}, "error": {"type": "string"}, "status": {"type": "integer"},
+                               "problems": {"type": "array", "description": "422: every problem of the record, "
+                                            "as `stationmap validate` words them.", "items": {"type": "object"}},
+                               "current": {"type": "object", "description": "412: the station as it is now, "
+                                           "with its `version`."}},
+            }},
+            "securitySchemes": {
+                "token": {"type": "http", "scheme": "bearer",
+                          "description": "An API token from `stationmap token create NAME`."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "stationmap_session",
+                            "description": "A browser session from POST /api/login; every write with it also "
+                                           "sends the session's CSRF token in the X-CSRF-Token header."},
+            },
+        },
     }
+    document["paths"]["/api/stations"]["post"] = writes["post"]
+    document["paths"]["/api/stations/{id}"].update({k: writes[k] for k in ("patch", "put", "delete")})
+    return document
+
+
+def _register_paths(settings: Settings,
+                    geojson: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """
+    The register's write API, its history and the sign-in (`stationmap.web.edits`, `stationmap.web.auth`).
+
+    Returns the paths of their own, and the write operations of ``/api/stations`` and ``/api/stations/{id}``.
+    """
+    def refusal(text: str) -> dict[str, Any]:
+        schema = {"$ref": "#/components/schemas/Error"}
+        return {"description": text, "content": {"application/json": {"schema": schema}}}
+
+    station_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    if_match = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
+                "description": 'The station\'s ETag as it came, e.g. "3"; a wildcard is refused.'}
+    datum = query_parameter(DATUM, settings)
+    secured: list[dict[str, list[str]]] = [{"token": []}, {"session": []}]
+    written = {"description": "The station after the edit, with `version` and `edit`; the ETag is its version.",
+               "content": geojson}
+    refusals = {"400": refusal("Malformed body or parameter."), "401": refusal("No account (sign in or send a token)."),
+                "403": refusal("The role or districts do not allow it, or the CSRF token is missing."),
+                "404": refusal("No such station or edit."),
+                "422": refusal("The record is invalid: `problems` lists every problem.")}
+    versioned = {**refusals, "412": refusal("Based on an old version: `current` is the station now."),
+                 "428": refusal("No If-Match header.")}
+
+    def write(summary: str, params: list[dict[str, Any]], responses: dict[str, Any], body: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"summary": summary, "parameters": params, "security": secured,
+                               "responses": {"200": written, **responses}}
+        if body:
+            out["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+        return out
+
+    edits_page = {"description": "Edits with who, when, why, and the record before and after.",
+                  "content": {"application/json": {"schema": {"type": "object"}}}}
+    paths = {
+        "/api/stations/{id}/history": {"get": {
+            "summary": "Every edit of a station, oldest first (needs an account).", "parameters": [station_id],
+            "security": secured, "responses": {"200": edits_page, "401": refusals["401"], "404": refusals["404"]}}},
+        "/api/stations/{id}/reopen": {"post": write("Reopen a closed station.", [station_id, if_match], versioned,
+                                                    body=False)},
+        "/api/edits": {"get": {
+            "summary": "The latest edits of the register, newest first (needs an account); `next` pages on.",
+            "parameters": [query_parameter(EDITS_LIMIT, settings), query_parameter(BEFORE_EDIT, settings)],
+            "security": secured, "responses": {"200": edits_page, "400": refusals["400"], "401": refusals["401"]}}},
+        "/api/edits/{edit_id}/revert": {"post": write(
+            "Undo an edit as a new edit; If-Match names the station's current version.",
+            [{"name": "edit_id", "in": "path", "required": True, "schema": {"type": "integer"}}, if_match],
+            versioned, body=False)},
+        "/api/login": {"post": {
+            "summary": "Sign in: JSON {name, password}; sets the session cookie and returns the CSRF token.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "The account, its role and districts, and `csrf_token`."},
+                          "401": refusals["401"], "429": refusal("Too many failed logins: see Retry-After.")}}},
+        "/api/logout": {"post": {"summary": "Sign out.", "responses": {"200": {"description": "Signed out."}}}},
+        "/api/me": {"get": {"summary": "The signed-in account (or null) and its CSRF token.",
+                            "responses": {"200": {"description": "`user` is null when anonymous."}}}},
+    }
+    writes = {
+            "post": write("Add a station: a GeoJSON Feature (coordinates in `datum`) and an optional `comment`; "
+                          "201 with its id.", [datum], refusals | {"409": refusal("The id is taken.")}, body=True),
+            "patch": write("Change a station: `properties` merged (null removes one), `geometry` replaced, "
+                           "optional `comment`.", [station_id, if_match, datum], versioned, body=True),
+            "put": write("Replace a station's record whole.", [station_id, if_match, datum], versioned, body=True),
+            "delete": write("Close a station (its history is kept; it can be reopened).", [station_id, if_match],
+                            versioned, body=False),
+    }
+    return paths, writes
 
 
 def _export_paths(settings: Settings, error: dict[str, Any]) -> dict[str, Any]:
