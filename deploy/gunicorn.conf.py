@@ -11,9 +11,11 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 #: Worker processes: two per core, at least two, at most eight (each holds its own copy of the register).
 workers = int(os.environ.get("GUNICORN_WORKERS", min(8, max(2, 2 * (os.cpu_count() or 1)))))
-#: Threads per worker (gthread worker): one process answers several short requests at once.
+#: Threads per worker (gthread worker): one process answers several short requests at once. The app sizes its
+#: planner and report pools from the same number (STATIONMAP_THREADS), so set that one, not GUNICORN_THREADS.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+threads = int(os.environ.get("STATIONMAP_THREADS") or os.environ.get("GUNICORN_THREADS") or 4)
+os.environ["STATIONMAP_THREADS"] = str(threads)  # the app reads its settings from the environment
 #: Planner answers come back 503 + Retry-After while computing, so no request needs a long timeout.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
 graceful_timeout = 30

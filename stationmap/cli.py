@@ -1103,6 +1103,40 @@ def serve(ctx: click.Context, files: tuple[Path, ...], district_names: tuple[str
     run_server(settings)
 
 
+@main.command("build-reports")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@_database_option
+@click.option("--lang", "langs", multiple=True, type=click.Choice(LANGS),
+              help="Languages to build, repeatable (default: zh and en).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["html", "pdf"]),
+              help="Formats to build, repeatable (default: html and pdf).")
+@click.pass_context
+@_domain_errors
+def build_reports(ctx: click.Context, files: tuple[Path, ...], database_url: str | None, langs: tuple[str, ...],
+                  formats: tuple[str, ...]) -> None:
+    """Build every served district's report into the server's report cache, so its first download is instant.
+
+    Takes the same FILES and --database as serve, and writes where serve reads (the cache folder): run it after
+    the monthly import, or from cron. Reports already built for the same stations are kept, not built again.
+    """
+    from stationmap.web import create_app  # Flask loads only for this command
+    from stationmap.web.live import app_state
+    from stationmap.web.reports import build_ahead
+
+    settings = _serve_settings(_settings(ctx), files=files, database_url=database_url)
+    app = create_app(settings)
+    try:
+        state, cache = app_state(app), app.extensions["stationmap_reports"]
+        built = 0
+        for adcode, fmt, lang, seconds in build_ahead(state, cache, langs=langs or LANGS,
+                                                      formats=formats or ("html", "pdf")):
+            built += 1
+            click.echo(f"{state.districts[adcode].label} ({adcode}) {lang} {fmt}: {seconds:.1f} s")
+        click.echo(f"{built} report(s) ready in {cache.folder}")
+    finally:
+        app.extensions["stationmap_store"].close()
+
+
 @main.command()
 @click.option("--district", "district_codes", multiple=True, metavar="NAME",
               help="District, city or province by adcode or name, repeatable. A city or province gives one report "

@@ -96,6 +96,13 @@ class Settings:
     data_home
         Where registers without a `database_url` are kept (``$XDG_DATA_HOME/stationmap``, else
         ``~/.local/share/stationmap``). Unlike `cache_dir` this holds edits: back it up.
+    threads
+        Request threads of one server process (``STATIONMAP_THREADS``; waitress, and gunicorn's
+        ``deploy/gunicorn.conf.py``). Planner and report requests may hold at most all but one of them while they
+        wait for their pools (`stationmap.web.pool.waiting_limits`), so the worker's page always has a thread.
+    planner_workers, report_workers
+        Threads computing planner answers and building reports (``STATIONMAP_PLANNER_WORKERS``,
+        ``STATIONMAP_REPORT_WORKERS``); a report build holds the interpreter for seconds, so one is the default.
     session_secret
         Key that signs the browser session cookies (``STATIONMAP_SESSION_SECRET``, at least 32 characters). Empty
         (the default) uses a random one made on first run and kept in the register's database, so every worker
@@ -127,11 +134,21 @@ class Settings:
     session_secret: str = field(default="", repr=False)
     cookie_secure: str = "auto"
     session_hours: float = 12.0
+    threads: int = 8
+    planner_workers: int = 2
+    report_workers: int = 1
 
     def __post_init__(self) -> None:
         problem = RADIUS_M.problem(str(self.default_radius_m))
         if problem is not None:
             msg = f"Setting default_radius_m (STATIONMAP_DEFAULT_RADIUS_M) {problem}."
+            raise BadRequestError(msg)
+        if self.threads < 3:
+            msg = f"Setting threads (STATIONMAP_THREADS) must be 3 or more (the worker's page keeps one), got {self.threads}."
+            raise BadRequestError(msg)
+        if self.planner_workers < 1 or self.report_workers < 1:
+            msg = (f"Settings planner_workers and report_workers must be 1 or more, got {self.planner_workers} and "
+                   f"{self.report_workers}.")
             raise BadRequestError(msg)
         if self.proxy_hops < 0:
             msg = f"Setting proxy_hops (STATIONMAP_PROXY_HOPS) must be 0 or more, got {self.proxy_hops}."

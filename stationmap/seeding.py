@@ -18,7 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 from stationmap import geo
-from stationmap.config import Settings
+from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.districts import assign_districts
 from stationmap.errors import BadRequestError, EditConflictError, StationDataError
 from stationmap.stations import read_feature_collection, stations_from_features
@@ -93,13 +93,14 @@ def default_database_url(settings: Settings, paths: list[Path]) -> str:
     """
     Return the SQLite register a set of station files gets when no database is named.
 
-    ``<data_home>/registers/demo.db`` for the bundled demo, else ``<data_home>/registers/<first file's stem>-<8 hex
-    of the files' paths>.db``.
+    ``<data_home>/registers/demo.db`` for the bundled demo, ``data-<8 hex>.db`` for another data folder's
+    stations, else ``<data_home>/registers/<first file's stem>-<8 hex of the files' paths>.db``.
     """
     folder = Path(settings.data_home) / "registers"
-    if not settings.stations:
-        return f"sqlite:///{folder / 'demo.db'}"
     key = hashlib.sha256("\n".join(str(p) for p in paths).encode("utf-8")).hexdigest()[:8]
+    if not settings.stations:  # the stations of a data folder: the bundled demo, or another --data-dir
+        bundled = Path(settings.data_dir).resolve() == BUNDLED_DATA_DIR.resolve()
+        return f"sqlite:///{folder / ('demo.db' if bundled else f'data-{key}.db')}"
     stem = "".join(ch for ch in (paths[0].stem if paths else "register") if ch.isalnum() or ch in "-_")[:40]
     name = f"{stem or 'register'}-{key}.db"
     return f"sqlite:///{folder / name}"

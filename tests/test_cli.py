@@ -505,3 +505,19 @@ def test_export_the_register_closed_stations_included(runner, edited_register, t
     assert status["610111-002"] == "closed" and status["610111-001"] == "open"
     both = runner.invoke(main, ["export", str(tmp_path / "x.geojson"), "--database", edited_register, "-o", str(out)])
     assert both.exit_code == 2
+
+
+def test_build_reports_fills_the_cache_the_server_reads(runner):
+    from stationmap.config import Settings
+    from stationmap.web import create_app
+
+    result = runner.invoke(main, ["build-reports", "--format", "html", "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("4 report(s) ready in ")  # the four demo districts
+    app = create_app(Settings())
+    try:
+        response = app.test_client().get("/report/610111.html?lang=zh")
+        cache = app.extensions["stationmap_reports"]
+        assert response.status_code == 200 and (cache.builds, cache.disk_hits) == (0, 1)  # read, not built
+    finally:
+        app.extensions["stationmap_store"].close()

@@ -62,3 +62,11 @@ def test_default_radius_comes_from_the_parameter_spec_and_is_checked():
     for bad in ("50", "10001", "nan"):
         with pytest.raises(BadRequestError, match="STATIONMAP_DEFAULT_RADIUS_M"):
             Settings.from_env(environ={"STATIONMAP_DEFAULT_RADIUS_M": bad})
+
+
+def test_thread_and_pool_settings_are_checked():
+    assert Settings.from_env(environ={"STATIONMAP_THREADS": "4"}).threads == 4
+    with pytest.raises(BadRequestError, match="threads"):
+        Settings(threads=2)
+    with pytest.raises(BadRequestError, match="report_workers"):
+        Settings(report_workers=0)

@@ -14,7 +14,7 @@ from stationmap.config import BUNDLED_DATA_DIR, Settings
 from stationmap.web import create_app
 from stationmap.web.live import app_state
 from stationmap.web.planner import PlannerBusyError, PlannerCache
-from stationmap.web.pool import BoundedPool, PoolBusyError
+from stationmap.web.pool import BoundedPool, PoolBusyError, waiting_limits
 from stationmap.web.reports import ReportBusyError, ReportCache, report_key
 
 DISTRICT = "450305"  # a bundled district with stations
@@ -133,3 +133,19 @@ def test_planner_cache_uses_the_shared_pool():
     assert issubclass(PlannerBusyError, PoolBusyError) and issubclass(ReportBusyError, PoolBusyError)
     assert cache.get("k", lambda: 1) == 1 and cache.get("k", lambda: 2) == 1
     assert (cache.hits, cache.misses) == (1, 1)
+
+
+def test_waiting_limits_always_leave_the_worker_page_a_thread():
+    assert waiting_limits(8) == (2, 5)  # waitress's default: 2 + 5 waiting, 1 free
+    assert waiting_limits(4) == (1, 2)  # gunicorn's default threads per process
+    assert waiting_limits(3) == (1, 1)
+    for threads in range(3, 65):
+        reports, planner = waiting_limits(threads)
+        assert reports >= 1 and planner >= 1 and reports + planner <= threads - 1
+
+
+def test_pools_are_sized_from_the_settings(fixture_dir):
+    app = create_app(Settings(data_dir=fixture_dir, threads=4, planner_workers=3, report_workers=2))
+    planner, reports = app.extensions["stationmap_planner"], app.extensions["stationmap_reports"]
+    assert (planner.workers, planner.max_waiting) == (3, 2)
+    assert (reports.pool.workers, reports.pool.max_waiting) == (2, 1)

@@ -12,7 +12,8 @@ from stationmap.config import Settings
 from stationmap.seeding import open_register
 from stationmap.web.live import LiveRegister, app_state
 from stationmap.web.planner import PlannerCache
-from stationmap.web.reports import ReportCache
+from stationmap.web.pool import waiting_limits
+from stationmap.web.reports import ReportCache, report_pool
 
 __all__ = ["create_app"]
 
@@ -53,8 +54,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["stationmap_store"] = store
     app.extensions["stationmap"] = LiveRegister(settings, store)
     state = app_state(app)
-    app.extensions["stationmap_planner"] = PlannerCache()
-    app.extensions["stationmap_reports"] = ReportCache(folder=Path(settings.cache_dir) / "reports")
+    report_waiting, planner_waiting = waiting_limits(settings.threads)
+    app.extensions["stationmap_planner"] = PlannerCache(workers=settings.planner_workers, max_waiting=planner_waiting)
+    app.extensions["stationmap_reports"] = ReportCache(folder=Path(settings.cache_dir) / "reports", pool=report_pool(
+        workers=settings.report_workers, max_waiting=report_waiting))
     policy = _content_security_policy([state.provider.url, state.provider.overlay_url])
 
     from stationmap.web import api, edits, errors, views  # import inside the factory (flaskr)

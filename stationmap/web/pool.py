@@ -18,7 +18,7 @@ from typing import Any
 
 from stationmap.errors import StationMapError
 
-__all__ = ["BoundedPool", "PoolBusyError"]
+__all__ = ["BoundedPool", "PoolBusyError", "waiting_limits"]
 
 
 class PoolBusyError(StationMapError, RuntimeError):
@@ -116,3 +116,14 @@ class BoundedPool:
     def _forget(self, key: Hashable, _future: Future) -> None:
         with self._guard:
             self._pending.pop(key, None)
+
+
+def waiting_limits(threads: int) -> tuple[int, int]:
+    """
+    Return how many request threads may wait for a report and for the planner, out of `threads`.
+
+    A quarter (at least one) for reports, the rest but one for the planner, and always one thread free for the
+    worker's page: 8 threads give (2, 5), gunicorn's 4 give (1, 2), 3 give (1, 1).
+    """
+    reports = max(1, threads // 4)
+    return reports, max(1, threads - reports - 1)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from stationmap.i18n import LANGS
 from stationmap.web.pool import BoundedPool, PoolBusyError
 from stationmap.web.state import AppState
 
-__all__ = ["REPORT_FORMATS", "ReportBusyError", "ReportCache", "district_report", "report_key"]
+__all__ = ["REPORT_FORMATS", "ReportBusyError", "ReportCache", "build_ahead", "district_report", "report_key", "report_pool"]
 
 REPORT_FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
@@ -37,11 +38,13 @@ class ReportBusyError(PoolBusyError):
     retry_after_s = 10
 
 
-def _report_pool() -> BoundedPool:
-    # one build at a time (they hold the GIL for seconds) and 2 waiting requests of the server's 8 threads; the
-    # planner's pool holds at most 5 more, so a thread is always free for the worker's page
-    return BoundedPool(name="report builder", workers=1, max_pending=2, max_waiting=2, wait_s=60.0,
-                       busy_error=ReportBusyError)
+def report_pool(*, workers: int = 1, max_waiting: int = 2) -> BoundedPool:
+    """
+    The pool reports are built on: `workers` builds at a time (they hold the interpreter for seconds) and at most
+    `max_waiting` request threads waiting (`pool.waiting_limits`), so the worker's page keeps a thread.
+    """
+    return BoundedPool(name="report builder", workers=workers, max_pending=workers + 1, max_waiting=max_waiting,
+                       wait_s=60.0, busy_error=ReportBusyError)
 
 
 @dataclass
@@ -60,7 +63,7 @@ class ReportCache:
     """
 
     folder: Path | None = None
-    pool: BoundedPool = field(default_factory=_report_pool)
+    pool: BoundedPool = field(default_factory=report_pool)
     disk_hits: int = 0
     builds: int = 0
     _done: dict[str, bytes] = field(default_factory=dict, repr=False)
@@ -169,3 +172,25 @@ def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: st
         return page.encode("utf-8") if fmt == "html" else report.render_pdf(page)
 
     return cache.get(cache.key(state, adcode, fmt=fmt, lang=lang), build)
+
+
+def build_ahead(state: AppState, cache: ReportCache, *, langs: tuple[str, ...] = LANGS,
+                formats: tuple[str, ...] = tuple(REPORT_FORMATS)) -> Iterator[tuple[str, str, str, float]]:
+    """
+    Build the report of every served district that has stations into `cache`, one at a time, on its pool.
+
+    A report already in the cache (same stations, boundary, rubric and version) is not built again. Yields
+    (adcode, format, language, seconds) after each, so a command can say what it did.
+
+    Raises
+    ------
+    MissingExtraError
+        If PDF is asked for and WeasyPrint (``stationmap[pdf]``) is not installed.
+    """
+    served = sorted(set(state.district_codes.tolist()) & set(state.districts))
+    for adcode in served:
+        for fmt in formats:
+            for lang in langs:
+                started = time.perf_counter()
+                district_report(state, cache, adcode, fmt=fmt, lang=lang)
+                yield adcode, fmt, lang, time.perf_counter() - started

@@ -35,7 +35,6 @@ from stationmap.web.errors import error_body
 __all__ = ["AccessLog", "RequestLimits", "create_server", "running_server", "serve"]
 
 logger = logging.getLogger("stationmap.access")
-_THREADS = 8
 # waitress's header limit is this many times the app's, so that `RequestLimits` answers ordinary oversized headers
 _WAITRESS_HEADROOM = 4
 # control characters (C0, DEL, C1), backslash and the double quote that delimits the request in a log line
@@ -183,7 +182,7 @@ def create_server(settings: Settings, *, app: Flask | None = None) -> BaseWSGISe
         wsgi,
         host=settings.host,
         port=settings.port,
-        threads=_THREADS,
+        threads=settings.threads,
         # waitress refuses a Content-Length >= its limit before reading the body: that is our "> max_request_bytes"
         max_request_body_size=settings.max_request_bytes + 1,
         max_request_header_size=MAX_HEADER_BYTES * _WAITRESS_HEADROOM,
