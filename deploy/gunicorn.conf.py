@@ -15,6 +15,8 @@ workers = int(os.environ.get("GUNICORN_WORKERS", min(8, max(2, 2 * (os.cpu_count
 #: planner and report pools from the same number (STATIONMAP_THREADS), so set that one, not GUNICORN_THREADS.
 worker_class = "gthread"
 threads = int(os.environ.get("STATIONMAP_THREADS") or os.environ.get("GUNICORN_THREADS") or 4)
+if threads < 3:  # planner and report requests wait on at most threads - 1; the worker page needs the last one
+    raise SystemExit(f"stationmap needs at least 3 threads per worker process (STATIONMAP_THREADS), got {threads}.")
 os.environ["STATIONMAP_THREADS"] = str(threads)  # the app reads its settings from the environment
 #: Planner answers come back 503 + Retry-After while computing, so no request needs a long timeout.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))

@@ -249,7 +249,7 @@ def test_gunicorn_serves_with_the_recipe(fixture_dir, tmp_path):
         pytest.skip("counting workers reads /proc")
     port = _free_port()
     env = {**os.environ, "STATIONMAP_DATA_DIR": str(fixture_dir), "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "2", "STATIONMAP_PROXY_HOPS": "1"}
+           "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "3", "STATIONMAP_PROXY_HOPS": "1"}
     log = (tmp_path / "gunicorn.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
                                "stationmap.web.wsgi:app"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -123,7 +123,8 @@ def waiting_limits(threads: int) -> tuple[int, int]:
     Return how many request threads may wait for a report and for the planner, out of `threads`.
 
     A quarter (at least one) for reports, the rest but one for the planner, and always one thread free for the
-    worker's page: 8 threads give (2, 5), gunicorn's 4 give (1, 2), 3 give (1, 1).
+    worker's page: 8 threads give (2, 5), gunicorn's 4 give (1, 2), 3 give (1, 1); fewer than 3 cannot keep one
+    free, which `Settings` refuses.
     """
     reports = max(1, threads // 4)
     return reports, max(1, threads - reports - 1)
