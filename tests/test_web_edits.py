@@ -190,6 +190,9 @@ def test_revert_is_a_new_edit(app, tokens):
     assert reverted.status_code == 200, reverted.get_json()
     assert reverted.get_json()["properties"]["name"] == original
     assert reverted.get_json()["edit"]["reverts"] == edit_id
+    for bad in ("0", "501", "x"):
+        assert_error(client.get("/api/edits", query_string={"limit": bad}, headers=_auth(tokens["viewer"])), 400,
+                     "limit")
     recent = client.get("/api/edits", query_string={"limit": 2}, headers=_auth(tokens["viewer"])).get_json()
     assert [e["action"] for e in recent["edits"]] == ["revert", "modify"]
     assert "before=" in recent["next"]
