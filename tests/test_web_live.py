@@ -70,7 +70,7 @@ def test_a_quick_register_is_current_for_the_next_request(filled, settings):
 
 
 def test_a_slow_register_refreshes_in_the_background(filled, settings):
-    live = LiveRegister(settings, filled, sync_rebuild_s=-1.0)  # as if every rebuild took too long
+    live = LiveRegister(settings, filled, background_from=0)  # as a national register is
     before = live.current()
     _modify(filled, "610111-003", name="后台更新")
     assert live.current() is before or live.current().revision == filled.revision()  # never waits for it
