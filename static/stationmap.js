@@ -1,16 +1,22 @@
 /* stationmap: the worker's map page.
  *
  * The folium map calls window.stationmap.attach(map, configId). Stations come from the JSON API for the
- * current view (/api/view), the nearest list from /api/nearest, details from /api/stations/<id>.
- * Every string that comes from data is written with textContent or as a DOM attribute, never as HTML.
- * Coordinates are [lon, lat] everywhere in this file except where Leaflet wants [lat, lon] (marked).
+ * current view (/api/view), the ranked list for a worker's needs from /api/nearest, details from
+ * /api/stations/<id>. Every string that comes from data is written with textContent or as a DOM attribute,
+ * never as HTML. Coordinates are [lon, lat] everywhere in this file except where Leaflet wants [lat, lon] (marked).
+ * On phones the list is a bottom sheet over the map (collapsed / half / full); on wide screens a side list.
  */
 (function () {
   "use strict";
 
+  var SHEET_STATES = ["collapsed", "half", "full"];
+  var DAY_KEYS = ["day_su", "day_mo", "day_tu", "day_we", "day_th", "day_fr", "day_sa"];  // Date.getDay() order
+
   var state = {
     map: null, cfg: null, lang: "zh", position: null, positionDatum: "wgs84", selectedId: null,
-    viewAbort: null, nearAbort: null, viewTimer: null, detailId: null, nearest: [], searchQuery: ""
+    viewAbort: null, nearAbort: null, searchAbort: null, detailAbort: null, viewTimer: null, detailId: null,
+    nearest: [], partial: [], nothingWithin: null, need: null, mode: "walk",
+    day: null, time: "", lastBody: null
   };
   var layers = {};
 
@@ -20,11 +26,14 @@
   var clear = window.smcommon.clear;
   var t = window.smcommon.translator(function () { return state; });
 
+  function forEach(selector, fn) { Array.prototype.forEach.call(document.querySelectorAll(selector), fn); }
 
   function vocab(name, key) {
     var entry = (state.cfg.strings[name] || {})[key];
     return entry ? (entry[state.lang] || entry.zh) : String(key);
   }
+
+  function label(entry) { return entry ? (entry[state.lang] || entry.zh) : ""; }
 
   function formatDistance(meters) {
     if (meters < 1000) { return t("distance_m", { n: Math.round(meters) }); }
@@ -38,7 +47,7 @@
 
   function safeHref(url) {
     var text = String(url || "");
-    return /^(https:\/\/|geo:|tel:)/.test(text) ? text : null;
+    return /^(https:\/\/|geo:|tel:|maps:)/.test(text) ? text : null;
   }
 
   function apiUrl(path, params) { return window.smcommon.apiUrl(state.cfg.api, path, params); }
@@ -60,45 +69,147 @@
 
   function isAbort(err) { return err && err.name === "AbortError"; }
 
-  /* ---- filters ------------------------------------------------------------------------------------ */
+  /* ---- the moment: day chips and a time ---------------------------------------------------------- */
+
+  // Today's date and weekday in China (UTC+8, no daylight saving), whatever the phone's time zone.
+  function chinaToday() {
+    var d = new Date(Date.now() + 8 * 3600 * 1000);
+    return { y: d.getUTCFullYear(), m: d.getUTCMonth(), d: d.getUTCDate(), wd: d.getUTCDay() };
+  }
+
+  function chinaNowTime() {
+    var d = new Date(Date.now() + 8 * 3600 * 1000);
+    return String(d.getUTCHours()).padStart(2, "0") + ":" + String(d.getUTCMinutes()).padStart(2, "0");
+  }
+
+  // state.day: null (now), or days from today (0 today, 1 tomorrow, ... 6).
+  function momentParam() {
+    if (state.day === null) { return "now"; }
+    var today = chinaToday();
+    var when = new Date(Date.UTC(today.y, today.m, today.d + state.day));
+    var date = when.getUTCFullYear() + "-" + String(when.getUTCMonth() + 1).padStart(2, "0") + "-" +
+      String(when.getUTCDate()).padStart(2, "0");
+    return date + "T" + (state.time || "00:00") + ":00+08:00";
+  }
+
+  function dayWord(offset) {
+    if (offset === 0) { return t("day_today"); }
+    if (offset === 1) { return t("day_tomorrow"); }
+    return t(DAY_KEYS[(chinaToday().wd + offset) % 7]);
+  }
+
+  function whenLabel() {
+    return state.day === null ? t("when_now") : dayWord(state.day) + " " + state.time;
+  }
+
+  function renderDays() {
+    var box = $("sm-days");
+    clear(box);
+    var today = chinaToday().wd;
+    var chips = [[0, t("day_today")], [1, t("day_tomorrow")]];
+    for (var i = 0; i < 7; i += 1) {  // Monday first, each the next such day (today's weekday is today)
+      var wd = (i + 1) % 7;
+      chips.push([(wd - today + 7) % 7, t(DAY_KEYS[wd]), DAY_KEYS[wd]]);
+    }
+    chips.forEach(function (chip) {
+      var pressed = state.day !== null && state.day === chip[0];
+      box.appendChild(el("button", {
+        type: "button", className: "sm-chip", "aria-pressed": pressed ? "true" : "false",
+        "data-day": String(chip[0]), "data-weekday": chip[2] || null, text: chip[1],
+        onclick: function () { setMoment(chip[0], $("sm-time").value || state.time || chinaNowTime()); }
+      }));
+    });
+    $("sm-when-label").textContent = whenLabel();
+    $("sm-when-open").classList.toggle("sm-active", state.day !== null);
+  }
+
+  function setMoment(day, time) {
+    state.day = day;
+    state.time = day === null ? "" : time;
+    $("sm-time").value = day === null ? chinaNowTime() : time;
+    renderDays();
+    filtersChanged();
+  }
+
+  /* ---- needs, mode, filters ------------------------------------------------------------------------ */
+
+  function modeInfo(mode) { return (state.cfg.strings.modes || {})[mode] || {}; }
 
   function filterParams() {
-    var form = $("sm-filter-form");
-    var data = new FormData(form);
-    var params = {};
-    var amenities = data.getAll("amenity");
-    if (amenities.length) { params.amenity = amenities.join(","); }
-    var open = data.get("open");
-    if (open === "now") { params.open_at = "now"; }
-    else if (open === "at" && data.get("time")) { params.open_at = data.get("time"); }
+    var data = new FormData($("sm-filter-form"));
+    // "now" is left to the server: then a need's own hours apply (sanitation: open at 05:00) or opening only ranks
+    var params = state.day === null ? {} : { open_at: momentParam() };
     var minStars = data.get("min_stars");
     if (minStars && minStars !== "0") { params.min_stars = minStars; }
-    var toilet = data.get("toilet");
-    if (toilet === "onsite_nearby") { params.toilet = "onsite,nearby"; }
-    else if (toilet === "onsite") { params.toilet = "onsite"; }
-    var count = amenities.length + (params.open_at ? 1 : 0) + (params.min_stars ? 1 : 0) + (params.toilet ? 1 : 0);
-    $("sm-filter-count").textContent = count ? String(count) : "";
+    if (state.need) { params.need = state.need; }
+    params.mode = state.mode;
+    $("sm-filter-count").textContent = params.min_stars ? "1" : "";
     return params;
   }
 
-  function applyPreset(key) {
-    var preset = state.cfg.strings.presets[key];
-    var form = $("sm-filter-form");
-    Array.prototype.forEach.call(form.querySelectorAll("input[name=amenity]"), function (box) {
-      box.checked = !!preset && preset.amenities.indexOf(box.value) >= 0;
-    });
-    if (!preset) { return; }
-    form.querySelector("select[name=toilet]").value = preset.toilet || "";
-    Array.prototype.forEach.call(form.querySelectorAll("input[name=open]"), function (radio) {
-      radio.checked = radio.value === (preset.open || "");
-    });
-    if (preset.time) { form.querySelector("input[name=time]").value = preset.time; }
+  function setNeed(key) {
+    state.need = state.need === key ? null : key;
+    var need = state.need && state.cfg.strings.needs[state.need];
+    if (need && need.mode) { state.mode = need.mode; }
+    renderToggles();
+    filtersChanged();
+  }
+
+  function setMode(key) {
+    state.mode = key;
+    renderToggles();
+    if (state.position) { loadNearest(true); }
+  }
+
+  function renderToggles() {
+    forEach(".sm-need", function (node) { node.setAttribute("aria-pressed", node.getAttribute("data-need") === state.need ? "true" : "false"); });
+    forEach(".sm-mode", function (node) { node.setAttribute("aria-pressed", node.getAttribute("data-mode") === state.mode ? "true" : "false"); });
   }
 
   function filtersChanged() {
     scheduleView(0);
-    if (state.position) { loadNearest(); }
+    if (state.position) { loadNearest(true); }
   }
+
+  /* ---- the bottom sheet (phones) and the time/filter panel --------------------------------------- */
+
+  function setSheet(which) {
+    $("sm-sheet").setAttribute("data-sheet", which);
+    $("sm-sheet-handle").setAttribute("aria-expanded", which === "collapsed" ? "false" : "true");
+    setTimeout(function () { state.map.invalidateSize(); }, 0);
+  }
+
+  function cycleSheet() {
+    var now = $("sm-sheet").getAttribute("data-sheet");
+    setSheet(SHEET_STATES[(SHEET_STATES.indexOf(now) + 1) % SHEET_STATES.length]);
+  }
+
+  function showAnswer() {
+    if ($("sm-sheet").getAttribute("data-sheet") === "collapsed") { setSheet("half"); }
+    $("sm-sheet-body").scrollTop = 0;
+  }
+
+  function isPhone() { return window.matchMedia("(max-width: 899px)").matches; }
+
+  // The part of the map the sheet covers, so fitted results stay in the visible part.
+  function sheetCover() {
+    if (!isPhone()) { return 0; }
+    var sheet = $("sm-sheet").getBoundingClientRect();
+    var map = state.map.getContainer().getBoundingClientRect();
+    return Math.max(0, Math.min(map.bottom, window.innerHeight) - sheet.top);
+  }
+
+  function openPanel(focusId) {
+    var panel = $("sm-panel");
+    panel.hidden = false;
+    if (!state.time) { $("sm-time").value = chinaNowTime(); }
+    renderDays();
+    var target = $(focusId);
+    if (target) { target.scrollIntoView({ block: "nearest" }); }
+    $("sm-panel-done").focus({ preventScroll: true });
+  }
+
+  function closePanel() { $("sm-panel").hidden = true; $("sm-when-open").focus({ preventScroll: true }); }
 
   /* ---- map view: markers and clusters ----------------------------------------------------------- */
 
@@ -141,10 +252,10 @@
     layers.cells.clearLayers();
     items.forEach(function (item) {
       var size = item.count < 100 ? 40 : item.count < 1000 ? 48 : 56;
-      var label = item.count >= 10000 ? Math.round(item.count / 1000) + "k" : String(item.count);
+      var text = item.count >= 10000 ? Math.round(item.count / 1000) + "k" : String(item.count);
       var icon = L.divIcon({
         className: "sm-cell-wrap",
-        html: el("span", { className: "sm-cell", text: label }),
+        html: el("span", { className: "sm-cell", text: text }),
         iconSize: [size, size], iconAnchor: [size / 2, size / 2]
       });
       var marker = L.marker(toLatLng([item.lon, item.lat]), { icon: icon, title: t("stations_in_view", { n: item.count }), keyboard: true });
@@ -162,16 +273,20 @@
     var b = state.map.getBounds();
     var west = Math.max(-180, b.getWest()), east = Math.min(180, b.getEast());
     var south = Math.max(-90, b.getSouth()), north = Math.min(90, b.getNorth());
-    var params = filterParams();
+    var params = {};
+    var moment = momentParam();
+    // pins show the same moment as the list: with a time chosen, only the stations open then
+    if (moment !== "now") { params.open_at = moment; }
+    var minStars = new FormData($("sm-filter-form")).get("min_stars");
+    if (minStars && minStars !== "0") { params.min_stars = minStars; }
     // bounds are in the tiles' datum; a GCJ-02 shift (< 1 km) is covered by padding
     var pad = state.cfg.map_datum === "wgs84" ? 0 : 0.01;
     params.bbox = [west - pad, south - pad, east + pad, north + pad].map(function (v) { return v.toFixed(6); }).join(",");
     params.zoom = state.map.getZoom();
     params.map_datum = state.cfg.map_datum;
     getJson(apiUrl("/view", params), "viewAbort").then(function (body) {
-      var items = body.items.map(function (item) {
-        return item;
-      });
+      var filteredOpen = !!params.open_at;  // only stations open at that moment came back
+      var items = body.items.map(function (item) { if (filteredOpen) { item.open = true; } return item; });
       if (body.mode === "points") {
         drawPoints(items);
         $("sm-viewinfo").textContent = t("stations_in_view", { n: body.total });
@@ -184,7 +299,7 @@
     });
   }
 
-  /* ---- position and nearest ----------------------------------------------------------------------- */
+  /* ---- position and the ranked list ------------------------------------------------------------- */
 
   function setPosition(lonlat, datum) {
     state.position = lonlat;
@@ -194,8 +309,7 @@
 
   function drawPosition(mapLonLat) {
     layers.position.clearLayers();
-    var here = toLatLng(mapLonLat);
-    L.circleMarker(here, { radius: 9, color: "#fff", weight: 3, fillColor: "#1a73e8", fillOpacity: 1 })
+    L.circleMarker(toLatLng(mapLonLat), { radius: 9, color: "#fff", weight: 3, fillColor: "#1a73e8", fillOpacity: 1 })
       .bindTooltip(t("your_position")).addTo(layers.position);
   }
 
@@ -209,73 +323,152 @@
     params.lang = state.lang;
     params.map_datum = state.cfg.map_datum;
     $("sm-status").textContent = t("loading");
+    $("sm-list").setAttribute("aria-busy", "true");
     getJson(apiUrl("/nearest", params), "nearAbort").then(function (body) {
       var origin = body.origin.map_lonlat || [body.origin.lon, body.origin.lat];
       drawPosition(origin);
-      state.nearest = body.features;
+      state.lastBody = body;
+      state.nearest = body.features || [];
+      state.partial = (body.partial || []).map(asFeature);
+      state.nothingWithin = body.nothing_within_m || null;
       renderList();
-      if (recentre) {
-        var bounds = L.latLngBounds([toLatLng(origin)]);
-        body.features.slice(0, 3).forEach(function (f) { bounds.extend(toLatLng(mapLonLat(f))); });
-        state.map.fitBounds(bounds.pad(0.2), { maxZoom: 16 });
-      }
+      $("sm-list").removeAttribute("aria-busy");
+      showAnswer();
+      if (recentre) { fitResults(origin, state.nearest.length ? state.nearest : state.partial); }
     }).catch(function (err) {
-      if (!isAbort(err)) { $("sm-status").textContent = t("load_failed") + err.message; }
+      if (isAbort(err)) { return; }
+      $("sm-list").removeAttribute("aria-busy");
+      nearestOffline(err);
     });
+  }
+
+  // No network: the stations of the area last viewed, kept by the service worker (static/offline.js), nearest
+  // first by straight-line distance; the banner says how old they are. Needs cannot be checked offline.
+  function nearestOffline(err) {
+    var failed = function () { $("sm-status").textContent = t("load_failed") + err.message; };
+    if (!window.smoffline) { failed(); return; }
+    window.smoffline.nearestFromCache(state.position[0], state.position[1], state.cfg.k).then(function (body) {
+      if (!body || !(body.features || []).length) { failed(); return; }
+      state.lastBody = body;
+      state.nearest = body.features;
+      state.partial = [];
+      state.nothingWithin = null;
+      renderList();
+      showAnswer();
+      $("sm-status").textContent = t("offline_list");
+    }).catch(failed);
+  }
+
+  // The map follows the results: the position and the listed stations, above the sheet on phones.
+  function fitResults(origin, features) {
+    var bounds = L.latLngBounds([toLatLng(origin)]);
+    features.slice(0, 5).forEach(function (f) { bounds.extend(toLatLng(mapLonLat(f))); });
+    state.map.fitBounds(bounds, { maxZoom: 16, paddingTopLeft: [30, 50], paddingBottomRight: [30, 30 + sheetCover()] });
+  }
+
+  // A partial match comes as a flat record; the list draws Features.
+  function asFeature(item) {
+    if (item.properties) { return item; }
+    return { type: "Feature", properties: item, geometry: { type: "Point", coordinates: [item.lon, item.lat] } };
   }
 
   function mapLonLat(feature) {
     return feature.properties.map_lonlat || feature.geometry.coordinates;
   }
 
-  function amenityChips(keys, limit) {
+  function amenityChips(keys, limit, extraClass) {
     var list = el("ul", { className: "sm-amenities" });
     (keys || []).slice(0, limit || 99).forEach(function (key) {
-      list.appendChild(el("li", { className: "sm-amenity sm-a-" + key, text: vocab("amenities", key) }));
+      list.appendChild(el("li", { className: "sm-amenity sm-a-" + key + (extraClass ? " " + extraClass : ""), text: vocab("amenities", key) }));
     });
     if (limit && keys && keys.length > limit) { list.appendChild(el("li", { className: "sm-amenity sm-more", text: "+" + (keys.length - limit) })); }
     return list;
   }
 
-  function bestHonour(honours) {
+  function bestHonour(p) {
+    if (p.honour && typeof p.honour === "object") { return p.honour; }
     var order = { national: 3, provincial: 2, city: 1 };
     var best = null;
-    (honours || []).forEach(function (h) { if (h && order[h.level] && (!best || order[h.level] > order[best.level])) { best = h; } });
+    (p.honours || []).forEach(function (h) { if (h && order[h.level] && (!best || order[h.level] > order[best.level])) { best = h; } });
     return best;
+  }
+
+  function travelText(p) {
+    var mode = p.mode || state.mode;
+    var minutes = p.travel_min !== undefined && p.travel_min !== null ? p.travel_min : p.walk_min;
+    if (minutes === undefined || minutes === null) { return ""; }
+    return t("travel_" + mode, { n: minutes });
+  }
+
+  function stationCard(feature, partial) {
+    var p = feature.properties;
+    var stateClass = p.open_now === true ? "sm-open" : p.open_now === false ? "sm-closed" : "sm-unknown";
+    var honour = bestHonour(p);
+    var top = el("span", { className: "sm-item-top" }, [
+      el("span", { className: "sm-item-name", text: p.name }),
+      honour && honour.level === "national" ? el("span", { className: "sm-honour-badge", text: t("most_beautiful") }) : null
+    ]);
+    var meta = el("span", { className: "sm-item-meta" }, [
+      el("span", { className: "sm-item-dist", text: formatDistance(p.distance_m) }),
+      el("span", { className: "sm-item-travel", text: travelText(p) }),
+      el("span", { className: "sm-item-estimate", text: t("straight_line") })
+    ]);
+    var status = el("span", { className: "sm-item-state " + stateClass, text: p.state_text || t("unknown_state") });
+    var toilet = p.toilet ? t("toilet_is", { what: vocab("toilet", p.toilet) }) : t("toilet_is", { what: t("toilet_unknown") });
+    var facts = el("span", { className: "sm-item-facts" }, [
+      el("span", { className: "sm-item-toilet sm-toilet-" + (p.toilet || "unknown"), text: toilet }),
+      el("span", { className: "sm-item-stars", text: stars(p.stars), "aria-label": t("stars") + " " + (p.stars || 0) }),
+      honour ? el("span", { className: "sm-item-honour", text: [vocab("honour_levels", honour.level), honour.title].filter(Boolean).join(" · ") }) : null
+    ]);
+    var matched = p.matched || (state.need ? [] : (p.amenities || []).slice(0, 4));
+    var chips = amenityChips(matched, 6, "sm-has");
+    (partial ? p.missing || [] : []).forEach(function (key) {
+      chips.appendChild(el("li", { className: "sm-amenity sm-missing", text: t("missing_item", { what: vocab("need_groups", key) }) }));
+    });
+    var verified = p.last_verified ? el("span", { className: "sm-item-verified", text: t("verified_on", { date: p.last_verified }) }) : null;
+    var button = el("button", {
+      type: "button", className: "sm-item", "data-station-id": p.id,
+      onclick: function () { focusStation(feature); }
+    }, [top, meta, status, facts, chips, verified]);
+    return el("li", null, [button]);
+  }
+
+  function needLabel() {
+    var need = state.need && state.cfg.strings.needs[state.need];
+    var text = need ? label(need.label) : "";
+    return state.lang === "en" ? text.toLowerCase() : text;
   }
 
   function renderList() {
     var list = $("sm-list");
     clear(list);
+    list.setAttribute("data-need", state.need || "any");
+    list.setAttribute("data-mode", state.mode);
     var features = state.nearest;
-    $("sm-status").textContent = features.length ? t("result_count", { n: features.length }) : t("nearby_none");
-    features.forEach(function (feature) {
-      var p = feature.properties;
-      var stateClass = p.open_now === true ? "sm-open" : p.open_now === false ? "sm-closed" : "sm-unknown";
-      var honour = bestHonour(p.honours);
-      var top = el("span", { className: "sm-item-top" }, [
-        el("span", { className: "sm-item-name", text: p.name }),
-        honour && honour.level === "national" ? el("span", { className: "sm-honour-badge", text: t("most_beautiful") }) : null
-      ]);
-      var meta = el("span", { className: "sm-item-meta" }, [
-        el("span", { className: "sm-item-dist", text: formatDistance(p.distance_m) }),
-        el("span", { className: "sm-item-walk", text: t("walk_min", { n: p.walk_min }) }),
-        el("span", { className: "sm-item-stars", text: stars(p.stars), "aria-label": t("stars") + " " + (p.stars || 0) })
-      ]);
-      var status = el("span", { className: "sm-item-state " + stateClass, text: p.state_text });
-      var button = el("button", {
-        type: "button", className: "sm-item", "data-station-id": p.id,
-        onclick: function () { focusStation(feature); }
-      }, [top, meta, status, amenityChips(p.amenities, 6)]);
-      list.appendChild(el("li", null, [button]));
-    });
+    var status;
+    if (features.length) {
+      status = state.need ? t("result_count_need", { n: features.length, need: needLabel() }) : t("result_count", { n: features.length });
+    } else if (state.nothingWithin) {
+      status = t("nothing_within", { km: (state.nothingWithin / 1000).toFixed(state.nothingWithin < 10000 ? 1 : 0), need: needLabel() || t("needs_any") });
+    } else {
+      status = t("nearby_none");
+    }
+    var required = state.lastBody && state.lastBody.open_required_at;
+    if (required && features.length) { status += " · " + t("open_required", { time: String(required).slice(11, 16) }); }
+    $("sm-status").textContent = status;
+    $("sm-status").classList.toggle("sm-status-warn", !features.length);
+    features.forEach(function (feature) { list.appendChild(stationCard(feature, false)); });
+    var partialList = $("sm-partial-list");
+    clear(partialList);
+    state.partial.forEach(function (feature) { partialList.appendChild(stationCard(feature, true)); });
+    $("sm-partial").hidden = !state.partial.length;
   }
 
   function focusStation(feature) {
     var p = feature.properties;
     state.selectedId = p.id;
     var where = toLatLng(mapLonLat(feature));
-    state.map.setView(where, Math.max(state.map.getZoom(), 16));
+    state.map.setView(where, Math.max(state.map.getZoom(), 15));
     drawSelected(where);
     openDetail(p.id, false);
   }
@@ -285,8 +478,11 @@
     L.circleMarker(latlng, { radius: 26, color: "#d93025", weight: 4, fill: false, interactive: false }).addTo(layers.selected);
   }
 
+  var GEO_ERRORS = { 1: "locate_denied", 2: "locate_unavailable", 3: "locate_timeout" };
+
   function locate() {
     var status = $("sm-status");
+    showAnswer();
     if (!("geolocation" in navigator)) {
       status.textContent = t("locate_failed", { reason: t("locate_unsupported") });
       return;
@@ -299,21 +495,24 @@
     navigator.geolocation.getCurrentPosition(function (pos) {
       setPosition([pos.coords.longitude, pos.coords.latitude], "wgs84");
     }, function (err) {
-      status.textContent = t("locate_failed", { reason: err.message || String(err.code) });
+      // the browser's own message is in the browser's language, not the page's
+      status.textContent = t("locate_failed", { reason: t(GEO_ERRORS[err && err.code] || "locate_unavailable") });
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
   }
 
   /* ---- station detail ----------------------------------------------------------------------------- */
 
-  function row(label, value) {
+  function row(name, value) {
     if (value === null || value === undefined || value === "") { return null; }
     var dd = typeof value === "string" ? el("dd", { text: value }) : el("dd", null, [value]);
-    return el("div", { className: "sm-drow" }, [el("dt", { text: label }), dd]);
+    return el("div", { className: "sm-drow" }, [el("dt", { text: name }), dd]);
   }
 
   function openDetail(id, fromMarker) {
     state.detailId = id;
-    var params = { lang: state.lang, map_datum: state.cfg.map_datum };
+    var params = { lang: state.lang, map_datum: state.cfg.map_datum, mode: state.mode };
+    if (state.day !== null) { params.at = momentParam(); }
+    if (state.position && state.positionDatum === "wgs84") { params.lon = state.position[0].toFixed(7); params.lat = state.position[1].toFixed(7); }
     getJson(apiUrl("/stations/" + encodeURIComponent(id), params), "detailAbort").then(function (feature) {
       if (fromMarker) {
         state.selectedId = id;
@@ -323,6 +522,17 @@
     }).catch(function (err) {
       if (!isAbort(err)) { $("sm-status").textContent = t("load_failed") + err.message; }
     });
+  }
+
+  function navLinks(p) {
+    var links = p.navigation || {};
+    if (links[state.mode] && typeof links[state.mode] === "object") { links = links[state.mode]; }  // per travel mode
+    var nav = el("div", { className: "sm-nav", role: "group", "aria-label": t("navigate") });
+    [["amap", "nav_amap"], ["baidu", "nav_baidu"], ["apple", "nav_apple"], ["geo", "nav_geo"], ["osm", "nav_osm"]].forEach(function (pair) {
+      var href = safeHref(links[pair[0]]);
+      if (href) { nav.appendChild(el("a", { className: "sm-btn sm-nav-" + pair[0], href: href, target: "_blank", rel: "noopener noreferrer", text: t(pair[1]) })); }
+    });
+    return nav;
   }
 
   function renderDetail(feature) {
@@ -340,14 +550,8 @@
     if (p.name_en && state.lang === "en") { body.appendChild(el("p", { className: "sm-detail-en", text: p.name_en })); }
     var stateClass = p.open_now === true ? "sm-open" : p.open_now === false ? "sm-closed" : "sm-unknown";
     body.appendChild(el("p", { className: "sm-detail-state " + stateClass, text: p.state_text }));
-
-    var nav = el("div", { className: "sm-nav", role: "group", "aria-label": t("navigate") });
-    [["amap", "nav_amap"], ["baidu", "nav_baidu"], ["geo", "nav_geo"], ["osm", "nav_osm"]].forEach(function (pair) {
-      var href = safeHref(p.navigation && p.navigation[pair[0]]);
-      if (href) { nav.appendChild(el("a", { className: "sm-btn sm-nav-" + pair[0], href: href, target: "_blank", rel: "noopener noreferrer", text: t(pair[1]) })); }
-    });
-    body.appendChild(el("h3", { className: "sm-h3", text: t("navigate") }));
-    body.appendChild(nav);
+    body.appendChild(el("h3", { className: "sm-h3", text: t("navigate") + " · " + label((state.cfg.strings.modes[state.mode] || {}).label) }));
+    body.appendChild(navLinks(p));
 
     var honours = el("ul", { className: "sm-honours" });
     (p.honours || []).forEach(function (h) {
@@ -361,7 +565,6 @@
       row(t("address"), p.address),
       row(t("hours"), p.hours_text || p.opening_hours),
       row(t("stars"), stars(p.stars)),
-      p.rating ? row(t("rating"), p.rating.headline) : null,
       (p.honours || []).length ? row(t("honours"), honours) : null,
       row(t("amenities"), amenityChips(p.amenities)),
       row(t("toilet"), p.toilet ? vocab("toilet", p.toilet) : null),
@@ -385,32 +588,59 @@
     state.detailId = null;
   }
 
-  /* ---- search ------------------------------------------------------------------------------------- */
+  /* ---- search: names, addresses and needs (充电, 热饭, 厕所 ...), nearest first ------------------------ */
+
+  function searchOrigin() {
+    if (state.position) { return { lon: state.position[0].toFixed(7), lat: state.position[1].toFixed(7), datum: state.positionDatum }; }
+    var c = state.map.getCenter();
+    return { lon: c.lng.toFixed(7), lat: c.lat.toFixed(7), datum: state.cfg.map_datum };
+  }
 
   function search(query) {
     var box = $("sm-search-results");
     clear(box);
-    state.searchQuery = query;
     if (!query) { return; }
+    showAnswer();
     box.appendChild(el("p", { className: "sm-status", text: t("loading") }));
-    getJson(apiUrl("/stations", { q: query, limit: 20 }), "searchAbort").then(function (body) {
+    var params = searchOrigin();
+    params.q = query;
+    params.limit = 20;
+    params.lang = state.lang;
+    params.map_datum = state.cfg.map_datum;
+    getJson(apiUrl("/stations", params), "searchAbort").then(function (body) {
       clear(box);
+      var head = el("div", { className: "sm-search-head" }, [
+        el("h2", { className: "sm-h3", text: t("search_results") + " (" + body.numberMatched + ")" }),
+        el("button", { type: "button", className: "sm-btn sm-btn-ghost", text: t("close"), onclick: function () { clear(box); } })
+      ]);
+      box.appendChild(head);
       if (!body.features.length) { box.appendChild(el("p", { className: "sm-status", text: t("search_none") })); return; }
-      box.appendChild(el("h2", { className: "sm-h3", text: t("search_results") + " (" + body.numberMatched + ")" }));
       var list = el("ul", { className: "sm-list sm-list-search" });
       body.features.forEach(function (feature) {
         var p = feature.properties;
+        var stateClass = p.open_now === true ? "sm-open" : p.open_now === false ? "sm-closed" : "sm-unknown";
         list.appendChild(el("li", null, [el("button", {
           type: "button", className: "sm-item", "data-station-id": p.id,
           onclick: function () {
+            clear(box);
             state.selectedId = p.id;
-            var where = toLatLng(feature.geometry.coordinates);
+            var where = toLatLng(mapLonLat(feature));  // the tiles' datum: GCJ-02 on Amap tiles
             state.map.setView(where, 16);
-            openDetail(p.id, true);
+            drawSelected(where);
+            openDetail(p.id, false);
           }
-        }, [el("span", { className: "sm-item-name", text: p.name }), el("span", { className: "sm-item-meta", text: p.address || "" })])]));
+        }, [
+          el("span", { className: "sm-item-name", text: p.name }),
+          el("span", { className: "sm-item-meta" }, [
+            typeof p.distance_m === "number" ? el("span", { className: "sm-item-dist", text: formatDistance(p.distance_m) }) : null,
+            p.state_text ? el("span", { className: "sm-item-state " + stateClass, text: p.state_text }) : null
+          ]),
+          el("span", { className: "sm-item-meta", text: p.address || "" })
+        ])]));
       });
       box.appendChild(list);
+      var bounds = L.latLngBounds(body.features.map(function (f) { return toLatLng(mapLonLat(f)); }));
+      state.map.fitBounds(bounds, { maxZoom: 16, paddingTopLeft: [30, 50], paddingBottomRight: [30, 30 + sheetCover()] });
     }).catch(function (err) {
       if (!isAbort(err)) { clear(box); box.appendChild(el("p", { className: "sm-status", text: t("load_failed") + err.message })); }
     });
@@ -420,21 +650,24 @@
 
   function applyLanguage() {
     document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) { node.textContent = t(node.getAttribute("data-i18n")); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-aria]"), function (node) { node.setAttribute("aria-label", t(node.getAttribute("data-i18n-aria"))); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-placeholder]"), function (node) { node.setAttribute("placeholder", t(node.getAttribute("data-i18n-placeholder"))); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-amenity]"), function (node) { node.textContent = vocab("amenities", node.getAttribute("data-i18n-amenity")); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-preset]"), function (node) {
-      node.textContent = state.cfg.strings.presets[node.getAttribute("data-i18n-preset")].label[state.lang];
+    forEach("[data-i18n]", function (node) { node.textContent = t(node.getAttribute("data-i18n")); });
+    forEach("[data-i18n-aria]", function (node) { node.setAttribute("aria-label", t(node.getAttribute("data-i18n-aria"))); });
+    forEach("[data-i18n-placeholder]", function (node) { node.setAttribute("placeholder", t(node.getAttribute("data-i18n-placeholder"))); });
+    forEach(".sm-need[data-need]", function (node) {
+      var need = state.cfg.strings.needs[node.getAttribute("data-need")];
+      node.textContent = label(need.short || need.label);
+      node.setAttribute("title", label(need.label));
     });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-report-lang]"), function (node) {
+    forEach(".sm-mode[data-mode]", function (node) { node.textContent = label(state.cfg.strings.modes[node.getAttribute("data-mode")].label); });
+    forEach("[data-report-lang]", function (node) {
       var link = new URL(node.getAttribute("href"), window.location.href);
       link.searchParams.set("lang", state.lang);
       node.setAttribute("href", link.pathname + link.search);
     });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-notice]"), function (node) {
+    forEach("[data-notice]", function (node) {
       node.textContent = state.cfg.notices[Number(node.getAttribute("data-notice"))][state.lang];
     });
+    renderDays();
     var url = new URL(window.location.href);
     url.searchParams.set("lang", state.lang);
     window.history.replaceState(null, "", url.toString());
@@ -454,6 +687,7 @@
     state.map = map;
     state.cfg = JSON.parse($(configId).textContent);
     state.lang = state.cfg.lang;
+    state.mode = state.cfg.default_mode || "walk";
     layers.points = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 48, spiderfyOnMaxZoom: true, chunkedLoading: true });
     layers.cells = L.layerGroup();
     layers.position = L.layerGroup();
@@ -472,14 +706,27 @@
     $("sm-locate").addEventListener("click", locate);
     $("sm-lang").addEventListener("click", switchLanguage);
     $("sm-detail-close").addEventListener("click", closeDetail);
-    document.addEventListener("keydown", function (event) { if (event.key === "Escape" && !$("sm-detail").hidden) { closeDetail(); } });
+    $("sm-sheet-handle").addEventListener("click", cycleSheet);
+    $("sm-when-open").addEventListener("click", function () { openPanel("sm-when"); });
+    $("sm-filters-open").addEventListener("click", function () { openPanel("sm-more-filters"); });
+    $("sm-panel-done").addEventListener("click", closePanel);
+    $("sm-when-now").addEventListener("click", function () { setMoment(null, ""); });
+    forEach(".sm-need", function (node) { node.addEventListener("click", function () { setNeed(node.getAttribute("data-need")); }); });
+    forEach(".sm-mode", function (node) { node.addEventListener("click", function () { setMode(node.getAttribute("data-mode")); }); });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") { return; }
+      if (!$("sm-panel").hidden) { closePanel(); } else if (!$("sm-detail").hidden) { closeDetail(); }
+    });
     $("sm-search").addEventListener("submit", function (event) { event.preventDefault(); search($("sm-q").value.trim()); });
     var form = $("sm-filter-form");
-    form.addEventListener("change", function (event) {
-      if (event.target && event.target.name === "preset") { applyPreset(event.target.value); }
-      filtersChanged();
+    $("sm-time").addEventListener("change", function () {
+      var value = $("sm-time").value;
+      if (value) { setMoment(state.day === null ? 0 : state.day, value); }
     });
-    form.addEventListener("reset", function () { setTimeout(filtersChanged, 0); });
+    form.addEventListener("change", function (event) { if (event.target && event.target.name === "min_stars") { filtersChanged(); } });
+    form.addEventListener("reset", function () { setTimeout(function () { setMoment(null, ""); }, 0); });
+    $("sm-time").value = chinaNowTime();
+    renderToggles();
     filterParams();
     applyLanguage();
     scheduleView(0);

@@ -397,19 +397,30 @@ class NavigationLinks:
     Attributes
     ----------
     amap
-        Amap (高德) walking navigation; GCJ-02, longitude first.
+        Amap (高德) navigation in the travel mode (``mode`` walk / ride / car); GCJ-02, longitude first.
     baidu
-        Baidu map marker with its "go there" button; BD-09 (``coord_type=bd09ll``), latitude first.
+        Baidu map marker with its "go there" button (no mode); BD-09 (``coord_type=bd09ll``), latitude first.
     geo
         RFC 5870 ``geo:`` URI (WGS-84), opened by the phone's default map app.
     osm
         OpenStreetMap, WGS-84.
+    apple
+        Apple Maps directions (``daddr`` latitude first, ``dirflg`` w / d); GCJ-02 in China, WGS-84 elsewhere.
+    baidu_route
+        Baidu directions in the travel mode (``mode`` walking / riding / driving); BD-09, latitude first.
     """
 
     amap: str
     baidu: str
     geo: str
     osm: str
+    apple: str = ""
+    baidu_route: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """The links by app: ``amap``, ``baidu``, ``baidu_route``, ``apple``, ``geo``, ``osm``."""
+        return {"amap": self.amap, "baidu": self.baidu, "baidu_route": self.baidu_route, "apple": self.apple,
+                "geo": self.geo, "osm": self.osm}
 
 
 def _quote_keep_commas(value: str | bytes, safe: str | bytes = "", encoding: str | None = None,
@@ -420,9 +431,10 @@ def _quote_keep_commas(value: str | bytes, safe: str | bytes = "", encoding: str
     return quote(value, safe=",", encoding=encoding, errors=errors)
 
 
-def navigation_links(lon: float, lat: float, *, name: str) -> NavigationLinks:
+def navigation_links(lon: float, lat: float, *, name: str, mode: str = "walk",
+                     origin: tuple[float, float] | None = None) -> NavigationLinks:
     """
-    Build navigation links to a station, converting its coordinates to each app's datum.
+    Build navigation links to a station for a travel mode, converting its coordinates to each app's datum.
 
     Parameters
     ----------
@@ -430,22 +442,52 @@ def navigation_links(lon: float, lat: float, *, name: str) -> NavigationLinks:
         The station, WGS-84 degrees.
     name
         Station name, shown by the app as the destination (URL-encoded here).
+    mode
+        ``walk``, ``ebike`` or ``drive`` (`stationmap.needs.MODES`): Amap's ``mode`` walk / ride / car, Baidu's
+        walking / riding / driving, Apple's ``dirflg`` w / d (Apple has no cycling flag).
+    origin
+        The worker's position (lon, lat), WGS-84 degrees, as the start of Baidu's directions; without it the
+        route starts from the phone's own position.
 
     Returns
     -------
     links
-        Amap, Baidu, ``geo:`` and OpenStreetMap links.
+        Amap (GCJ-02), Baidu marker and directions (BD-09), Apple Maps, ``geo:`` and OpenStreetMap (WGS-84)
+        links.
+
+    Notes
+    -----
+    Apple Maps gets GCJ-02 coordinates: inside China its map is Amap's GCJ-02 data and coordinates given in a URL
+    are placed on it as they are, so WGS-84 would put the pin 300-600 m off; outside China
+    `stationmap.geo.wgs84_to_gcj02` returns WGS-84 unchanged, which is what Apple wants there.
+
+    Raises
+    ------
+    BadRequestError
+        If `mode` is not a travel mode.
     """
+    from stationmap.needs import get_mode  # the vocabulary of modes, a domain module below this one
+
+    travel = get_mode(mode)
     gcj_lon, gcj_lat = geo.wgs84_to_gcj02(lon, lat)
     bd_lon, bd_lat = geo.wgs84_to_bd09(lon, lat)
     amap = "https://uri.amap.com/navigation?" + urlencode(
-        {"to": f"{gcj_lon:.6f},{gcj_lat:.6f},{name}", "mode": "walk", "coordinate": "gaode",
+        {"to": f"{gcj_lon:.6f},{gcj_lat:.6f},{name}", "mode": travel.amap, "coordinate": "gaode",
          "callnative": "1", "src": "stationmap"}, quote_via=_quote_keep_commas)
     baidu = "https://api.map.baidu.com/marker?" + urlencode(
         # Baidu's URI API puts latitude first
         {"location": f"{bd_lat:.6f},{bd_lon:.6f}", "title": name, "content": name, "output": "html",
          "coord_type": "bd09ll", "src": "webapp.stationmap"}, quote_via=_quote_keep_commas)
+    route: dict[str, str] = {}
+    if origin is not None:  # without one, Baidu starts from the phone's position
+        o_lon, o_lat = geo.wgs84_to_bd09(*origin)
+        route["origin"] = f"latlng:{o_lat:.6f},{o_lon:.6f}|name:起点"
+    route.update({"destination": f"latlng:{bd_lat:.6f},{bd_lon:.6f}|name:{name}", "mode": travel.baidu,
+                  "coord_type": "bd09ll", "output": "html", "src": "webapp.stationmap"})
+    baidu_route = "https://api.map.baidu.com/direction?" + urlencode(route, quote_via=_quote_keep_commas)
+    apple = "https://maps.apple.com/?" + urlencode(
+        {"daddr": f"{gcj_lat:.6f},{gcj_lon:.6f}", "dirflg": travel.apple, "q": name}, quote_via=_quote_keep_commas)
     # RFC 5870 and OSM's URL both put latitude first
     geo_uri = f"geo:{lat:.6f},{lon:.6f}?q={lat:.6f},{lon:.6f}({quote(name, safe='')})"
     osm = f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
-    return NavigationLinks(amap=amap, baidu=baidu, geo=geo_uri, osm=osm)
+    return NavigationLinks(amap=amap, baidu=baidu, geo=geo_uri, osm=osm, apple=apple, baidu_route=baidu_route)

@@ -50,7 +50,9 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "MIN_AREA_M2",
     "MIN_STARS",
+    "MODE",
     "NEAREST_K",
+    "NEED",
     "OFFSET",
     "OPEN_AT",
     "OPEN_NOW",
@@ -471,6 +473,17 @@ DISTRICT = ParamSpec("district", "string", "A district served (see /api/district
 AMENITY = ParamSpec("amenity", "array", "Amenity keys every station must have; repeat or comma-separate. "
                     "Chinese labels and synonyms are accepted.")
 TOILET = ParamSpec("toilet", "array", "Accepted toilet values; repeat or comma-separate.")
+NEED = ParamSpec(
+    "need", "string", "What the worker needs (stationmap.needs.NEEDS): stations meeting every need within the "
+    "travel mode's distance, ranked by minutes, open state and wanted amenities; `nothing_within_m` and "
+    "`partial` when none does.", description_zh="需求", choices=("sanitation", "courier", "delivery_rider",
+                                                                   "truck_driver", "any"),
+    example="delivery_rider", reason="The worker groups of stationmap.needs.NEEDS (tests/test_needs.py checks).")
+MODE = ParamSpec(
+    "mode", "string", "Travel mode for minutes, the distance cap and navigation links: walk (75 m/min, 3 km), "
+    "ebike (250 m/min, 10 km), drive (500 m/min, 50 km); default the need's mode, else walk.",
+    description_zh="出行方式", choices=("walk", "ebike", "drive"), example="ebike",
+    reason="The modes of stationmap.needs.MODES (tests/test_needs.py checks).")
 OPEN_AT = ParamSpec("open_at", "string", "Keep stations open at this moment: `now`, `HH:MM` (today, "
                     "Asia/Shanghai) or an ISO 8601 date-time.", example="05:00")
 OPEN_NOW = ParamSpec("open_now", "boolean", "Shorthand for `open_at=now`.")
@@ -515,7 +528,7 @@ MAX_REQUEST_BYTES = ParamSpec("max_request_bytes", "integer", "Largest request b
 SPECS: tuple[ParamSpec, ...] = (
     RADIUS_M, HEADLINE_RADIUS_M, SITES_K, WEB_SITES_K, REPORT_SITES, MIN_AREA_M2, GRID_M, TIME_LIMIT_S,
     STREET_BUFFER_M, TOP, DUPLICATE_M, AT, LON, LAT, BBOX, ZOOM, NEAREST_K, LIMIT, OFFSET, MAX_DISTANCE_M,
-    MIN_STARS, QUERY, DISTRICT_CODE, DISTRICT, AMENITY, TOILET, OPEN_AT, OPEN_NOW, STATION_AT, LANG, DATUM,
+    MIN_STARS, QUERY, DISTRICT_CODE, DISTRICT, AMENITY, TOILET, NEED, MODE, OPEN_AT, OPEN_NOW, STATION_AT, LANG, DATUM,
     ADD_DATUM, MAP_DATUM, PLANNER_MAP_DATUM, ADD, REMOVE, EXPORT_DISTRICT, EXPORT_DATUM, PORT, MAX_REQUEST_BYTES,
     EDITS_LIMIT, BEFORE_EDIT,
 )

@@ -226,3 +226,26 @@ def test_filtered_nearest_never_skips_a_closer_match(points, query, k, min_stars
     ok = (stations["stars"].to_numpy() >= min_stars) & (dist <= limit)
     expected = np.sort(dist[ok])[:k]
     assert np.allclose([s.distance_m for s in result.stations], expected)
+
+
+def test_for_need_agrees_with_brute_force_on_bundled_data(bundled):
+    from stationmap import hours
+    from stationmap.needs import MODES, NEEDS
+
+    rider = NEEDS["delivery_rider"]
+    index = NearestIndex(bundled)
+    moment = "2025-06-03T12:00:00+08:00"
+    for lon, lat in ((102.75, 25.0), (102.80, 24.96), (110.30, 25.27)):
+        result = index.for_need(lon, lat, rider, k=50, moment=moment)
+        assert result.mode is MODES["ebike"] and result.cap_m == 10_000
+        _, _, dist = geo.GEOD.inv(np.full(len(bundled), lon), np.full(len(bundled), lat),
+                                  bundled.geometry.x.to_numpy(), bundled.geometry.y.to_numpy())
+        expected = []
+        for (_, row), metres in zip(bundled.iterrows(), dist, strict=True):
+            has = set(row["amenities"])
+            if metres <= 10_000 and has & {"battery_swap", "ebike_charging"}:
+                closed = 0 if hours.hours_state(row, moment) == "open" else 15
+                expected.append((metres / 250 + closed - 2 * len(has & set(rider.plus)), metres, row["id"]))
+        assert [m.station_id for m in result.stations] == [i for _, _, i in sorted(expected)]
+        assert all(not m.missing for m in result.stations)
+        assert result.partial == () or not result.stations

@@ -33,6 +33,11 @@ SHIPPED = (
     "data/rubric/stars-v1.toml",
     "data/rubric/README.md",
     "static/stationmap.js",
+    "static/sw.js",
+    "static/offline.js",
+    "static/manifest.webmanifest",
+    "static/icons/icon-192.png",
+    "static/icons/icon-maskable-512.png",
     "static/vendor/VERSIONS.txt",
     "static/vendor/leaflet/leaflet.js",
     "static/vendor/leaflet/LICENSE",
@@ -62,6 +67,7 @@ CHECK = textwrap.dedent("""
         assert folder.resolve().is_relative_to(site), folder
     client = create_app(settings).test_client()
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
+    assert "/static/vendor/leaflet/leaflet.js" in client.get("/sw.js").get_data(as_text=True)
     print("resources ok:", package)
 """)
 

@@ -6,7 +6,9 @@ import json
 import math
 import re
 import shutil
+import struct
 import time
+from urllib.parse import urljoin
 
 import numpy as np
 import pytest
@@ -606,3 +608,237 @@ def test_access_log_shows_a_chinese_path_as_text(app, caplog):
         Client(AccessLog(app)).get("/api/stations/%E7%81%9E%E6%A1%A5%C2%85").close()
     [line] = _access_lines(caplog)
     assert '"GET /api/stations/灞桥\\x85" 404' in line
+
+
+def test_service_worker_is_served_at_the_root_with_its_build(client):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    assert response.mimetype == "application/javascript"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    script = response.get_data(as_text=True)
+    match = re.search(r"var BUILD = (\{.*?\});", script)
+    assert match and "/*BUILD*/" not in script
+    build = json.loads(match.group(1))
+    assert build["version"].startswith("0.1.0-") and build["api"] == "0.1.0"
+    assert {"/static/offline.js", "/static/manifest.webmanifest", "/static/icons/icon-192.png",
+            "/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/images/marker-icon.png"} <= set(build["assets"])
+    assert not any(url.endswith(("LICENSE", ".txt", ".py")) for url in build["assets"])
+    for url in build["assets"]:
+        with client.get(url) as asset:
+            assert asset.status_code == 200, url
+    assert client.get("/sw.js").get_data(as_text=True) == script  # the same files, the same worker
+
+
+def test_service_worker_version_follows_the_static_files(fixture_dir, tmp_path):
+    static = tmp_path / "static"
+    shutil.copytree(Settings().static_dir, static, ignore=shutil.ignore_patterns("__pycache__"))
+    client = create_app(Settings(data_dir=fixture_dir, static_dir=static)).test_client()
+    before = client.get("/sw.js").get_data(as_text=True)
+    (static / "stationmap.css").write_text("/* changed */\n", encoding="utf-8")
+    after = client.get("/sw.js").get_data(as_text=True)
+    assert before != after
+
+
+def test_page_links_the_manifest_and_the_offline_script(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="manifest" href="/static/manifest.webmanifest">' in page
+    assert '<script src="/static/offline.js" defer></script>' in page
+    with client.get("/static/manifest.webmanifest") as manifest:
+        assert manifest.status_code == 200
+        assert manifest.mimetype == "application/manifest+json"
+        body = json.loads(manifest.get_data(as_text=True))
+    assert body["name"] == "工会户外劳动者服务站点地图" and body["short_name"] == "职工驿站"
+    assert body["display"] == "standalone" and body["theme_color"] == "#c8102e"
+    assert f'<meta name="theme-color" content="{body["theme_color"]}">' in page
+    base = "http://localhost/static/manifest.webmanifest"
+    assert urljoin(base, body["start_url"]) == "http://localhost/"
+    purposes = set()
+    for icon in body["icons"]:
+        with client.get(urljoin("/static/manifest.webmanifest", icon["src"])) as png:
+            assert png.status_code == 200 and png.mimetype == "image/png", icon
+            width, height = struct.unpack(">II", png.get_data()[16:24])  # the PNG IHDR chunk
+        assert f"{width}x{height}" == icon["sizes"], icon
+        purposes.add(icon["purpose"])
+    assert purposes == {"any", "maskable"}
+    assert {"192x192", "512x512"} <= {icon["sizes"] for icon in body["icons"]}
+
+
+# --- the worker's needs (issue 12): need=, mode=, search words, mode links -----------------------------------
+
+RIDER_POINT = (102.75, 25.0)  # 官渡区: e-bike charging 3.5 km away, the only battery swap 22 km away
+TUESDAY_0510 = "2025-06-03T05:10:00+08:00"
+
+
+def _bundled_records() -> list[dict]:
+    """Every bundled station record as (properties with lon, lat), straight from the files."""
+    records = []
+    for path in sorted((BUNDLED_DATA_DIR / "stations").glob("*.geojson")):
+        for feature in json.loads(path.read_text(encoding="utf-8"))["features"]:
+            lon, lat = feature["geometry"]["coordinates"]
+            records.append({**feature["properties"], "lon": lon, "lat": lat})
+    return records
+
+
+def _metres(lon: float, lat: float, record: dict) -> float:
+    return float(geo.GEOD.inv(lon, lat, record["lon"], record["lat"])[2])
+
+
+def _open_at(record: dict, moment: str) -> bool | None:
+    from stationmap import hours
+
+    state = hours.hours_state(record, moment)
+    return True if state == "open" else False if state == "closed" else None
+
+
+def test_rider_with_a_flat_battery_gets_the_ebike_charging_station_nearby(bundled_client):
+    lon, lat = RIDER_POINT
+    body = strict_json(bundled_client.get(f"/api/nearest?lon={lon}&lat={lat}&need=delivery_rider&k=20"))
+    assert (body["need"], body["mode"], body["cap_m"], body["nothing_within_m"]) == ("delivery_rider", "ebike",
+                                                                                       10000.0, None)
+    assert body["partial"] == [] and body["straight_line"] is True and body["speed_m_per_min"] == 250.0
+    first = body["features"][0]["properties"]
+    assert first["id"] == "530111-016" and 3000 < first["distance_m"] < 4000
+    assert "ebike_charging" in first["matched"] and first["mode"] == "ebike" and first["straight_line"] is True
+    assert first["travel_min"] == math.ceil(first["distance_m"] / 250) and first["walk_min"] == math.ceil(
+        first["distance_m"] / 75)
+    assert first["toilet"] == "nearby" and first["last_verified"] == "2024-10-20" and "stars" in first
+    # brute force over the whole register, filtered and ranked in plain Python
+    moment = body["evaluated_at"]
+    plus = {"phone_charging", "drinking_water", "meal_heating", "toolkit"}
+    expected = []
+    for record in _bundled_records():
+        metres = _metres(lon, lat, record)
+        amenities = set(record.get("amenities") or ())
+        if metres <= 10_000 and amenities & {"battery_swap", "ebike_charging"}:
+            closed = 0 if _open_at(record, moment) is True else 15
+            expected.append((metres / 250 + closed - 2 * len(amenities & plus), metres, record["id"]))
+    assert [f["id"] for f in body["features"]] == [i for _, _, i in sorted(expected)]
+    assert [f["properties"]["score"] for f in body["features"]] == [round(s, 2) for s, _, _ in sorted(expected)]
+    assert max(f["properties"]["distance_m"] for f in body["features"]) <= 10_000
+
+
+def test_nothing_within_the_cap_is_said_plainly_with_partial_matches(bundled_client):
+    lon, lat = RIDER_POINT  # on foot, 3 km: no charging, but stations with other things
+    body = strict_json(bundled_client.get(f"/api/nearest?lon={lon}&lat={lat}&need=delivery_rider&mode=walk"))
+    assert body["features"] == [] and body["nothing_within_m"] == 3000.0 and body["mode"] == "walk"
+    within = sorted((_metres(lon, lat, r), r["id"]) for r in _bundled_records() if _metres(lon, lat, r) <= 3000)
+    assert within and not any({"battery_swap", "ebike_charging"} & set(r.get("amenities") or ())
+                              for r in _bundled_records() if _metres(lon, lat, r) <= 3000)
+    assert 0 < len(body["partial"]) <= 3
+    for item in body["partial"]:
+        assert item["missing"] == ["charging"] and item["distance_m"] <= 3000
+        assert item["travel_min"] == math.ceil(item["distance_m"] / 75)
+    far = strict_json(bundled_client.get("/api/nearest?lon=88.0&lat=40.0&need=delivery_rider"))
+    assert far["features"] == [] and far["nothing_within_m"] == 10000.0 and far["partial"] == []
+
+
+def test_the_driver_gets_no_answer_beyond_the_drive_cap(bundled_client):
+    lon, lat = 102.2, 25.0  # 60 km west of 官渡区's stations with parking
+    body = strict_json(bundled_client.get(f"/api/nearest?lon={lon}&lat={lat}&need=truck_driver"))
+    parking = [_metres(lon, lat, r) for r in _bundled_records() if "parking" in (r.get("amenities") or ())]
+    assert min(parking) > 50_000
+    assert body["mode"] == "drive" and body["features"] == [] and body["nothing_within_m"] == 50000.0
+    near = strict_json(bundled_client.get("/api/nearest?lon=102.81&lat=24.97&need=truck_driver&k=20"))
+    ids = [f["id"] for f in near["features"]]
+    assert set(ids) == {r["id"] for r in _bundled_records() if "parking" in (r.get("amenities") or ())
+                        and _metres(102.81, 24.97, r) <= 50_000}
+    assert all(f["properties"]["distance_m"] <= 50_000 for f in near["features"])
+
+
+def test_the_sanitation_worker_at_0510_gets_open_stations_with_water_and_a_toilet(bundled_client):
+    lon, lat = 102.79, 24.985  # 官渡区, among three 24-hour stations and many that open later
+    url = f"/api/nearest?lon={lon}&lat={lat}&need=sanitation&k=20&open_at={TUESDAY_0510.replace('+', '%2B')}"
+    body = strict_json(bundled_client.get(url))
+    assert body["open_required_at"] == TUESDAY_0510 and body["mode"] == "walk"
+    expected = {r["id"] for r in _bundled_records()
+                if _metres(lon, lat, r) <= 3000 and "drinking_water" in (r.get("amenities") or ())
+                and r.get("toilet") in ("onsite", "nearby") and _open_at(r, TUESDAY_0510) is True}
+    closed = {r["id"] for r in _bundled_records()
+              if _metres(lon, lat, r) <= 3000 and "drinking_water" in (r.get("amenities") or ())
+              and r.get("toilet") in ("onsite", "nearby") and _open_at(r, TUESDAY_0510) is not True}
+    assert expected and closed  # the point is chosen so that some are open and some are not
+    assert {f["id"] for f in body["features"]} == expected
+    assert all(f["properties"]["open_now"] is True for f in body["features"])
+
+
+def test_without_need_nearest_is_unchanged_and_mode_adds_minutes(client):
+    body = strict_json(client.get("/api/nearest?lon=109.06&lat=34.27&k=5&mode=drive"))
+    assert [f["id"] for f in body["features"]] == ["T-1", "T-2", "T-3", "T-4", "T-5"]
+    assert [f["properties"]["travel_min"] for f in body["features"]] == [1, 1, 2, 3, 6]
+    assert "nothing_within_m" not in body and "partial" not in body
+    assert_error(client.get("/api/nearest?lon=109.06&lat=34.27&need=pilot&mode=boat"), 400, "'need'", "'mode'")
+
+
+@pytest.mark.parametrize("query", ["充电", "热饭", "厕所", "司机之家"])
+def test_search_matches_needs_words_sorted_by_distance(bundled_client, query):
+    from stationmap.needs import match_terms
+
+    terms = match_terms(query)
+    records = _bundled_records()
+
+    def has(record):
+        text = "\n".join(str(record.get(k, "")) for k in ("name", "name_en", "address", "id")).lower()
+        return (query.lower() in text or bool(set(record.get("amenities") or ()) & set(terms.amenities))
+                or record.get("toilet") in terms.toilet or record.get("kind") in terms.kinds)
+
+    expected = {r["id"] for r in records if has(r)}
+    body = strict_json(bundled_client.get(f"/api/stations?q={query}&limit=200"))
+    assert {f["id"] for f in body["features"]} == expected and body["numberMatched"] == len(expected)
+    lon, lat = RIDER_POINT
+    near = strict_json(bundled_client.get(f"/api/stations?q={query}&lon={lon}&lat={lat}&limit=200"))
+    by_distance = sorted((round(_metres(lon, lat, r), 1), r["id"]) for r in records if has(r))
+    assert [f["id"] for f in near["features"]] == [i for _, i in by_distance]
+    assert [f["properties"]["distance_m"] for f in near["features"]] == [d for d, _ in by_distance]
+    assert all("open_now" in f["properties"] and "state_text" in f["properties"] for f in near["features"])
+    assert_error(bundled_client.get(f"/api/stations?q={query}&lon={lon}"), 400, "'lat' is required")
+
+
+def test_search_words_name_the_expected_terms(bundled_client):
+    body = strict_json(bundled_client.get("/api/stations?q=司机之家&limit=200"))
+    assert body["q_matches"] == {"amenities": [], "toilet": [], "kinds": ["driver_home"]}
+    assert {f["properties"]["kind"] for f in body["features"]} == {"driver_home"}
+
+
+@pytest.mark.parametrize(("mode", "amap", "baidu", "apple"), [
+    ("walk", "walk", "walking", "w"), ("ebike", "ride", "riding", "d"), ("drive", "car", "driving", "d")])
+def test_station_links_follow_the_travel_mode(bundled_client, mode, amap, baidu, apple):
+    from urllib.parse import parse_qs, urlsplit
+
+    feature = strict_json(bundled_client.get(f"/api/stations/530111-016?mode={mode}&lon=102.75&lat=25.0"))
+    lon, lat = feature["geometry"]["coordinates"]
+    links = feature["properties"]["navigation"]
+    gcj_lon, gcj_lat = geo.wgs84_to_gcj02(lon, lat)
+    bd_lon, bd_lat = geo.wgs84_to_bd09(lon, lat)
+    q_amap = parse_qs(urlsplit(links["amap"]).query)
+    assert q_amap["mode"] == [amap]
+    to_lon, to_lat, _name = q_amap["to"][0].split(",", 2)
+    assert (float(to_lon), float(to_lat)) == pytest.approx((gcj_lon, gcj_lat), abs=1e-6)
+    q_baidu = parse_qs(urlsplit(links["baidu_route"]).query)
+    assert q_baidu["mode"] == [baidu] and q_baidu["coord_type"] == ["bd09ll"]
+    d_lat, d_lon = q_baidu["destination"][0].removeprefix("latlng:").split("|")[0].split(",")
+    assert (float(d_lon), float(d_lat)) == pytest.approx((bd_lon, bd_lat), abs=1e-6)
+    o_lat, o_lon = q_baidu["origin"][0].removeprefix("latlng:").split("|")[0].split(",")
+    assert (float(o_lon), float(o_lat)) == pytest.approx(geo.wgs84_to_bd09(102.75, 25.0), abs=1e-6)
+    q_apple = parse_qs(urlsplit(links["apple"]).query)
+    assert urlsplit(links["apple"]).netloc == "maps.apple.com" and q_apple["dirflg"] == [apple]
+    a_lat, a_lon = q_apple["daddr"][0].split(",")
+    assert (float(a_lon), float(a_lat)) == pytest.approx((gcj_lon, gcj_lat), abs=1e-6)
+    assert links["geo"].startswith(f"geo:{lat:.6f},{lon:.6f}") and feature["properties"]["mode"] == mode
+
+
+def test_need_answers_carry_mode_links_from_the_worker(bundled_client):
+    from urllib.parse import parse_qs, urlsplit
+
+    body = strict_json(bundled_client.get("/api/nearest?lon=102.81&lat=24.97&need=truck_driver&k=1"))
+    links = body["features"][0]["properties"]["navigation"]
+    assert parse_qs(urlsplit(links["amap"]).query)["mode"] == ["car"]
+    assert parse_qs(urlsplit(links["baidu_route"]).query)["mode"] == ["driving"]
+
+
+def test_worker_detail_has_no_star_review_notes(bundled_client):
+    for record in _bundled_records():
+        rating = strict_json(bundled_client.get(f"/api/stations/{record['id']}?lang=en"))["properties"]["rating"]
+        assert set(rating) == {"station_id", "qualified_stars", "next_level", "missing_for_next", "headline",
+                               "rubric_version"}
+        assert "review" not in rating["headline"] and "downgraded" not in rating["headline"]

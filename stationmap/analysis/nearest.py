@@ -8,7 +8,9 @@ whose chord is shorter than the k-th distance found is measured too. The answer 
 brute-force geodesic scan.
 
 Filters (amenities, open at a time, minimum stars, a maximum distance) are applied to candidates, widening the
-search until `k` stations pass or none are left. Walking minutes use `WALKING_SPEED_M_PER_MIN` (75 m per
+search until `k` stations pass or none are left. `NearestIndex.for_need` answers a worker's needs instead
+(`stationmap.needs`): every station within the travel mode's distance cap, those meeting every need ranked by
+`stationmap.needs.score`, and when none does, the nearest that meet some, with what they lack. Walking minutes use `WALKING_SPEED_M_PER_MIN` (75 m per
 minute, 4.5 km/h: the design's "15 minutes' walk is about 1,100-1,200 m").
 """
 
@@ -26,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from stationmap import geo, hours
 from stationmap.errors import BadRequestError, CRSMismatchError, EmptyInputError
+from stationmap.needs import MODES, Need, TravelMode, missing_groups, score, travel_min
 from stationmap.schema import AMENITIES, TOILET
 
 __all__ = [
@@ -35,6 +38,8 @@ __all__ = [
     "NearestIndex",
     "NearestResult",
     "NearestStation",
+    "NeedMatch",
+    "NeedResult",
     "nearest_stations",
 ]
 
@@ -96,6 +101,81 @@ class NearestResult:
     stations: tuple[NearestStation, ...]
     method: str = DISTANCE_METHOD
     walking_speed_m_per_min: float = WALKING_SPEED_M_PER_MIN
+
+
+@dataclass(frozen=True)
+class NeedMatch:
+    """
+    One station in a needs answer.
+
+    Attributes
+    ----------
+    row
+        Position of the station in the indexed frame (``iloc``).
+    station_id, name
+        The station's ``id`` and name.
+    lon, lat
+        WGS-84 degrees.
+    distance_m
+        Geodesic (straight-line) distance from the query point, metres.
+    travel_min
+        Whole minutes at the mode's speed, rounded up (`stationmap.needs.travel_min`).
+    score
+        `stationmap.needs.score`, minutes; lower ranks first.
+    is_open
+        Open at the moment asked about: True, False, or None when the hours are unknown.
+    matched
+        The need's wanted and plus amenity keys the station has, in the need's order.
+    missing
+        Keys of the need's groups the station does not meet; empty for a full match.
+    """
+
+    row: int
+    station_id: str
+    name: str
+    lon: float
+    lat: float
+    distance_m: float
+    travel_min: int
+    score: float
+    is_open: bool | None
+    matched: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NeedResult:
+    """
+    The stations that meet a worker's needs near a point, best first, or the nearest partial matches.
+
+    Attributes
+    ----------
+    lon, lat
+        The query point, WGS-84 degrees.
+    need, mode
+        What was asked.
+    cap_m
+        The distance searched, metres: the mode's cap, or a smaller ``max_distance_m``.
+    moment
+        When open/closed was judged.
+    open_required
+        Whether being open at `moment` was required (a group ``open``).
+    stations
+        Up to `k` stations meeting every need within `cap_m`, by score, then distance, then id.
+    partial
+        Empty when `stations` is not; otherwise the stations within `cap_m` that miss some needs, fewest missing
+        first, then by score.
+    """
+
+    lon: float
+    lat: float
+    need: Need
+    mode: TravelMode
+    cap_m: float
+    moment: datetime
+    open_required: bool
+    stations: tuple[NeedMatch, ...]
+    partial: tuple[NeedMatch, ...]
 
 
 @dataclass(frozen=True)
@@ -175,6 +255,8 @@ class NearestIndex:
         self.amenity_matrix = _amenity_matrix(stations)
         self.toilet = (stations["toilet"].astype(object).to_numpy() if "toilet" in stations
                        else np.full(len(stations), None, dtype=object))
+        self.kinds = (stations["kind"].astype(object).to_numpy() if "kind" in stations
+                      else np.full(len(stations), None, dtype=object))
         hours_col = stations["opening_hours"] if "opening_hours" in stations else pd.Series([None] * len(stations))
         self._hours_codes, self._hours_uniques = pd.factorize(hours_col.astype(object), use_na_sentinel=True)
         status = stations["status"] if "status" in stations else pd.Series([None] * len(stations))
@@ -295,6 +377,90 @@ class NearestIndex:
             for r, d in zip(rows, dist, strict=True)
         )
         return NearestResult(lon=lon, lat=lat, stations=found)
+
+    def for_need(self, lon: float, lat: float, need: Need, *, mode: TravelMode | None = None, k: int = 5,
+                 moment: datetime | str | None = None, open_required: bool = False, amenities: Sequence[str] = (),
+                 min_stars: int = 0, toilet: Sequence[str] = (), max_distance_m: float | None = None,
+                 n_partial: int = 3) -> NeedResult:
+        """
+        Return the stations that meet a worker's needs within reach of a point, ranked by `stationmap.needs.score`.
+
+        Parameters
+        ----------
+        lon, lat
+            Query point, WGS-84 degrees.
+        need
+            What the worker needs (`stationmap.needs.NEEDS`).
+        mode
+            How the worker travels; default the need's `default_mode`. Its `cap_m` bounds the search.
+        k
+            Most stations returned (at least 1).
+        moment
+            When open/closed is judged (anything `stationmap.hours.resolve_when` accepts; None: now).
+        open_required
+            Whether a station must be open at `moment` (reported as the group ``open`` when it is not).
+        amenities, min_stars, toilet
+            Hard filters as in `query`: a station failing one is neither offered nor a partial match.
+        max_distance_m
+            Search no farther than this, metres, when smaller than the mode's cap.
+        n_partial
+            Most partial matches returned when no station meets every need.
+
+        Returns
+        -------
+        result
+            The full matches, or when there are none, the partial ones.
+
+        Raises
+        ------
+        BadRequestError
+            As `query`.
+        """
+        lon, lat = _check_point(lon, lat)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            msg = f"k must be a whole number of at least 1, got {k!r}"
+            raise BadRequestError(msg)
+        if max_distance_m is not None and (not math.isfinite(max_distance_m) or max_distance_m < 0):
+            msg = f"max_distance_m must be a finite number of meters >= 0, got {max_distance_m!r}"
+            raise BadRequestError(msg)
+        mode = mode or MODES[need.default_mode]
+        cap_m = mode.cap_m if max_distance_m is None else min(mode.cap_m, max_distance_m)
+        when = hours.resolve_when(moment)
+        test = self._filter(amenities=amenities, open_at=None, min_stars=min_stars, toilet=toilet)
+        if len(self):
+            pairs = self._geo.within([lon], [lat], cap_m)
+            rows = np.asarray(pairs.right, dtype=np.intp)
+            dist = np.asarray(pairs.distance_m, dtype=float)
+        else:
+            rows, dist = np.empty(0, dtype=np.intp), np.empty(0)
+        if test is not None and len(rows):
+            keep = test(rows)
+            rows, dist = rows[keep], dist[keep]
+        lookup = np.append(hours.open_mask(list(self._hours_uniques), None, when), False)
+        opened = lookup[self._hours_codes[rows]] & ~self._shut[rows]
+        unknown = (self._hours_codes[rows] < 0) & ~self._shut[rows]
+        keys = AMENITIES.keys
+        plus = set(need.plus)
+        full: list[NeedMatch] = []
+        part: list[NeedMatch] = []
+        for r, d, is_open, no_hours in zip(rows.tolist(), dist.tolist(), opened.tolist(), unknown.tolist(),
+                                           strict=True):
+            has = {keys[c] for c in np.flatnonzero(self.amenity_matrix[r])}
+            state: bool | None = None if no_hours else bool(is_open)
+            toilet_value = self.toilet[r] if isinstance(self.toilet[r], str) else None
+            kind = self.kinds[r] if isinstance(self.kinds[r], str) else None
+            missing = missing_groups(need, has, toilet_value, kind, open_required=open_required, is_open=state)
+            found = NeedMatch(
+                row=int(r), station_id=str(self.ids[r]), name=str(self.names[r]), lon=float(self.lon[r]),
+                lat=float(self.lat[r]), distance_m=float(d), travel_min=travel_min(float(d), mode),
+                score=score(float(d), mode=mode, is_open=state, n_plus=len(has & plus)), is_open=state,
+                matched=tuple(a for a in need.wanted if a in has), missing=missing)
+            (part if missing else full).append(found)
+        full.sort(key=lambda m: (m.score, m.distance_m, m.station_id))
+        part.sort(key=lambda m: (len(m.missing), m.score, m.distance_m, m.station_id))
+        return NeedResult(lon=lon, lat=lat, need=need, mode=mode, cap_m=float(cap_m), moment=when,
+                          open_required=open_required, stations=tuple(full[:int(k)]),
+                          partial=() if full else tuple(part[:n_partial]))
 
     def _search(self, lon: float, lat: float, *, k: int, test: Callable[[NDArray[np.intp]], NDArray[np.bool_]] | None,
                 max_distance_m: float | None) -> tuple[NDArray[np.intp], NDArray[np.float64]]:

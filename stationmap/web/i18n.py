@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from types import MappingProxyType
 
-from stationmap import i18n
+from stationmap import i18n, needs
 from stationmap.i18n import LANGS
 from stationmap.schema import (
     AMENITIES,
@@ -24,12 +24,24 @@ from stationmap.schema import (
 
 __all__ = ["LANGS", "PAGE_SECTIONS", "PRESETS", "UI", "best_lang", "client_strings", "text", "ui_strings"]
 
-#: Worker-group presets: the filters each group usually needs; their labels are ``web.presets.<key>``.
+
+def _preset(need: needs.Need) -> dict[str, object]:
+    """The old filter-preset shape of a need: only single-choice needs become filters (never "A and B")."""
+    toilet = any(g.toilet for g in need.required)
+    return {"amenities": [g.amenities[0] for g in need.required if len(g.amenities) == 1],
+            "toilet": "onsite_nearby" if toilet else "", "open": "at" if need.open_at else "",
+            "time": need.open_at or "", "need": need.key, "mode": need.default_mode}
+
+
+#: Worker-group presets in the old filter shape, derived from `stationmap.needs.NEEDS` (which defines what each
+#: group needs); their labels are ``web.presets.<key>``. New clients send ``need=`` instead.
 PRESETS: dict[str, dict[str, object]] = {
-    "sanitation": {"amenities": ["drinking_water"], "toilet": "onsite_nearby", "open": "at", "time": "05:00"},
-    "delivery_rider": {"amenities": ["battery_swap", "ebike_charging"], "toilet": "", "open": "now", "time": ""},
-    "truck_driver": {"amenities": ["parking", "shower", "laundry"], "toilet": "", "open": "", "time": ""},
+    key: _preset(needs.NEEDS[key]) for key in ("sanitation", "delivery_rider", "truck_driver")
 }
+
+
+#: The needs the worker page offers, in its order (no choice means ``any``).
+_PAGE_NEEDS = ("sanitation", "delivery_rider", "courier", "truck_driver")
 
 
 #: Sub-tables of ``[web]`` whose strings only their own page needs (``[web.edit]`` for /edit ...).
@@ -107,6 +119,13 @@ def client_strings(pages: tuple[str, ...] = ()) -> dict[str, object]:
         "served_groups": both(SERVED_GROUPS),
         "presets": {key: {"label": {lang: i18n.text(f"web.presets.{key}", lang) for lang in LANGS}, **p}
                     for key, p in PRESETS.items()},
+        # the worker page's needs (one tap each), travel modes and the labels of what a partial match is missing
+        "needs": {key: {"label": {"zh": n.zh, "en": n.en}, "mode": n.default_mode, "open_at": n.open_at}
+                  for key in _PAGE_NEEDS for n in (needs.NEEDS[key],)},
+        "modes": {key: {"label": {"zh": m.zh, "en": m.en}, "speed_m_per_min": m.speed_m_per_min, "cap_m": m.cap_m}
+                  for key, m in needs.MODES.items()},
+        "need_groups": {g.key: {"zh": g.zh, "en": g.en}
+                        for n in needs.NEEDS.values() for g in (*n.required, needs.OPEN_GROUP)},
         "demo_notice": dict(DEMO_NOTICE),
         "complaint_line": COMPLAINT_LINE,
     }

@@ -30,7 +30,9 @@ from stationmap.parameters import (
     MAX_DISTANCE_M,
     MIN_AREA_M2,
     MIN_STARS,
+    MODE,
     NEAREST_K,
+    NEED,
     OFFSET,
     OPEN_AT,
     OPEN_NOW,
@@ -84,6 +86,20 @@ def query_parameter(spec: ParamSpec, settings: Settings, *, required: bool | Non
     return param
 
 
+def _point_parameter(description: str) -> dict[str, Any]:
+    """
+    The optional ``lon`` + ``lat`` pair as one OpenAPI parameter (an object exploded into ``?lon=&lat=``).
+
+    Written from `LON` and `LAT`; the two come together or not at all, which two separate optional parameters
+    could not say.
+    """
+    return {"name": "point", "in": "query", "required": False, "style": "form", "explode": True,
+            "description": description,
+            "schema": {"type": "object", "required": [LON.name, LAT.name],
+                       "properties": {LON.name: LON.json_schema(), LAT.name: LAT.json_schema()}},
+            "x-unit": LON.unit}
+
+
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """
     Return the OpenAPI 3.1 description of the JSON API.
@@ -110,28 +126,50 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "version": "1",
             "description": "Trade-union outdoor-worker service stations (工会户外劳动者服务站点). Coordinates are "
                            "WGS-84 lon/lat (RFC 7946). Distances are geodesic on the WGS-84 ellipsoid, in meters; "
-                           "walking minutes assume 75 m per minute. Times are Asia/Shanghai.",
+                           "walking minutes assume 75 m per minute; with `need`/`mode` travel minutes use the "
+                           "mode's speed (walk 75, ebike 250, drive 500 m per minute) and are straight-line "
+                           "estimates. Times are Asia/Shanghai.",
         },
         "paths": {
             "/api/stations": {"get": {
                 "summary": "List stations (GeoJSON FeatureCollection) with filters and paging.",
-                "parameters": [bbox, *filters, q(DISTRICT_CODE), q(QUERY), q(LIMIT), q(OFFSET), map_datum],
-                "responses": {"200": {"description": "Stations, with `numberMatched` and next/prev `links`.",
+                "parameters": [bbox, *filters, q(DISTRICT_CODE), q(QUERY.replace(
+                    description="Substring of name, English name, address or id, or words naming an amenity, a "
+                                "toilet or a kind (充电, 热饭, 厕所, 司机之家); stations matching either are listed.")),
+                    _point_parameter("`lon` and `lat` (in `datum`, default WGS-84), together: stations nearest "
+                                     "first, each with `distance_m`, `open_now`, `state_text`, `next_change`."),
+                    q(DATUM), lang, q(LIMIT), q(OFFSET), map_datum],
+                "responses": {"200": {"description": "Stations, with `numberMatched` and next/prev `links`; with "
+                                                     "`q`, `q_matches` (the amenities, toilet values and kinds the "
+                                                     "words named); with a point, `origin` and `evaluated_at`.",
                                       "content": geojson}, "400": error},
             }},
             "/api/stations/{id}": {"get": {
                 "summary": "One station as a GeoJSON Feature with state, hours in words and navigation links.",
+                "description": "`navigation` has `amap`, `baidu` (marker), `baidu_route`, `apple`, `geo` and `osm` "
+                               "links; the routes use `mode`. `rating` is the star level the record qualifies for "
+                               "(no review notes: those are the planner's).",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}, lang,
-                               q(STATION_AT), map_datum],
+                               q(STATION_AT), q(MODE.replace(description="Travel mode of the navigation links "
+                                                                         "(default walk).")),
+                               _point_parameter("The worker's position `lon` and `lat` (WGS-84), together: the "
+                                                "start of the Baidu route."), map_datum],
                 "responses": {"200": {"description": "The station.", "content": geojson}, "400": error,
                               "404": error},
             }},
             "/api/nearest": {"get": {
-                "summary": "The k nearest stations by geodesic distance (WGS-84 ellipsoid), nearest first.",
-                "parameters": [q(LON), q(LAT), q(DATUM), q(NEAREST_K), *filters, q(MAX_DISTANCE_M), lang,
-                               map_datum],
-                "responses": {"200": {"description": "Stations with `distance_m`, `walk_min`, `open_now`, "
-                                                     "`state_text`, `next_change`.", "content": geojson},
+                "summary": "The k nearest stations by geodesic distance (WGS-84 ellipsoid), nearest first; with "
+                           "`need`, the best stations for a worker's needs within the travel mode's distance.",
+                "parameters": [q(LON), q(LAT), q(DATUM), q(NEAREST_K), q(NEED), q(MODE), *filters,
+                               q(MAX_DISTANCE_M), lang, map_datum],
+                "responses": {"200": {"description": (
+                    "Stations with `distance_m`, `walk_min`, `open_now`, `state_text`, `next_change` (and "
+                    "`travel_min`, `mode` when `mode` is given). With `need`: ranked by `score` (minutes by the "
+                    "mode + 15 if not open - 2 per plus amenity); each station adds `matched`, `travel_min`, "
+                    "`mode`, `straight_line`, `honour` and `navigation`; the body adds `need`, `mode`, "
+                    "`speed_m_per_min`, `cap_m`, `straight_line`, `open_required_at`, `nothing_within_m` (null, or "
+                    "the metres searched when no station meets every need) and `partial` (then the nearest "
+                    "stations meeting some needs, each with `missing`)."), "content": geojson},
                               "400": error},
             }},
             "/api/view": {"get": {

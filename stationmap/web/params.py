@@ -31,6 +31,7 @@ __all__ = [
     "parse_lang",
     "parse_lon_lat",
     "parse_max_distance",
+    "parse_optional_point",
     "parse_param",
     "restore_offset_plus",
     "single",
@@ -315,3 +316,28 @@ def parse_filters(args: Args, *, now: datetime | None = None) -> StationFilters:
 def parse_max_distance(args: Args) -> float | None:
     """Read ``max_distance_m`` in meters (0 to half the equator), or None."""
     return parse_param(args, MAX_DISTANCE_M)
+
+
+def parse_optional_point(args: Args) -> tuple[float, float] | None:
+    """
+    Read an optional ``lon`` and ``lat`` pair (degrees in ``datum``, default WGS-84), returned in WGS-84.
+
+    Returns None when neither is given.
+
+    Raises
+    ------
+    BadRequestError
+        If only one of them is given, or either is malformed or out of range.
+    """
+    datum = parse_datum(args, "datum")  # checked even without a point, so a typo is never ignored
+    given = [name for name in (LON.name, LAT.name) if single(args, name) not in (None, "")]
+    if not given:
+        return None
+    if len(given) == 1:
+        other = LAT.name if given[0] == LON.name else LON.name
+        msg = f"parameter {other!r} is required with {given[0]!r} (both give the point to sort by)"
+        raise BadRequestError(msg)
+    lon, lat = parse_lon_lat(args)
+    if datum != "wgs84":
+        lon, lat = geo.convert_coords(lon, lat, src=datum, dst="wgs84")
+    return float(lon), float(lat)

@@ -6,6 +6,7 @@ tested without a request and no function here does file I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import datetime
 from typing import Any
@@ -14,11 +15,13 @@ from urllib.parse import urlencode
 import numpy as np
 
 from stationmap import geo, hours, hours_words
-from stationmap.analysis.nearest import WALKING_SPEED_M_PER_MIN
+from stationmap.analysis.nearest import DISTANCE_METHOD, WALKING_SPEED_M_PER_MIN, NeedMatch, NeedResult
 from stationmap.analysis.rating import rate_station
 from stationmap.errors import BadRequestError, OpeningHoursError, StationNotFoundError
 from stationmap.mapping import navigation_links
-from stationmap.parameters import LIMIT, NEAREST_K, OFFSET, QUERY, ZOOM
+from stationmap.needs import MODES, TermMatches, get_mode, get_need, match_terms, travel_min
+from stationmap.parameters import LIMIT, MODE, NEAREST_K, NEED, OFFSET, QUERY, ZOOM
+from stationmap.schema import AMENITIES
 from stationmap.web.params import (
     Args,
     BBox,
@@ -29,6 +32,7 @@ from stationmap.web.params import (
     parse_lang,
     parse_lon_lat,
     parse_max_distance,
+    parse_optional_point,
     parse_param,
 )
 from stationmap.web.state import CLUSTER_CELL_PX, AppState, cluster_cell_deg
@@ -63,8 +67,36 @@ def _filter_rows(state: AppState, filters: StationFilters, bbox: BBox | None, qu
     if query:
         needle = query.lower()
         hits = np.fromiter((needle in state.search_text[r] for r in rows), dtype=bool, count=len(rows))
+        terms = match_terms(query)
+        if terms:
+            hits |= _term_hits(state, rows, terms)
         return rows[hits]
     return rows
+
+
+def _term_hits(state: AppState, rows: np.ndarray, terms: TermMatches) -> np.ndarray:
+    """Which of `rows` have an amenity, a toilet value or a kind that the search words name."""
+    index = state.index
+    hits = np.zeros(len(rows), dtype=bool)
+    if terms.amenities:
+        columns = [AMENITIES.keys.index(a) for a in terms.amenities]
+        hits |= index.amenity_matrix[rows][:, columns].any(axis=1)
+    if terms.toilet:
+        hits |= np.isin(index.toilet[rows], list(terms.toilet))
+    if terms.kinds:
+        hits |= np.isin(index.kinds[rows], list(terms.kinds))
+    return hits
+
+
+def _by_distance(state: AppState, rows: np.ndarray, lon: float, lat: float) -> tuple[np.ndarray, np.ndarray]:
+    """`rows` nearest first from (lon, lat) (WGS-84), ties by id, with their geodesic metres."""
+    if not len(rows):
+        return rows, np.empty(0)
+    _, _, dist = geo.GEOD.inv(np.full(len(rows), lon), np.full(len(rows), lat), state.index.lon[rows],
+                              state.index.lat[rows])
+    dist = np.asarray(dist, dtype=float)
+    order = np.lexsort((state.index.ids[rows].astype(str), dist))
+    return rows[order], dist[order]
 
 
 def _query_text(args: Args) -> str | None:
@@ -98,8 +130,10 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
         The app state.
     args
         ``bbox``, ``amenity``, ``min_stars``, ``open_at``/``open_now``, ``toilet``, ``district_code``, ``q``
-        (substring of name, address or id), ``limit``, ``offset``, and ``map_datum`` (adds ``map_lonlat`` for
-        GCJ-02 tiles).
+        (substring of name, address or id, or words naming amenities, toilets or kinds:
+        `stationmap.needs.match_terms`), ``lon`` and ``lat`` (with ``datum``: nearest first, with ``distance_m``
+        and the open state), ``limit``, ``offset``, ``lang`` and ``map_datum`` (adds ``map_lonlat`` for GCJ-02
+        tiles).
     base_url
         URL of this endpoint, for the ``next``/``prev`` links.
     now
@@ -119,6 +153,8 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
         ("offset", lambda: parse_param(args, OFFSET)),
         ("q", lambda: _query_text(args)),
         ("map_datum", lambda: parse_datum(args, "map_datum")),
+        ("point", lambda: parse_optional_point(args)),
+        ("lang", lambda: parse_lang(args)),
     ):
         try:
             parsed[name] = parse()
@@ -128,6 +164,9 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
         msg = "; ".join(problems)
         raise BadRequestError(msg)
     rows = _filter_rows(state, parsed["filters"], parsed["bbox"], parsed["q"])
+    dist = None
+    if parsed["point"] is not None:
+        rows, dist = _by_distance(state, rows, *parsed["point"])
     offset, limit = parsed["offset"], parsed["limit"]
     page = rows[offset: offset + limit]
     links = [_page_link(base_url, args, offset=offset, rel="self")]
@@ -138,7 +177,7 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
     features = state.features(page)
     for feature in features:
         _with_display(feature, parsed["map_datum"])
-    return {
+    body: dict[str, Any] = {
         "type": "FeatureCollection",
         "numberMatched": len(rows),
         "numberReturned": len(page),
@@ -146,6 +185,16 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
         "metadata": _metadata(state),
         "features": features,
     }
+    if parsed["q"]:
+        body["q_matches"] = match_terms(parsed["q"]).to_dict()
+    if dist is not None:
+        moment = parsed["filters"].open_at or hours.resolve_when(None, now=now)
+        for feature, metres in zip(features, dist[offset: offset + limit].tolist(), strict=True):
+            feature["properties"]["distance_m"] = round(metres, 1)
+        _add_states(features, moment, parsed["lang"])
+        body["origin"] = {"lon": parsed["point"][0], "lat": parsed["point"][1]}
+        body["evaluated_at"] = moment.isoformat()
+    return body
 
 
 def _state_properties(props: dict[str, Any], moment: datetime, lang: str) -> dict[str, Any]:
@@ -163,6 +212,20 @@ def _state_properties(props: dict[str, Any], moment: datetime, lang: str) -> dic
     }
 
 
+def _add_states(features: list[dict[str, Any]], moment: datetime, lang: str) -> None:
+    """Add ``open_now``, ``state_text`` and ``next_change`` at `moment` to each feature's properties."""
+    by_hours: dict[tuple[Any, Any], dict[str, Any]] = {}  # the state words depend only on hours and status
+    for feature in features:
+        props = feature["properties"]
+        key = hours.hours_fields(props)
+        if not all(isinstance(v, (str, type(None))) for v in key):
+            props.update(_state_properties(props, moment, lang))
+            continue
+        if key not in by_hours:
+            by_hours[key] = _state_properties(props, moment, lang)
+        props.update(by_hours[key])
+
+
 def _with_display(feature: dict[str, Any], display_datum: str) -> None:
     if display_datum != "wgs84":
         lon, lat = feature["geometry"]["coordinates"]
@@ -172,7 +235,13 @@ def _with_display(feature: dict[str, Any], display_datum: str) -> None:
 
 def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
     """
-    Answer ``GET /api/nearest``: the `k` nearest stations by geodesic distance, nearest first.
+    Answer ``GET /api/nearest``: the `k` nearest stations by geodesic distance, or with ``need`` the best for a
+    worker's needs.
+
+    Without ``need`` the stations come nearest first, filtered by the station filters. With ``need``
+    (`stationmap.needs.NEEDS`) they are the stations within the travel mode's cap that meet every need, ranked
+    by `stationmap.needs.score`; when none does, ``nothing_within_m`` says how far was searched and ``partial``
+    lists the nearest that meet some needs with what they lack (`stationmap.needs` documents every field).
 
     Parameters
     ----------
@@ -180,8 +249,8 @@ def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict
         The app state.
     args
         ``lon``, ``lat`` (required; WGS-84 unless ``datum`` says ``gcj02``/``bd09``), ``k`` (1 to
-        ``max_results``, default 10), ``amenity``, ``open_at``/``open_now``, ``min_stars``, ``toilet``,
-        ``max_distance_m``, ``lang`` and ``map_datum`` (adds ``map_lonlat`` for GCJ-02 tiles).
+        ``max_results``, default 10), ``need``, ``mode``, ``amenity``, ``open_at``/``open_now``, ``min_stars``,
+        ``toilet``, ``max_distance_m``, ``lang`` and ``map_datum`` (adds ``map_lonlat`` for GCJ-02 tiles).
     now
         The present moment (tests pass one).
 
@@ -200,6 +269,8 @@ def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict
         ("lang", lambda: parse_lang(args)),
         ("datum", lambda: parse_datum(args, "datum")),
         ("map_datum", lambda: parse_datum(args, "map_datum")),
+        ("need", lambda: parse_param(args, NEED)),
+        ("mode", lambda: parse_param(args, MODE)),
     ):
         try:
             parsed[name] = parse()
@@ -213,36 +284,26 @@ def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict
     lon, lat = parsed["point"]
     if parsed["datum"] != "wgs84":
         lon, lat = geo.convert_coords(lon, lat, src=parsed["datum"], dst="wgs84")
+    if parsed["need"] is not None:
+        return _nearest_for_need(state, parsed, lon, lat, now=now)
     filters: StationFilters = parsed["filters"]
     result = state.index.query(lon, lat, k=parsed["k"], amenities=filters.amenities, open_at=filters.open_at,
                                min_stars=filters.min_stars, toilet=filters.toilet,
                                max_distance_m=parsed["max_distance_m"])
     moment = filters.open_at or hours.resolve_when(None, now=now)
     features = state.features([s.row for s in result.stations])
-    by_hours: dict[tuple[Any, Any], dict[str, Any]] = {}  # the state words depend only on hours and status
+    mode = get_mode(parsed["mode"]) if parsed["mode"] else None
     for rank, (feature, found) in enumerate(zip(features, result.stations, strict=True), start=1):
         props = feature["properties"]
         props.update({"rank": rank, "distance_m": round(found.distance_m, 1), "walk_min": found.walk_min})
-        key = hours.hours_fields(props)
-        if not all(isinstance(v, (str, type(None))) for v in key):
-            props.update(_state_properties(props, moment, parsed["lang"]))
-        else:
-            if key not in by_hours:
-                by_hours[key] = _state_properties(props, moment, parsed["lang"])
-            props.update(by_hours[key])
+        if mode is not None:
+            props.update({"travel_min": travel_min(found.distance_m, mode), "mode": mode.key})
         _with_display(feature, parsed["map_datum"])
-    origin: dict[str, Any] = {"lon": result.lon, "lat": result.lat}
-    if parsed["map_datum"] != "wgs84":
-        o_lon, o_lat = geo.convert_coords(result.lon, result.lat, src="wgs84", dst=parsed["map_datum"])
-        origin["map_lonlat"] = [round(o_lon, 7), round(o_lat, 7)]
+    _add_states(features, moment, parsed["lang"])
     return {
         "type": "FeatureCollection",
-        "query": {
-            "lon": result.lon, "lat": result.lat, "k": parsed["k"], "amenity": list(filters.amenities),
-            "open_at": filters.open_at.isoformat() if filters.open_at else None, "min_stars": filters.min_stars,
-            "toilet": list(filters.toilet), "max_distance_m": parsed["max_distance_m"],
-        },
-        "origin": origin,
+        "query": _query_echo(parsed, result.lon, result.lat),
+        "origin": _origin(result.lon, result.lat, parsed["map_datum"]),
         "evaluated_at": moment.isoformat(),
         "distance_method": result.method,
         "walking_speed_m_per_min": WALKING_SPEED_M_PER_MIN,
@@ -250,6 +311,94 @@ def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict
         "metadata": _metadata(state),
         "features": features,
     }
+
+
+def _query_echo(parsed: dict[str, Any], lon: float, lat: float) -> dict[str, Any]:
+    filters: StationFilters = parsed["filters"]
+    echo = {
+        "lon": lon, "lat": lat, "k": parsed["k"], "amenity": list(filters.amenities),
+        "open_at": filters.open_at.isoformat() if filters.open_at else None, "min_stars": filters.min_stars,
+        "toilet": list(filters.toilet), "max_distance_m": parsed["max_distance_m"],
+    }
+    if parsed["need"] is not None or parsed["mode"] is not None:
+        echo.update({"need": parsed["need"], "mode": parsed["mode"]})
+    return echo
+
+
+def _origin(lon: float, lat: float, map_datum: str) -> dict[str, Any]:
+    origin: dict[str, Any] = {"lon": lon, "lat": lat}
+    if map_datum != "wgs84":
+        o_lon, o_lat = geo.convert_coords(lon, lat, src="wgs84", dst=map_datum)
+        origin["map_lonlat"] = [round(o_lon, 7), round(o_lat, 7)]
+    return origin
+
+
+def _nearest_for_need(state: AppState, parsed: dict[str, Any], lon: float, lat: float, *,
+                      now: datetime | None) -> dict[str, Any]:
+    """The ``need=`` form of `nearest`: stations meeting the needs within the mode's cap, or partial matches."""
+    need = get_need(parsed["need"])
+    mode = get_mode(parsed["mode"]) if parsed["mode"] else MODES[need.default_mode]
+    filters: StationFilters = parsed["filters"]
+    if filters.open_at is not None:  # the user's time: being open then is required
+        moment, open_required = filters.open_at, True
+    elif need.open_at is not None:  # the group's usual hour, today
+        moment, open_required = hours.resolve_when(need.open_at, now=now), True
+    else:  # open now only ranks
+        moment, open_required = hours.resolve_when(None, now=now), False
+    result = state.index.for_need(lon, lat, need, mode=mode, k=parsed["k"], moment=moment,
+                                  open_required=open_required, amenities=filters.amenities,
+                                  min_stars=filters.min_stars, toilet=filters.toilet,
+                                  max_distance_m=parsed["max_distance_m"])
+    features = _need_features(state, result, result.stations, parsed)
+    _add_states(features, moment, parsed["lang"])
+    partial = [_partial(state, found) for found in result.partial]
+    return {
+        "type": "FeatureCollection",
+        "query": _query_echo(parsed, result.lon, result.lat),
+        "origin": _origin(result.lon, result.lat, parsed["map_datum"]),
+        "need": need.key,
+        "mode": mode.key,
+        "speed_m_per_min": mode.speed_m_per_min,
+        "cap_m": result.cap_m,
+        "straight_line": True,
+        "evaluated_at": moment.isoformat(),
+        "open_required_at": moment.isoformat() if open_required else None,
+        "nothing_within_m": None if result.stations else result.cap_m,
+        "partial": partial,
+        "distance_method": DISTANCE_METHOD,
+        "walking_speed_m_per_min": WALKING_SPEED_M_PER_MIN,
+        "numberReturned": len(features),
+        "metadata": _metadata(state),
+        "features": features,
+    }
+
+
+def _need_features(state: AppState, result: NeedResult, found: tuple[NeedMatch, ...],
+                   parsed: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = np.array([m.row for m in found], dtype=np.intp)
+    features = state.features(rows)
+    honours = state.best_honours(rows) if len(rows) else []
+    for rank, (feature, match, honour) in enumerate(zip(features, found, honours, strict=True), start=1):
+        props = feature["properties"]
+        links = navigation_links(match.lon, match.lat, name=match.name or match.station_id, mode=result.mode.key,
+                                 origin=(result.lon, result.lat))
+        props.update({
+            "rank": rank, "distance_m": round(match.distance_m, 1),
+            "walk_min": travel_min(match.distance_m, MODES["walk"]),
+            "travel_min": match.travel_min, "mode": result.mode.key, "straight_line": True,
+            "score": round(match.score, 2), "matched": list(match.matched), "honour": honour,
+            "navigation": links.to_dict(),
+        })
+        _with_display(feature, parsed["map_datum"])
+    return features
+
+
+def _partial(state: AppState, match: NeedMatch) -> dict[str, Any]:
+    props = state.features([match.row])[0]["properties"]
+    return {"id": match.station_id, "name": match.name, "lon": round(match.lon, 7), "lat": round(match.lat, 7),
+            "distance_m": round(match.distance_m, 1), "travel_min": match.travel_min, "missing": list(match.missing),
+            "matched": list(match.matched), "toilet": props.get("toilet"), "open_now": match.is_open,
+            "stars": props.get("stars")}
 
 
 def station_detail(state: AppState, station_id: str, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
@@ -264,7 +413,9 @@ def station_detail(state: AppState, station_id: str, args: Args, *, now: datetim
     station_id
         The station's id.
     args
-        ``lang`` (``zh``/``en``), ``at`` (a moment other than now) and ``map_datum``.
+        ``lang`` (``zh``/``en``), ``at`` (a moment other than now), ``mode`` (``walk``/``ebike``/``drive``, for
+        the navigation links; default walk), ``lon`` and ``lat`` (the worker's position, the start of Baidu's
+        route; optional) and ``map_datum``.
     now
         The present moment (tests pass one).
 
@@ -277,6 +428,8 @@ def station_detail(state: AppState, station_id: str, args: Args, *, now: datetim
     """
     lang = parse_lang(args)
     map_datum = parse_datum(args, "map_datum")
+    mode = parse_param(args, MODE) or "walk"
+    origin = parse_optional_point(args)
     at = args.getlist("at")
     try:
         moment = hours.resolve_when(at[0] if at else None, now=now)
@@ -296,13 +449,31 @@ def station_detail(state: AppState, station_id: str, args: Args, *, now: datetim
     except OpeningHoursError:
         props["hours_text"] = text
     lon, lat = feature["geometry"]["coordinates"]
-    links = navigation_links(lon, lat, name=str(props.get("name") or station_id))
-    props["navigation"] = {"amap": links.amap, "baidu": links.baidu, "geo": links.geo, "osm": links.osm}
+    links = navigation_links(lon, lat, name=str(props.get("name") or station_id), mode=mode, origin=origin)
+    props["navigation"] = links.to_dict()
+    props["mode"] = mode
     if state.rubric is not None:
-        props["rating"] = rate_station(props, state.rubric, when_checked=moment).to_dict(lang=lang)
+        props["rating"] = _worker_rating(rate_station(props, state.rubric, when_checked=moment), lang)
     _with_display(feature, map_datum)
     feature["metadata"] = _metadata(state)
     return feature
+
+
+#: The parts of a star assessment a worker sees: the level the station qualifies for and what the next one needs.
+_WORKER_RATING = ("station_id", "qualified_stars", "next_level", "missing_for_next", "headline", "rubric_version")
+
+
+def _worker_rating(assessment: Any, lang: str) -> dict[str, Any]:
+    """
+    The star assessment without the planner's review notes.
+
+    Whether the recorded level should be reviewed (``review_candidate``, "建议复核"), downgrade findings, and what
+    could not be checked are for the district union's review list (`stationmap stars`, the report), not for a
+    worker looking for a station; the headline is written without them.
+    """
+    shown = dataclasses.replace(assessment, review_candidate=False, downgrades=())
+    body = shown.to_dict(lang=lang)
+    return {key: body[key] for key in _WORKER_RATING}
 
 
 def view(state: AppState, args: Args, *, now: datetime | None = None) -> dict[str, Any]:

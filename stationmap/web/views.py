@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from stationmap import geo
+from stationmap import __version__, geo
 from stationmap.errors import StationMapError
 from stationmap.mapping import build_editor_map, build_map, build_planner_map, render_map_parts
 from stationmap.parameters import NEAREST_K, RADIUS_M, WEB_SITES_K
@@ -81,6 +85,30 @@ def index() -> str:
     reports = [(code, d.label) for code, d in sorted(state.districts.items()) if code in codes]
     return render_template("index.html", parts=parts, config=config, lang=lang, t=t, ui=UI,
                            strings=config["strings"], notices=state.notices, demo=state.demo, reports=reports)
+
+
+_SW_BUILD = re.compile(r"/\*BUILD\*/.*?/\*END\*/", re.DOTALL)
+_SW_ASSETS = ("offline.js", "manifest.webmanifest", "favicon.svg", "icons/", "vendor/")  # besides what / links
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """
+    Serve the worker page's service worker at the root, so it controls ``/`` (``static/sw.js`` says what it caches).
+
+    Its version hashes the package version and every static file, so any change installs a new worker and cache.
+    """
+    static = Path(current_app.static_folder or "")
+    files = sorted(p for p in static.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    digest = hashlib.sha256(__version__.encode())
+    for path in files:
+        digest.update(path.relative_to(static).as_posix().encode() + b"\0" + path.read_bytes())
+    names = [path.relative_to(static).as_posix() for path in files]
+    assets = [url_for("static", filename=name) for name in names
+              if name.startswith(_SW_ASSETS) and not name.endswith(("LICENSE", ".txt", ".py"))]
+    build = {"version": f"{__version__}-{digest.hexdigest()[:16]}", "api": __version__, "assets": assets}
+    script = _SW_BUILD.sub(lambda _match: json.dumps(build), (static / "sw.js").read_text(encoding="utf-8"), count=1)
+    return Response(script, mimetype="application/javascript", headers={"Cache-Control": "no-cache"})
 
 
 @bp.get("/report/<adcode>.<fmt>")
