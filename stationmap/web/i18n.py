@@ -1,4 +1,4 @@
-"""The web pages' strings in the page's language, and the worker-group filter presets.
+"""The web pages' strings in the page's language, and what the worker page offers (needs, travel modes).
 
 The strings themselves live in the catalogues of :mod:`stationmap.i18n` (``[web]`` in ``stationmap/locale/*.toml``).
 """
@@ -22,22 +22,7 @@ from stationmap.schema import (
     TOILET,
 )
 
-__all__ = ["LANGS", "PAGE_SECTIONS", "PRESETS", "UI", "best_lang", "client_strings", "text", "ui_strings"]
-
-
-def _preset(need: needs.Need) -> dict[str, object]:
-    """The old filter-preset shape of a need: only single-choice needs become filters (never "A and B")."""
-    toilet = any(g.toilet for g in need.required)
-    return {"amenities": [g.amenities[0] for g in need.required if len(g.amenities) == 1],
-            "toilet": "onsite_nearby" if toilet else "", "open": "at" if need.open_at else "",
-            "time": need.open_at or "", "need": need.key, "mode": need.default_mode}
-
-
-#: Worker-group presets in the old filter shape, derived from `stationmap.needs.NEEDS` (which defines what each
-#: group needs); their labels are ``web.presets.<key>``. New clients send ``need=`` instead.
-PRESETS: dict[str, dict[str, object]] = {
-    key: _preset(needs.NEEDS[key]) for key in ("sanitation", "delivery_rider", "truck_driver")
-}
+__all__ = ["LANGS", "PAGE_SECTIONS", "UI", "best_lang", "client_strings", "text", "ui_strings"]
 
 
 #: The needs the worker page offers, in its order (no choice means ``any``).
@@ -51,13 +36,13 @@ PAGE_SECTIONS = ("edit", "login")
 @cache
 def ui_strings(pages: tuple[str, ...] = ()) -> Mapping[str, tuple[str, str]]:
     """
-    Return the page strings (the catalogues' ``[web]`` table, presets aside) as key -> (zh, en).
+    Return the page strings (the catalogues' ``[web]`` table) as key -> (zh, en).
 
     The strings of `PAGE_SECTIONS` are left out unless their page is named in `pages`, so the worker's page does
     not carry the editor's words.
     """
     zh, en = i18n.section("web", "zh"), i18n.section("web", "en")
-    left_out = tuple(f"{section}." for section in PAGE_SECTIONS if section not in pages) + ("presets.",)
+    left_out = tuple(f"{section}." for section in PAGE_SECTIONS if section not in pages)
     return MappingProxyType({key: (zh[key], en[key]) for key in zh if not key.startswith(left_out)})
 
 
@@ -117,8 +102,6 @@ def client_strings(pages: tuple[str, ...] = ()) -> dict[str, object]:
         "host_types": both(HOST_TYPES),
         "honour_levels": both(HONOUR_LEVELS),
         "served_groups": both(SERVED_GROUPS),
-        "presets": {key: {"label": {lang: i18n.text(f"web.presets.{key}", lang) for lang in LANGS}, **p}
-                    for key, p in PRESETS.items()},
         # the worker page's needs (one tap each), travel modes and the labels of what a partial match is missing
         "needs": {key: {"label": {"zh": n.zh, "en": n.en}, "mode": n.default_mode, "open_at": n.open_at}
                   for key in _PAGE_NEEDS for n in (needs.NEEDS[key],)},
