@@ -275,6 +275,9 @@
     var south = Math.max(-90, b.getSouth()), north = Math.min(90, b.getNorth());
     var params = {};
     var moment = momentParam();
+    var need = state.need && state.cfg.strings.needs[state.need];
+    // the list of a need with its own hours (sanitation: open at 05:00 today) uses them when no time is chosen
+    if (moment === "now" && need && need.open_at) { moment = need.open_at; }
     // pins show the same moment as the list: with a time chosen, only the stations open then
     if (moment !== "now") { params.open_at = moment; }
     var minStars = new FormData($("sm-filter-form")).get("min_stars");
