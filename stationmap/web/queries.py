@@ -7,6 +7,7 @@ tested without a request and no function here does file I/O.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from datetime import datetime
 from typing import Any
@@ -212,18 +213,28 @@ def _state_properties(props: dict[str, Any], moment: datetime, lang: str) -> dic
     }
 
 
+@functools.lru_cache(maxsize=8192)
+def _state_at_minute(opening_hours: str | None, status: str | None, minute: datetime,
+                     lang: str) -> dict[str, Any]:
+    """`_state_properties` of hours and status at a whole minute: kept across requests, as hours are per minute."""
+    return _state_properties({"opening_hours": opening_hours, "status": status}, minute, lang)
+
+
 def _add_states(features: list[dict[str, Any]], moment: datetime, lang: str) -> None:
-    """Add ``open_now``, ``state_text`` and ``next_change`` at `moment` to each feature's properties."""
-    by_hours: dict[tuple[Any, Any], dict[str, Any]] = {}  # the state words depend only on hours and status
+    """
+    Add ``open_now``, ``state_text`` and ``next_change`` at `moment` to each feature's properties.
+
+    The words depend only on the hours, the status and the minute (opening hours have no seconds), so they are
+    computed once per minute for all requests; a station whose fields are not plain text is computed alone.
+    """
+    minute = moment.replace(second=0, microsecond=0)
     for feature in features:
         props = feature["properties"]
-        key = hours.hours_fields(props)
-        if not all(isinstance(v, (str, type(None))) for v in key):
+        opening_hours, status = hours.hours_fields(props)
+        if not all(isinstance(v, (str, type(None))) for v in (opening_hours, status)):
             props.update(_state_properties(props, moment, lang))
             continue
-        if key not in by_hours:
-            by_hours[key] = _state_properties(props, moment, lang)
-        props.update(by_hours[key])
+        props.update(_state_at_minute(opening_hours, status, minute, lang))
 
 
 def _with_display(feature: dict[str, Any], display_datum: str) -> None:
