@@ -333,6 +333,8 @@ def test_openapi_documents_every_api_route_and_method(app, client):
     for method in ("patch", "put", "delete"):
         headers = {p["name"] for p in doc["paths"]["/api/stations/{id}"][method]["parameters"]}
         assert "If-Match" in headers
+    report = doc["paths"]["/report/{adcode}.{format}"]["get"]
+    assert {"200", "404", "503"} <= set(report["responses"])  # a full report pool answers 503 + Retry-After
 
 
 # --- the page ----------------------------------------------------------------------------------------------

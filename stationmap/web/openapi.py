@@ -182,6 +182,22 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             **_planner_paths(settings, error, geojson),
             **_export_paths(settings, error),
             **register,
+            "/report/{adcode}.{format}": {"get": {
+                "summary": "A district's coverage report as a union bulletin prints it: HTML or PDF.",
+                "description": "Built once on the report pool and cached on disk (`stationmap build-reports` builds "
+                               "them ahead). While the pool is full the answer is 503 with `Retry-After`.",
+                "parameters": [
+                    {"name": "adcode", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "A district served: its adcode or Chinese name."},
+                    {"name": "format", "in": "path", "required": True,
+                     "schema": {"type": "string", "enum": ["html", "pdf"]}},
+                    lang],
+                "responses": {"200": {"description": "The report.",
+                                      "content": {"text/html": {}, "application/pdf": {}}},
+                              "400": error, "404": error,
+                              "503": {"description": "Reports are being built; retry after `Retry-After` seconds.",
+                                      "content": {"application/json": {
+                                          "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
             "/api/openapi.json": {"get": {"summary": "This document.",
                                           "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
         },
