@@ -362,6 +362,16 @@
     }).catch(failed);
   }
 
+  // Centre the map on a station. Leaflet ignores a setView while a zoom animation runs (a fit to the results that
+  // a quick tap interrupts), so wait for that zoom to end first.
+  function centreOn(where, zoom) {
+    if (state.map._animatingZoom) {
+      state.map.once("zoomend", function () { state.map.setView(where, zoom); });
+      return;
+    }
+    state.map.setView(where, zoom);
+  }
+
   // The map follows the results: the position and the listed stations, above the sheet on phones.
   function fitResults(origin, features) {
     var bounds = L.latLngBounds([toLatLng(origin)]);
@@ -471,7 +481,7 @@
     var p = feature.properties;
     state.selectedId = p.id;
     var where = toLatLng(mapLonLat(feature));
-    state.map.setView(where, Math.max(state.map.getZoom(), 15));
+    centreOn(where, Math.max(state.map.getZoom(), 15));
     drawSelected(where);
     openDetail(p.id, false);
   }
@@ -628,7 +638,7 @@
             clear(box);
             state.selectedId = p.id;
             var where = toLatLng(mapLonLat(feature));  // the tiles' datum: GCJ-02 on Amap tiles
-            state.map.setView(where, 16);
+            centreOn(where, 16);
             drawSelected(where);
             openDetail(p.id, false);
           }

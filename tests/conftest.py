@@ -132,7 +132,7 @@ BLANK_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
 )
-TILE_HOSTS = {"tile.openstreetmap.org"}
+TILE_HOSTS = {"tile.openstreetmap.org", *(f"webrd0{n}.is.autonavi.com" for n in range(1, 5))}  # OSM, Amap
 
 
 @pytest.fixture(scope="session")

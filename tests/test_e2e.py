@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -273,3 +274,48 @@ def test_geolocation_error_is_in_the_page_language(browser, base_url, page_watch
     page.locator("#sm-status", has_text="您没有允许本网页使用位置").wait_for(timeout=10000)
     watch.assert_clean()
     context.close()
+
+
+# --- search by need words, and centring on Amap's GCJ-02 tiles --------------------------------------------------
+
+MAP_CENTRE = "(() => { const m = window[document.querySelector('.folium-map').id]; const c = m.getCenter();" \
+             " return [c.lng, c.lat]; })()"
+
+
+def test_search_by_a_need_word_on_amap_tiles_centres_in_gcj02(browser, live_server, page_watch, artifacts):
+    from stationmap import geo
+    from stationmap.config import BUNDLED_DATA_DIR
+
+    with live_server(BUNDLED_DATA_DIR, tile_provider="amap") as base:
+        lon, lat = _centre(base, "530111")
+        context, page, watch = _worker_page(browser, page_watch, base, lon, lat)
+        try:
+            page.click("#sm-locate")
+            page.wait_for_selector("#sm-list li", timeout=15000)
+            page.fill("#sm-q", "充电")
+            page.press("#sm-q", "Enter")
+            page.wait_for_selector("#sm-search-results .sm-item", timeout=15000)
+            found = page.locator("#sm-search-results .sm-item").evaluate_all(
+                "items => items.map(i => i.dataset.stationId)")
+            # brute force: every station with phone or e-bike charging, nearest first from the located point
+            charging = [f for f in _all_stations(base)
+                        if {"phone_charging", "ebike_charging"} & set(f["properties"].get("amenities") or [])]
+            nearest = sorted(charging, key=lambda f: float(geo.geodesic_distance_m(lon, lat,
+                                                                                     *f["geometry"]["coordinates"])))
+            assert found[:5] == [f["id"] for f in nearest[:5]]
+            page.locator("#sm-search-results .sm-item").first.click()
+            wgs = nearest[0]["geometry"]["coordinates"]
+            gcj = geo.convert_coords(*wgs, src="wgs84", dst="gcj02")
+            deadline = time.monotonic() + 10
+            while True:  # the map pans there (animated); then it stays
+                centre = page.evaluate(MAP_CENTRE)
+                miss_m = float(geo.geodesic_distance_m(*centre, float(gcj[0]), float(gcj[1])))
+                if miss_m < 1.0 or time.monotonic() > deadline:
+                    break
+                page.wait_for_timeout(100)
+            assert miss_m < 1.0, centre  # centred in GCJ-02, the tiles' datum (a quick tap once missed: zoom anim)
+            assert float(geo.geodesic_distance_m(*centre, *wgs)) > 100  # not the WGS-84 point (a 300-600 m miss)
+            page.screenshot(path=str(artifacts / "phone-360x640-search-amap.png"))
+            watch.assert_clean()
+        finally:
+            context.close()
