@@ -733,6 +733,11 @@ def test_nothing_within_the_cap_is_said_plainly_with_partial_matches(bundled_cli
         assert item["travel_min"] == math.ceil(item["distance_m"] / 75)
     far = strict_json(bundled_client.get("/api/nearest?lon=88.0&lat=40.0&need=delivery_rider"))
     assert far["features"] == [] and far["nothing_within_m"] == 10000.0 and far["partial"] == []
+    on_amap = strict_json(bundled_client.get(f"/api/nearest?lon={lon}&lat={lat}&need=delivery_rider&mode=walk"
+                                             "&map_datum=gcj02"))
+    for item in on_amap["partial"]:  # drawn and centred on GCJ-02 tiles like every other answer
+        gcj = geo.convert_coords(item["lon"], item["lat"], src="wgs84", dst="gcj02")
+        assert item["map_lonlat"] == [round(float(gcj[0]), 7), round(float(gcj[1]), 7)]
 
 
 def test_the_driver_gets_no_answer_beyond_the_drive_cap(bundled_client):

@@ -362,7 +362,7 @@ def _nearest_for_need(state: AppState, parsed: dict[str, Any], lon: float, lat: 
                                   max_distance_m=parsed["max_distance_m"])
     features = _need_features(state, result, result.stations, parsed)
     _add_states(features, moment, parsed["lang"])
-    partial = [_partial(state, found) for found in result.partial]
+    partial = [_partial(state, found, parsed["map_datum"]) for found in result.partial]
     return {
         "type": "FeatureCollection",
         "query": _query_echo(parsed, result.lon, result.lat),
@@ -404,12 +404,17 @@ def _need_features(state: AppState, result: NeedResult, found: tuple[NeedMatch, 
     return features
 
 
-def _partial(state: AppState, match: NeedMatch) -> dict[str, Any]:
+def _partial(state: AppState, match: NeedMatch, display_datum: str) -> dict[str, Any]:
+    """A station meeting some of the needs, with what it lacks (WGS-84, plus ``map_lonlat`` for GCJ-02 tiles)."""
     props = state.features([match.row])[0]["properties"]
-    return {"id": match.station_id, "name": match.name, "lon": round(match.lon, 7), "lat": round(match.lat, 7),
-            "distance_m": round(match.distance_m, 1), "travel_min": match.travel_min, "missing": list(match.missing),
-            "matched": list(match.matched), "toilet": props.get("toilet"), "open_now": match.is_open,
-            "stars": props.get("stars")}
+    out = {"id": match.station_id, "name": match.name, "lon": round(match.lon, 7), "lat": round(match.lat, 7),
+           "distance_m": round(match.distance_m, 1), "travel_min": match.travel_min, "missing": list(match.missing),
+           "matched": list(match.matched), "toilet": props.get("toilet"), "open_now": match.is_open,
+           "stars": props.get("stars")}
+    if display_datum != "wgs84":
+        d_lon, d_lat = geo.convert_coords(match.lon, match.lat, src="wgs84", dst=display_datum)
+        out["map_lonlat"] = [round(float(d_lon), 7), round(float(d_lat), 7)]
+    return out
 
 
 def station_detail(state: AppState, station_id: str, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
