@@ -293,6 +293,7 @@
   }
 
   function methodText(summary) {
+    if (summary.ties_broken_by) { return t("method_deepest"); }  // no demand data: never "optimal"
     if (summary.method === "ilp" && summary.optimal) { return t("method_optimal"); }
     var gap = fmt(summary.gap_pct, 1);
     return summary.method === "ilp" ? t("method_ilp", { gap: gap }) : t("method_greedy", { gap: gap });

@@ -8,6 +8,7 @@ range, default and help are the ones the web API enforces and documents.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from collections.abc import Callable
@@ -31,6 +32,9 @@ from stationmap.errors import (
 )
 from stationmap.parameters import (
     AT,
+    BAND_EDGES_M,
+    BY,
+    CELL_M,
     DATUMS,
     DUPLICATE_M,
     GRID_M,
@@ -40,6 +44,8 @@ from stationmap.parameters import (
     LON,
     MAX_REQUEST_BYTES,
     MIN_AREA_M2,
+    MINUTES,
+    MODE,
     PORT,
     RADIUS_M,
     REPORT_RADII_M,
@@ -776,12 +782,52 @@ def _ljust(text: str, width: int) -> str:
     return text + " " * max(0, width - _display_width(text))
 
 
+def _minutes_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--minutes and --mode: a service circle in minutes of travel (coverage, site)."""
+    func = _spec_option(MODE, default=None, show_default=False,
+                        help="Travel mode of --minutes: walk (75 m/min), ebike (250 m/min) or drive (500 m/min); "
+                             "default walk.")(func)
+    return _spec_option(MINUTES, default=None, help=f"{MINUTES.help_text()} E.g. --minutes 15 --mode ebike.")(func)
+
+
+_MODE_PHRASES = {"walk": "on foot", "ebike": "by e-bike", "drive": "by car"}
+
+
+def _minutes_radius(minutes: int | None, mode: str | None, *, radius_given: bool,
+                    network: bool = False) -> tuple[float, dict[str, Any]] | None:
+    """
+    Turn --minutes and --mode into a radius in metres and the words and fields that say so.
+
+    The speeds are `stationmap.needs.MODES`'. None without --minutes; a usage error with --radius-m too, with
+    --mode alone, or when the radius falls outside `RADIUS_M`.
+    """
+    from stationmap.needs import MODES
+
+    if minutes is None:
+        if mode is not None:
+            raise click.UsageError("--mode sets the speed of --minutes; give --minutes too (e.g. --minutes 15).")
+        return None
+    if radius_given:
+        raise click.UsageError("--minutes and --radius-m both set the service radius; give one of them.")
+    travel = MODES[mode or "walk"]
+    radius = float(minutes) * travel.speed_m_per_min
+    if not RADIUS_M.accepts(radius):
+        raise click.UsageError(f"--minutes {minutes} --mode {travel.key} is {radius:,.0f} m, outside the service "
+                               f"radius range {RADIUS_M.range_text()}.")
+    model = "along the streets" if network else "straight-line"
+    words = (f"{minutes} min {_MODE_PHRASES.get(travel.key, travel.en)} ({radius:,.0f} m {model} at "
+             f"{travel.speed_m_per_min:g} m/min)")
+    return radius, {"minutes": minutes, "mode": travel.key, "speed_m_per_min": travel.speed_m_per_min,
+                    "service_circle": words}
+
+
 @main.command()
 @_district_options
 @_planner_options
 @_spec_option(RADIUS_M, "--radius-m", "radius_values", many=True, multiple=True, metavar="M[,M...]",
               help=f"{RADIUS_M.help_text()} Repeatable or a comma list, e.g. 500,1000,1500. "
                    f"Default: {_DEFAULT_RADIUS}.")
+@_minutes_options
 @click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OSM extract (.osm, .osm.bz2, .osm.pbf): measure walking distance along its streets too.")
 @_spec_option(STREET_BUFFER_M)
@@ -790,19 +836,22 @@ def _ljust(text: str, width: int) -> str:
 @_domain_errors
 def coverage(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
              stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
-             demand_crs: str | None, radius_values: tuple[tuple[float, ...], ...], osm_path: Path | None,
-             street_buffer_m: float, fmt: str) -> None:
+             demand_crs: str | None, radius_values: tuple[tuple[float, ...], ...], minutes: int | None,
+             mode: str | None, osm_path: Path | None, street_buffer_m: float, fmt: str) -> None:
     """Share of a district's area (and demand) within reach of a station, covered once and twice.
 
-    A city or province gives one row per district and one for all of them together."""
+    A city or province gives one row per district and one for all of them together. --minutes 15 --mode walk
+    gives the 15-minute circle (minutes x the mode's speed; along the streets with --osm)."""
     from stationmap import analysis
     from stationmap.network import read_walk_network
 
     settings = _settings(ctx)
+    timed = _minutes_radius(minutes, mode, radius_given=bool(radius_values), network=osm_path is not None)
     selection, parts, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths,
                                               need_district=osm_path is None)
     demand = _load_demand(demand_path, weight_col, demand_crs)
-    radii = _radii(radius_values, settings.default_radius_m)
+    radii = [timed[0]] if timed else _radii(radius_values, settings.default_radius_m)
+    circle = timed[1] if timed else {}
     targets = [(d.geometry, d.label, part) for d, part in parts] or [(None, None, frame)]
     if len(parts) > 1:  # the city or province as a whole, after its districts
         whole = district_mod.load_district(selection.adcode, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
@@ -829,13 +878,15 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
                                  .assign(region_name=name))
                 bar.update(1)
     if fmt == "json":
-        _echo_json([r.to_dict() for r in reports])
+        _echo_json([r.to_dict() | circle for r in reports])
     elif fmt == "csv":
-        _echo_csv([_coverage_row(r) for r in reports])
+        _echo_csv([_coverage_row(r) | circle for r in reports])
     elif fmt == "geojson":
-        click.echo(pd.concat(areas, ignore_index=True).to_json(drop_id=True, ensure_ascii=False) if areas else
-                   '{"type": "FeatureCollection", "features": []}')
+        click.echo(pd.concat(areas, ignore_index=True).assign(**circle).to_json(drop_id=True, ensure_ascii=False)
+                   if areas else '{"type": "FeatureCollection", "features": []}')
     else:
+        if circle:
+            click.echo(f"service circle: {circle['service_circle']}")
         _coverage_table(reports)
 
 
@@ -847,6 +898,15 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
 @click.option("--rank-by", type=click.Choice(["area", "demand"]), default="area", show_default=True)
 @click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OSM extract: gaps of the walking-distance service area instead of straight-line circles.")
+@_spec_option(BY)
+@_spec_option(CELL_M)
+@_spec_option(BAND_EDGES_M, many=True, metavar="M[,M...]")
+@click.option("--units", "units_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --by units: boundary file of sub-district units (街道/乡镇; GeoJSON, shapefile, GeoPackage) "
+                   "with a name column.")
+@click.option("--units-crs", metavar="DATUM", type=_Datum(epsg=True),
+              help="Datum of --units: wgs84, gcj02, bd09 or an EPSG code (required with --units).")
+@click.option("--units-name-col", metavar="COLUMN", help="Name column of --units (default: name, NAME, 名称, 街道, 乡镇).")
 @_spec_option(TOP)
 @_fmt_option
 @click.pass_context
@@ -854,10 +914,14 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
 def gaps(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
          stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
          demand_crs: str | None, radius_m: float | None, min_area_m2: float, rank_by: str, osm_path: Path | None,
-         top: int, fmt: str) -> None:
+         by: str | None, cell_m: float, band_edges_m: tuple[float, ...] | None, units_path: Path | None,
+         units_crs: str | None, units_name_col: str | None, top: int, fmt: str) -> None:
     """The parts of a district out of reach of every station, largest (or most demand) first.
 
-    A city or province gives each of its districts in turn."""
+    With --by: the uncovered area split into grid cells, distance bands from the nearest station, or the
+    sub-district units (街道/乡镇) of --units, ranked by uncovered demand, then area. A city or province gives each
+    of its districts in turn."""
+    units = _gap_units_layer(by, units_path, units_crs, units_name_col)
     from stationmap import analysis
     from stationmap.network import read_walk_network
 
@@ -877,6 +941,14 @@ def gaps(ctx: click.Context, district_code: str | None, boundary: Path | None, b
                                               weight_col="weight", min_area_m2=min_area_m2, covered=covered,
                                               distance_model=model, region_name=district.label))
             bar.update(1)
+    if by is not None:
+        from stationmap.analysis.gap_units import DEFAULT_BAND_EDGES_M, split_gaps
+
+        splits = [split_gaps(r, part, district.geometry, by=by, cell_m=cell_m, units=units, demand=demand,
+                             band_edges_m=band_edges_m or DEFAULT_BAND_EDGES_M)
+                  for r, (district, part) in zip(reports, parts, strict=True)]
+        _echo_gap_units(splits, fmt=fmt, top=top)
+        return
     if fmt == "json":
         out = [r.to_dict() | {"gaps": r.records(by=rank_by)} for r in reports]
         _echo_json(out[0] if len(out) == 1 else out)
@@ -907,6 +979,70 @@ def _gaps_table(report: Any, *, rank_by: str, top: int) -> None:
                    f"{rec['inscribed_radius_m']:>8,.0f} {rec['nearest_station_id']!s:<16} {dist:>7}")
 
 
+def _gap_units_layer(by: str | None, path: Path | None, crs: str | None, name_col: str | None) -> Any:
+    """Read --units (sub-district polygons) when --by units asks for them; refuse it otherwise."""
+    if path is None:
+        if by == "units":
+            raise click.UsageError("--by units needs --units FILE --units-crs DATUM (streets/townships, 街道/乡镇).")
+        return None
+    if by != "units":
+        raise click.UsageError("--units is the boundary file of --by units; add --by units.")
+    import geopandas as gpd
+    import pyogrio
+
+    from stationmap.analysis.gap_units import prepare_units
+
+    if crs is None:  # before the file is read: a datum is never guessed
+        raise click.UsageError("--units needs --units-crs: the datum of its coordinates (wgs84, gcj02, bd09 or an "
+                               "EPSG code); it is never guessed.")
+    try:
+        frame = gpd.read_file(path)
+    except (OSError, ValueError, pyogrio.errors.DataSourceError) as err:
+        raise click.ClickException(f"Cannot read units file {str(path)!r}: {err}") from err
+    return prepare_units(frame, crs=crs, name_col=name_col)
+
+
+def _echo_gap_units(splits: list[Any], *, fmt: str, top: int) -> None:
+    if fmt == "json":
+        out = [s.to_dict() for s in splits]
+        _echo_json(out[0] if len(out) == 1 else out)
+    elif fmt == "csv":
+        _echo_csv([{"region_name": s.region_name, "by": s.by, "radius_m": s.radius_m} | rec
+                   for s in splits for rec in s.records()])
+    elif fmt == "geojson":
+        frames = [s.units.assign(region_name=s.region_name, by=s.by, radius_m=s.radius_m) for s in splits]
+        click.echo(pd.concat(frames, ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
+    else:
+        for split in splits:
+            _gap_units_table(split, top=top)
+
+
+def _gap_units_table(split: Any, *, top: int) -> None:
+    what = (f"{split.cell_m:g} m grid cells" if split.by == "grid" else
+            "distance bands from the nearest station" if split.by == "bands" else "sub-district units")
+    demand = "" if split.uncovered_demand is None else f"; uncovered demand {split.uncovered_demand:,.0f}"
+    click.echo(f"Gaps in {split.region_name or 'the district'} by {what} at {split.radius_m:g} m ({split.crs}): "
+               f"{_km2(split.unit_gap_area_m2)} of {_km2(split.gap_area_m2)} km² uncovered in {len(split.units)} "
+               f"unit(s){demand}")
+    click.echo(f"{'rank':>4}  {'unit':<14} {'uncov km²':>9} {'of km²':>7} {'share':>6} {'demand':>9} {'pieces':>6}  "
+               f"{'nearest station':<34} {'dist m':>7}")
+    for rec in split.records()[:top]:
+        dist = "-" if rec["nearest_station_m"] is None else f"{rec['nearest_station_m']:,.0f}"
+        station = "-" if rec["nearest_station_id"] is None else f"{rec['nearest_station_name']} ({rec['nearest_station_id']})"
+        share = "-" if rec["uncovered_share"] is None else f"{rec['uncovered_share']:.0%}"
+        click.echo(f"{rec['rank']:>4}  {_pad(str(rec['unit']), 14)} {rec['uncovered_m2'] / 1e6:>9.2f} "
+                   f"{rec['area_m2'] / 1e6:>7.2f} {share:>6} {rec['demand']:>9,.0f} {rec['n_pieces']:>6}  "
+                   f"{_pad(station, 34)} {dist:>7}")
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align `text` in `width` terminal columns, counting a Chinese character as two."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
+
+
 def _parse_lonlat(values: tuple[tuple[float, float], ...]) -> list[tuple[float, float]]:
     """The --add points, read and checked by `_LonLat`, as a list."""
     return list(values)
@@ -924,8 +1060,10 @@ def _parse_lonlat(values: tuple[tuple[float, float], ...]) -> list[tuple[float, 
               help="Datum of a CSV --candidates file (wgs84, gcj02, bd09 or an EPSG code).")
 @_spec_option(GRID_M)
 @_spec_option(RADIUS_M, default=None, help=f"{RADIUS_M.help_text()} Default: {_DEFAULT_RADIUS}.")
+@_minutes_options
 @click.option("--method", type=click.Choice(["auto", "ilp", "greedy"]), default="auto", show_default=True,
-              help="Exact ILP (HiGHS), lazy greedy with its bound, or auto by size.")
+              help="Exact ILP (HiGHS), lazy greedy with its bound, or auto by size (with --demand; without "
+                   "demand data the k sites are chosen deepest first, see docs/planner.md).")
 @_spec_option(TIME_LIMIT_S)
 @click.option("--what-if", "what_if", is_flag=True,
               help="Report coverage before and after: with --add/--remove, those changes; else the proposed sites.")
@@ -938,18 +1076,23 @@ def _parse_lonlat(values: tuple[tuple[float, float], ...]) -> list[tuple[float, 
 def site(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
          stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
          demand_crs: str | None, k: int, cover_all: bool, candidates_path: Path | None, candidates_crs: str | None,
-         grid_m: float | None, radius_m: float | None, method: Literal["auto", "ilp", "greedy"], time_limit_s: float,
-         what_if: bool,
+         grid_m: float | None, radius_m: float | None, minutes: int | None, mode: str | None,
+         method: Literal["auto", "ilp", "greedy"], time_limit_s: float, what_if: bool,
          add: tuple[tuple[float, float], ...], remove: tuple[str, ...], fmt: str) -> None:
     """Where to put the next stations: the k sites that cover the most uncovered demand, in order of gain.
 
-    A city or province gives k sites for each of its districts."""
+    Without --demand the k sites are chosen deepest first (farthest from every station, earlier site and the
+    district edge), and the output says no demand data was used. A city or province gives k sites for each of
+    its districts."""
     from stationmap import analysis
 
     settings = _settings(ctx)
+    timed = _minutes_radius(minutes, mode, radius_given=radius_m is not None)
     _selection, parts, _frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths)
     demand = _load_demand(demand_path, weight_col, demand_crs)
-    radius = radius_m or settings.default_radius_m
+    source = None if demand_path is None else f"demand file {demand_path.name}"
+    radius = timed[0] if timed else radius_m or settings.default_radius_m
+    circle = timed[1] if timed else {}
     if what_if and len(parts) > 1:
         raise click.UsageError("--what-if takes one district; name a district, not a city or province.")
     if what_if and (add or remove):
@@ -965,7 +1108,7 @@ def site(ctx: click.Context, district_code: str | None, boundary: Path | None, b
             results.append(analysis.plan_sites(
                 frame, chosen.geometry, k=None if cover_all else k, radius_m=radius, demand=demand,
                 candidates=candidates, when=at, candidate_spacing_m=grid_m, method=method,
-                time_limit_s=time_limit_s, progress=lambda _stage: bar.update(1)))
+                time_limit_s=time_limit_s, progress=lambda _stage: bar.update(1), demand_source=source))
     if what_if:
         (chosen, frame), result = parts[0], results[0]
         sites = result.sites_frame()[["candidate_id", "geometry"]].rename(columns={"candidate_id": "id"})
@@ -973,42 +1116,62 @@ def site(ctx: click.Context, district_code: str | None, boundary: Path | None, b
                                       region_name=chosen.label), fmt, siting=result)
         return
     if len(results) == 1:
-        _siting_out(results[0], fmt, parts[0][0].label)
+        _siting_out(results[0], fmt, parts[0][0].label, circle)
     elif fmt == "json":
-        _echo_json([{"region_name": d.label, "adcode": d.adcode} | r.to_dict() for (d, _), r in zip(parts, results)])
+        _echo_json([{"region_name": d.label, "adcode": d.adcode} | r.to_dict() | circle
+                    for (d, _), r in zip(parts, results)])
     elif fmt == "csv":
-        _echo_csv([{"region_name": d.label, "radius_m": r.radius_m, "method": r.method} | s
-                   for (d, _), r in zip(parts, results) for s in r.to_dict()["sites"]])
+        _echo_csv([{"region_name": d.label, "radius_m": r.radius_m, "method": r.method} | s | _source_fields(r)
+                   | circle for (d, _), r in zip(parts, results) for s in r.to_dict()["sites"]])
     elif fmt == "geojson":
-        click.echo(pd.concat([r.sites_frame().assign(region_name=d.label) for (d, _), r in zip(parts, results)],
+        click.echo(pd.concat([r.sites_frame().assign(region_name=d.label, **circle)
+                              for (d, _), r in zip(parts, results)],
                              ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
     else:
         for (district, _), result in zip(parts, results):
-            _siting_out(result, fmt, district.label)
+            _siting_out(result, fmt, district.label, circle)
             click.echo("")
 
 
-def _siting_out(result: Any, fmt: str, name: str) -> None:
+def _source_fields(result: Any) -> dict[str, Any]:
+    return {"demand_source": result.demand_source, "ties_broken_by": result.ties_broken_by}
+
+
+def _siting_out(result: Any, fmt: str, name: str, circle: dict[str, Any] | None = None) -> None:
+    circle = circle or {}
     if fmt == "json":
-        _echo_json(result.to_dict())
+        _echo_json(result.to_dict() | circle)
     elif fmt == "csv":
-        _echo_csv([s | {"radius_m": result.radius_m, "method": result.method} for s in result.to_dict()["sites"]])
+        _echo_csv([s | {"radius_m": result.radius_m, "method": result.method} | _source_fields(result) | circle
+                   for s in result.to_dict()["sites"]])
     elif fmt == "geojson":
-        click.echo(result.sites_frame().to_json(drop_id=True, ensure_ascii=False))
+        click.echo(result.sites_frame().assign(**circle).to_json(drop_id=True, ensure_ascii=False))
     else:
         problem = "fewest sites covering all demand" if result.problem == "set-cover" else f"best {result.k} sites"
-        quality = ("optimal" if result.optimal else
-                   f"within {result.gap_pct:.1f}% of the bound {result.upper_bound:,.1f}")
+        if result.ties_broken_by:
+            quality = f"ordered by {result.ties_broken_by}, not optimal"
+        else:
+            quality = ("optimal" if result.optimal else
+                       f"within {result.gap_pct:.1f}% of the bound {result.upper_bound:,.1f}")
         click.echo(f"{name}: {problem} at {result.radius_m:g} m ({result.distance_model}), {result.method}, "
                    f"{quality}; {result.n_demand:,} demand points x {result.n_candidates:,} candidates, "
                    f"{result.n_pairs:,} pairs, {result.solve_time_s:.2f} s")
-        click.echo(f"demand {result.total_demand:,.0f}: already covered {result.already_covered:,.0f}, "
+        if circle:
+            click.echo(f"service circle: {circle['service_circle']}")
+        unit = " m²" if result.demand_source == "area (no demand data)" else ""
+        click.echo(f"demand: {result.demand_source}"
+                   + (" - NO DEMAND DATA USED: gains are area in m², not people or workers" if unit else ""))
+        click.echo(f"demand {result.total_demand:,.0f}{unit}: already covered {result.already_covered:,.0f}, "
                    f"uncovered {result.uncovered_before:,.0f}, of which no candidate reaches "
                    f"{result.unreachable:,.0f}")
-        click.echo(f"{'#':>3} {'site':<14} {'lon':>11} {'lat':>10} {'gain':>12} {'cumulative':>12} {'of gap':>7}  name")
+        deep = result.ties_broken_by is not None
+        click.echo(f"{'#':>3} {'site':<14} {'lon':>11} {'lat':>10} {'gain':>12} {'cumulative':>12} {'of gap':>7}"
+                   + (f" {'clear m':>8}" if deep else "") + "  name")
         for s in result.sites:
+            clearance = (f" {s.clearance_m:>8,.0f}" if s.clearance_m is not None and s.clearance_m < float("inf")
+                         else f" {'-':>8}") if deep else ""
             click.echo(f"{s.rank:>3} {s.candidate_id:<14} {s.lon:>11.5f} {s.lat:>10.5f} {s.gain:>12,.0f} "
-                       f"{s.cumulative:>12,.0f} {s.cumulative_pct:>6.1f}%  {s.name}")
+                       f"{s.cumulative:>12,.0f} {s.cumulative_pct:>6.1f}%{clearance}  {s.name}")
         if result.greedy_covered is not None:
             click.echo(f"the lazy greedy alone would cover {result.greedy_covered:,.0f} "
                        f"({result.greedy_gap_pct:.2f}% less)")
@@ -1157,13 +1320,16 @@ def build_reports(ctx: click.Context, files: tuple[Path, ...], database_url: str
               help="Demand points or polygons with a weight column.")
 @click.option("--weight-col", help="Weight column of --demand.")
 @click.option("--demand-crs", metavar="DATUM", help="Datum of a CSV --demand file.")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Day whose opening hours the time-of-day coverage uses (its weekday is named in the report). "
+                   "Default: the --as-of day, else today.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDF (HTML and tables only).")
 @click.pass_context
 @_domain_errors
 def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: tuple[Path, ...], output: Path,
            lang: str, radius_values: tuple[tuple[float, ...], ...], headline_radius_m: float, k_sites: int,
            rubric_file: Path | None, demand_path: Path | None, weight_col: str | None, demand_crs: str | None,
-           no_pdf: bool) -> None:
+           no_pdf: bool, on: dt.datetime | None) -> None:
     """Write a coverage report (HTML, PDF, CSV, GeoJSON) for districts, a city or a province, side by side."""
     from stationmap import report as report_mod  # matplotlib loads only for this command
 
@@ -1192,7 +1358,7 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
             built.append(report_mod.build_district_report(
                 district_mod.stations_of(frame, district, codes), district, rubric=rules, radii_m=radii,
                 radius_m=headline_radius_m, demand=demand, weight_col=weight_col or "weight", k_sites=k_sites,
-                as_of=as_of, progress=lambda _step: bar.update(1)))
+                on=on.date() if on is not None else None, as_of=as_of, progress=lambda _step: bar.update(1)))
     files = report_mod.write_report(built, output, lang=lang, pdf=not no_pdf)
     for name, path in files.items():
         click.echo(f"wrote {path}" if name != "report.html" else f"wrote {path}  <- open this")

@@ -440,12 +440,29 @@ def utm_crs(lon: float, lat: float) -> CRS:
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         msg = f"No UTM zone for the point ({lon!r}, {lat!r}): it is not a WGS-84 lon/lat."
         raise BadRequestError(msg)
+    zone = _plain_utm_epsg(lon, lat)
+    if zone is not None:  # inside one 6-degree band: the same answer as PROJ's, cached per zone, not per point
+        return _epsg_crs(zone)
     found = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(
         west_lon_degree=lon, south_lat_degree=lat, east_lon_degree=lon, north_lat_degree=lat))
     if not found:
         msg = f"PROJ knows no UTM zone for the point ({lon}, {lat})."
         raise BadRequestError(msg)
     return CRS.from_epsg(found[0].code)
+
+
+def _plain_utm_epsg(lon: float, lat: float) -> int | None:
+    """The EPSG code of the UTM zone strictly inside whose band and hemisphere a point lies, else None (ask PROJ)."""
+    band = (lon + 180.0) / 6.0
+    # On a zone edge, the equator or near the poles several zones (or none) match: PROJ's own order decides there.
+    if abs(band - round(band)) < 1e-9 or lat == 0.0 or not -80.0 < lat < 84.0:
+        return None
+    return (32600 if lat > 0 else 32700) + min(int(band), 59) + 1
+
+
+@functools.lru_cache(maxsize=128)
+def _epsg_crs(code: int) -> CRS:
+    return CRS.from_epsg(code)
 
 
 def to_metric(frame: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: CRS | None = None) -> gpd.GeoDataFrame:

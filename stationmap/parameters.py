@@ -28,8 +28,11 @@ __all__ = [
     "ADD_DATUM",
     "AMENITY",
     "AT",
+    "BAND_EDGES_M",
     "BBOX",
     "BEFORE_EDIT",
+    "BY",
+    "CELL_M",
     "DATUM",
     "DATUMS",
     "DISTRICT",
@@ -48,6 +51,7 @@ __all__ = [
     "MAP_DATUM",
     "MAX_DISTANCE_M",
     "MAX_REQUEST_BYTES",
+    "MINUTES",
     "MIN_AREA_M2",
     "MIN_STARS",
     "MODE",
@@ -70,6 +74,7 @@ __all__ = [
     "TIME_LIMIT_S",
     "TOILET",
     "TOP",
+    "WEB_BY",
     "WEB_SITES_K",
     "ZOOM",
     "ParamSpec",
@@ -396,6 +401,14 @@ RADIUS_M = ParamSpec(
            "datum (GCJ-02 read as WGS-84) moves a station, so it measures noise; beyond 10 km it no longer "
            "describes a walking or riding circle. The web planner costs no more at 10 km than at 5 km (larger "
            "radii mean coarser siting grids), so it needs no narrower range.")
+MINUTES = ParamSpec(
+    "minutes", "integer", "Service circle in minutes of travel instead of metres: the radius is minutes x the "
+    "mode's speed (walk 75 m/min, ebike 250 m/min; stationmap.needs.MODES), straight-line, or along the streets "
+    "with an OSM extract. Not together with radius_m.", description_zh="服务圈（分钟）", unit="min", minimum=2,
+    maximum=60, example=15,
+    reason="The national target is stated in minutes (a 15-minute service circle). From 2 minutes, since 1 minute "
+           "on foot (75 m) is under RADIUS_M's 100 m floor; up to an hour. The radius it gives must still be "
+           "within RADIUS_M (60 minutes by e-bike, 15 km, is refused).")
 HEADLINE_RADIUS_M = RADIUS_M.replace(
     name="headline_radius_m", description="Radius in metres for the report's gaps, time of day and siting.",
     description_zh="报告主服务半径（米）", default_setting=None)
@@ -427,6 +440,24 @@ GRID_M = ParamSpec(
     "grid_m", "number", "Spacing in metres of the candidate sites generated inside the gaps.", unit="m",
     minimum=10.0, maximum=10_000.0, default_text="the radius / 2", example=500.0,
     reason="10 m is finer than any address; no spacing beyond the largest radius places a site usefully.")
+CELL_M = ParamSpec(
+    "cell_m", "number", "Side in metres of the square grid cells the gaps are split into (gaps by place).",
+    description_zh="网格边长（米）", unit="m", minimum=100.0, maximum=10_000.0, default=1000.0, example=1000.0,
+    reason="1 km cells are the issue's planning unit; 100 m is a street block, finer than a station's reach; "
+           "beyond 10 km a cell is larger than a township.")
+BAND_EDGES_M = ParamSpec(
+    "band_edges_m", "number", "Edges in metres of the distance bands from the nearest station (gaps by place); "
+    "the first band starts at the radius.", description_zh="距离分段（米）", unit="m", minimum=100.0,
+    maximum=100_000.0, default_text="2000,5000", example=2000.0,
+    reason="The issue's bands are radius-2 km, 2-5 km and beyond 5 km; 100 km is larger than any county.")
+BY = ParamSpec(
+    "by", "string", "Split the gaps by place: grid cells, distance bands from the nearest station, or "
+    "sub-district units (街道/乡镇) of a boundary file.", description_zh="按地点拆分空白",
+    choices=("grid", "bands", "units"), example="grid")
+WEB_BY = BY.replace(
+    description="Split the gaps by place: grid cells or distance bands from the nearest station.",
+    choices=("grid", "bands"),
+    reason="Units need a boundary file of streets/townships, which a GET request does not carry (CLI: --units).")
 TIME_LIMIT_S = ParamSpec(
     "time_limit_s", "number", "Time limit of the exact (ILP) solver in seconds; the best solution and its bound "
     "are reported when it is hit.", unit="s", minimum=1.0, maximum=3600.0, default=30.0, example=30.0)
@@ -526,7 +557,7 @@ MAX_REQUEST_BYTES = ParamSpec("max_request_bytes", "integer", "Largest request b
 
 #: Every spec, for tests and documentation.
 SPECS: tuple[ParamSpec, ...] = (
-    RADIUS_M, HEADLINE_RADIUS_M, SITES_K, WEB_SITES_K, REPORT_SITES, MIN_AREA_M2, GRID_M, TIME_LIMIT_S,
+    RADIUS_M, MINUTES, HEADLINE_RADIUS_M, SITES_K, WEB_SITES_K, REPORT_SITES, MIN_AREA_M2, GRID_M, CELL_M, BAND_EDGES_M, BY, WEB_BY, TIME_LIMIT_S,
     STREET_BUFFER_M, TOP, DUPLICATE_M, AT, LON, LAT, BBOX, ZOOM, NEAREST_K, LIMIT, OFFSET, MAX_DISTANCE_M,
     MIN_STARS, QUERY, DISTRICT_CODE, DISTRICT, AMENITY, TOILET, NEED, MODE, OPEN_AT, OPEN_NOW, STATION_AT, LANG, DATUM,
     ADD_DATUM, MAP_DATUM, PLANNER_MAP_DATUM, ADD, REMOVE, EXPORT_DISTRICT, EXPORT_DATUM, PORT, MAX_REQUEST_BYTES,

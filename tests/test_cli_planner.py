@@ -295,3 +295,78 @@ def test_radius_limits_are_accepted(runner):
         for command in ("coverage", "gaps", "site"):
             refused = run(runner, command, "--district", "450305", "--radius-m", bad)
             assert refused.exit_code == 2 and f"'{bad}'" in refused.output, refused.output
+
+
+def test_gaps_by_grid_top_cell_is_uncovered_and_far(runner):
+    data = json.loads(run(runner, "gaps", "--district", "610111", "--by", "grid", "--format", "json").stdout)
+    top = data["units"][0]
+    assert data["by"] == "grid" and data["cell_m"] == 1000 and top["rank"] == 1
+    assert top["uncovered_share"] == pytest.approx(1.0, abs=1e-4)  # not covered at all
+    assert data["unit_gap_area_m2"] == pytest.approx(data["gap_area_m2"], rel=1e-3)
+    frame = load_stations(DATA / "stations" / "610111.geojson")
+    dist = geo.geodesic_distance_m(top["rep_lon"], top["rep_lat"], frame.geometry.x.to_numpy(),
+                                   frame.geometry.y.to_numpy())
+    assert min(dist) > 1000 and min(dist) == pytest.approx(top["nearest_station_m"], abs=0.5)
+    text = run(runner, "gaps", "--district", "610111", "--by", "bands")
+    assert text.exit_code == 0, text.output
+    assert "1–2 km" in text.output and "> 5 km" in text.output and "驿站" in text.output
+    bad = run(runner, "gaps", "--district", "610111", "--by", "units")
+    assert bad.exit_code == 2 and "--units" in bad.output
+
+
+# --- service circles in minutes, and siting without demand (issue 13) -------------------------------------------
+
+def test_minutes_give_the_same_figures_as_the_radius(runner):
+    timed = run(runner, "coverage", "--district", "610111", "--minutes", "15", "--mode", "walk", "--format", "json")
+    plain = run(runner, "coverage", "--district", "610111", "--radius-m", "1125", "--format", "json")
+    assert timed.exit_code == 0 and plain.exit_code == 0, timed.output + plain.output
+    (t,), (p,) = json.loads(timed.stdout), json.loads(plain.stdout)
+    assert t.pop("minutes") == 15 and t.pop("mode") == "walk" and t.pop("speed_m_per_min") == 75
+    assert t.pop("service_circle") == "15 min on foot (1,125 m straight-line at 75 m/min)"  # 15 x 75 = 1,125
+    assert t == p and p["radius_m"] == 1125
+    text = run(runner, "coverage", "--district", "610111", "--minutes", "15", "--mode", "walk")
+    assert "15 min on foot (1,125 m straight-line at 75 m/min)" in text.output and "1125m" in text.output
+    ebike = run(runner, "coverage", "--district", "610111", "--minutes", "15", "--mode", "ebike", "--format", "json")
+    assert json.loads(ebike.stdout)[0]["radius_m"] == 3750  # 15 x 250 m/min
+
+
+@pytest.mark.parametrize("args, words", [
+    (["coverage", "--district", "610111", "--minutes", "15", "--radius-m", "1125"], ["--minutes", "--radius-m"]),
+    (["site", "--district", "610111", "--minutes", "15", "--radius-m", "1125"], ["--minutes", "--radius-m"]),
+    (["coverage", "--district", "610111", "--mode", "ebike"], ["--mode", "--minutes"]),
+    (["coverage", "--district", "610111", "--minutes", "60", "--mode", "ebike"], ["15,000 m", "10000"]),
+    (["coverage", "--district", "610111", "--minutes", "61"], ["--minutes", "61"]),
+])
+def test_minutes_usage_errors(runner, args, words):
+    result = run(runner, *args)
+    assert result.exit_code == 2, result.output
+    for word in words:
+        assert word in result.output
+
+
+def test_site_without_demand_says_so_in_every_format(runner):
+    text = run(runner, "site", "--district", "610111", "-k", "5")
+    assert text.exit_code == 0, text.output
+    assert "demand: area (no demand data)" in text.output and "NO DEMAND DATA USED" in text.output
+    assert "deepest first" in text.output and ", optimal;" not in text.output
+    data = json.loads(run(runner, "site", "--district", "610111", "-k", "5", "--format", "json").stdout)
+    assert data["demand_source"] == "area (no demand data)" and data["optimal"] is False
+    clearance = [s["clearance_m"] for s in data["sites"]]
+    assert clearance == sorted(clearance, reverse=True) and clearance[-1] > 2 * data["radius_m"]
+    rows = list(csv.DictReader(io.StringIO(run(runner, "site", "--district", "610111", "-k", "5", "--format",
+                                               "csv").stdout)))
+    assert len(rows) == 5 and {r["demand_source"] for r in rows} == {"area (no demand data)"}
+    features = json.loads(run(runner, "site", "--district", "610111", "-k", "5", "--format", "geojson").stdout)
+    assert {f["properties"]["demand_source"] for f in features["features"]} == {"area (no demand data)"}
+    timed = run(runner, "site", "--district", "610111", "-k", "2", "--minutes", "15", "--format", "json")
+    assert json.loads(timed.stdout)["radius_m"] == 1125
+
+
+def test_site_with_a_demand_file_names_it(runner, tmp_path):
+    path = tmp_path / "hubs.csv"
+    path.write_text("lon,lat,weight\n109.10,34.30,40\n109.11,34.30,10\n109.20,34.35,25\n", encoding="utf-8")
+    result = run(runner, "site", "--district", "610111", "-k", "2", "--demand", str(path), "--demand-crs", "wgs84",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["demand_source"] == "demand file hubs.csv" and data["ties_broken_by"] is None

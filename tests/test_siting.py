@@ -13,6 +13,8 @@ import shapely
 
 from stationmap import geo
 from stationmap.analysis.siting import (
+    AREA_DEMAND_SOURCE,
+    FARTHEST_FIRST,
     area_demand,
     candidates_in_gaps,
     cover_all,
@@ -21,6 +23,7 @@ from stationmap.analysis.siting import (
     plan_sites,
     propose_sites,
     solve_max_cover,
+    spread_sites,
 )
 from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.districts import load_district
@@ -175,10 +178,11 @@ def test_siting_errors():
 
 def test_auto_skips_the_ilp_when_the_greedy_bound_proves_optimality():
     # Area demand on a grid far from any station: k disjoint discs are optimal and the greedy's bound shows it,
-    # so "auto" answers without the ILP (which would spend its time limit on symmetric ties).
+    # so "auto" answers without the ILP (which would spend its time limit on symmetric ties). The grid is given
+    # as a demand layer here: with no demand at all, plan_sites chooses deepest first instead (tests below).
     region = shapely.box(109.0, 34.0, 109.3, 34.3)
     far = gpd.GeoDataFrame({"id": ["S"]}, geometry=gpd.points_from_xy([110.5], [35.5]), crs=4326)
-    result = plan_sites(far, region, k=3, radius_m=1000)
+    result = plan_sites(far, region, k=3, radius_m=1000, demand=area_demand(region, spacing_m=250))
     assert result.method == "greedy" and result.optimal and result.gap_pct == pytest.approx(0.0, abs=1e-9)
     # By hand: no k sites can cover more than k times the best single site, and these three reach that.
     best_single = result.sites[0].gain
@@ -196,3 +200,87 @@ def test_cover_matrix_is_exact_geodesic_reach_at_the_radius():
     matrix = cover_matrix(np.asarray(d_lon), np.asarray(d_lat), c_lon, c_lat, radius_m=1000.0).toarray()
     np.testing.assert_array_equal(matrix.astype(bool), dist <= 1000.0)
     assert matrix[:, 0].tolist() == [1, int(dist[1, 0] <= 1000.0), 0, 0]
+
+
+def _utm_points(xy_m):
+    """WGS-84 points from UTM zone 49N (EPSG:32649) metres, so distances can be worked out by hand."""
+    return gpd.GeoSeries(gpd.points_from_xy(*zip(*xy_m, strict=True)), crs=32649).to_crs(4326)
+
+
+def test_without_demand_sites_are_chosen_deepest_first_by_hand():
+    # A 10 km square (UTM metres from 500,000 / 3,790,000), one station 500 m in from the west edge at mid-height,
+    # candidates along the middle line at x = 2, 4, 5, 6, 8 km. Clearance = distance to the nearest station, site
+    # chosen or edge: 2 km -> min(1,500, 2,000) = 1,500; 4 -> 3,500; 5 -> min(4,500, 5,000) = 4,500; 6 -> 4,000;
+    # 8 -> 2,000. Site 1 is x = 5 (4,500). Then x = 8 keeps 2,000 (3 km from site 1), x = 2 1,500, x = 4 and 6
+    # drop to 1,000: site 2 is x = 8 (2,000), site 3 is x = 2 (1,500).
+    x0, y0 = 500_000.0, 3_790_000.0
+    region = gpd.GeoSeries([shapely.box(x0, y0, x0 + 10_000, y0 + 10_000)], crs=32649).to_crs(4326).iloc[0]
+    station = gpd.GeoDataFrame({"id": ["S"]}, geometry=_utm_points([(x0 + 500, y0 + 5_000)]).values, crs=4326)
+    xs = [2_000, 4_000, 5_000, 6_000, 8_000]
+    candidates = gpd.GeoDataFrame({"id": [f"x{x // 1000}" for x in xs]},
+                                  geometry=_utm_points([(x0 + x, y0 + 5_000) for x in xs]).values, crs=4326)
+    result = plan_sites(station, region, k=3, radius_m=1000, candidates=candidates)
+    assert [s.candidate_id for s in result.sites] == ["x5", "x8", "x2"]
+    assert [s.clearance_m for s in result.sites] == pytest.approx([4_500, 2_000, 1_500], rel=2e-3)
+    assert result.method == "deepest-first" and not result.optimal
+    assert result.demand_source == AREA_DEMAND_SOURCE == "area (no demand data)"
+    assert result.ties_broken_by == FARTHEST_FIRST
+    assert any("No demand data" in note for note in result.notes)
+    # Sites 1 and 2 are more than 2 km from the station, each other and 1 km from the edge: each gains a whole
+    # disc (pi km², counted on the 250 m area grid, so within a few percent). Site 3 is 1.5 km from the station,
+    # whose circle already covers part of its own: it gains less.
+    gains = [s.gain for s in result.sites]
+    assert gains[0] == gains[1] == pytest.approx(math.pi * 1000**2, rel=0.05) and gains[2] < gains[0]
+    assert result.to_dict()["demand_source"] == AREA_DEMAND_SOURCE
+    frame = result.sites_frame()
+    assert set(frame["demand_source"]) == {AREA_DEMAND_SOURCE} and set(frame["ties_broken_by"]) == {FARTHEST_FIRST}
+
+
+def test_baqiao_without_demand_is_spread_deep_in_the_gap_not_a_row_of_ties():
+    """The issue's case: 灞桥 without demand, 5 sites. Before: five gains of exactly 3,250,000 m² in a row along
+    the district's edge, labelled optimal. Now: deepest first, each clearance checked by brute force."""
+    district = load_district("610111", data_dir=DATA)
+    stations = load_stations(DATA / "stations" / "610111.geojson")
+    radius = 1000.0
+    result = plan_sites(stations, district.geometry, k=5, radius_m=radius)
+    assert result.demand_source == "area (no demand data)" and result.ties_broken_by == FARTHEST_FIRST
+    assert not result.optimal and len(result.sites) == 5
+    lon = np.array([s.lon for s in result.sites])
+    lat = np.array([s.lat for s in result.sites])
+    clearance = np.array([s.clearance_m for s in result.sites])
+    # Non-increasing, as the rule guarantees.
+    assert all(a >= b for a, b in itertools.pairwise(clearance))
+    # Brute force: distance to the nearest station in service, earlier site and the district edge.
+    in_service = stations[stations["status"] != "closed"] if "status" in stations.columns else stations
+    s_lon, s_lat = in_service.geometry.x.to_numpy(), in_service.geometry.y.to_numpy()
+    to_station = geo.geodesic_distance_m(lon[:, None], lat[:, None], s_lon[None, :], s_lat[None, :]).min(axis=1)
+    to_edge = geo.distance_outside_m(district.geometry.boundary, lon, lat)
+    pair = geo.geodesic_distance_m(lon[:, None], lat[:, None], lon[None, :], lat[None, :])
+    for i in range(5):
+        expected = min(to_station[i], to_edge[i], *(pair[i, :i] if i else [math.inf]))
+        assert clearance[i] == pytest.approx(expected, abs=0.05)  # sites are rounded to 1e-7° (about 1 cm)
+    # Spread: every pair farther apart than 2 x radius (so no two circles overlap), and every circle whole inside
+    # the district, more than a radius from its edge (not a row along the edge).
+    assert pair[np.triu_indices(5, 1)].min() >= clearance[-1] > 2 * radius
+    assert to_edge.min() > radius
+    assert [s.gain for s in result.sites] == pytest.approx([result.sites[0].gain] * 5)
+
+
+def test_with_demand_the_ilp_optimum_and_the_named_source():
+    demand, candidates = instance(3)
+    region = shapely.box(108.9, 34.2, 109.1, 34.4)
+    best = brute_force(demand, candidates, 2, 1000)
+    none = gpd.GeoDataFrame({"id": []}, geometry=gpd.points_from_xy([], []), crs=4326)
+    result = plan_sites(none, region, k=2, radius_m=1000, demand=demand, candidates=candidates, method="ilp",
+                        demand_source="demand file hubs.csv")
+    assert result.covered_by_new == pytest.approx(best) and result.optimal and result.method == "ilp"
+    assert result.demand_source == "demand file hubs.csv" and result.ties_broken_by is None
+    assert all(s.clearance_m is None for s in result.sites)
+    unnamed = plan_sites(none, region, k=2, radius_m=1000, demand=demand, candidates=candidates, method="ilp")
+    assert unnamed.demand_source == "demand layer"
+
+
+def test_spread_sites_refuses_a_bad_k():
+    demand, candidates = instance(0)
+    with pytest.raises(BadRequestError, match="k must"):
+        spread_sites(demand, candidates, k=0)

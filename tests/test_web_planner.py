@@ -110,7 +110,9 @@ def test_sites_equal_plan_sites(client, state):
     direct = plan_sites(_stations(state, SMALL), state.districts[SMALL].geometry, k=3, radius_m=3000,
                         method="auto", max_ilp_pairs=LIMITS.ilp_max_pairs, time_limit_s=LIMITS.ilp_time_limit_s,
                         demand_spacing_m=s["demand_spacing_m"], candidate_spacing_m=s["candidate_spacing_m"])
-    assert s["method"] == direct.method == "ilp" and s["optimal"] is True and s["gap_pct"] == 0
+    # No demand data on the web: deepest first, never labelled optimal (issue 13).
+    assert s["method"] == direct.method == "deepest-first" and s["optimal"] is False
+    assert s["demand_source"] == direct.demand_source == "area (no demand data)"
     assert s["covered_by_new"] == pytest.approx(direct.covered_by_new)
     ranks = [f["properties"]["rank"] for f in body["features"]]
     assert ranks == [1, 2, 3]
@@ -118,8 +120,8 @@ def test_sites_equal_plan_sites(client, state):
         p = feature["properties"]
         assert feature["geometry"]["coordinates"] == pytest.approx([site.lon, site.lat], abs=1e-7)
         assert (p["gain"], p["cumulative_pct"]) == pytest.approx((site.gain, site.cumulative_pct))
-    gains = [f["properties"]["gain"] for f in body["features"]]
-    assert gains == sorted(gains, reverse=True)
+    clearance = [f["properties"]["clearance_m"] for f in body["features"]]
+    assert clearance == sorted(clearance, reverse=True)
     assert body["features"][-1]["properties"]["cumulative"] == pytest.approx(s["covered_by_new"])
 
 
@@ -127,7 +129,7 @@ def test_sites_large_instance_uses_the_greedy_and_reports_its_bound(client):
     body = ok_json(client.get(f"/api/sites?district={SMALL}&radius_m=100&k=2"), GEOJSON)
     s = body["summary"]
     assert s["n_pairs"] > LIMITS.ilp_max_pairs
-    assert s["method"] == "greedy" and s["gap_pct"] >= 0 and s["upper_bound"] >= s["covered_by_new"]
+    assert s["method"] == "deepest-first" and s["gap_pct"] >= 0 and s["upper_bound"] >= s["covered_by_new"]
     assert len(body["features"]) == 2
 
 
@@ -430,3 +432,44 @@ def test_what_if_taps_in_gcj02_are_converted(amap_client):
     assert tapped.get_json()["delta"] == pytest.approx(direct.get_json()["delta"], rel=1e-6)
     bad = amap_client.get("/api/gaps?district=450305&map_datum=mercator")
     assert bad.status_code == 400 and "map_datum" in bad.get_json()["error"]
+
+
+def test_gaps_by_grid_and_bands(client):
+    body = ok_json(client.get(f"/api/gaps?district={XIAN}&by=grid&cell_m=2000"), GEOJSON)
+    assert body["query"]["by"] == "grid" and body["query"]["cell_m"] == 2000.0
+    assert body["summary"]["cell_m"] == 2000.0 and body["summary"]["n_units"] == len(body["features"])
+    total = sum(f["properties"]["uncovered_m2"] for f in body["features"])
+    assert total == pytest.approx(body["summary"]["gap_area_m2"], rel=1e-3)
+    bands = ok_json(client.get(f"/api/gaps?district={XIAN}&by=bands"), GEOJSON)
+    assert [f["properties"]["unit"] for f in bands["features"]] == ["1–2 km", "2–5 km", "> 5 km"]
+    assert_error(client.get(f"/api/gaps?district={XIAN}&by=units"), 400)
+
+
+# --- service circles in minutes, siting without demand (issue 13) -----------------------------------------------
+
+def test_coverage_in_minutes_equals_the_radius_and_the_cli(client, runner):
+    from stationmap.cli import main
+
+    timed = ok_json(client.get(f"/api/coverage?district={XIAN}&minutes=15&mode=walk"))
+    plain = ok_json(client.get(f"/api/coverage?district={XIAN}&radius_m=1125"))
+    assert timed["query"]["radius_m"] == 1125 and timed["coverage"] == plain["coverage"]
+    assert timed["query"]["service_circle"] == "15 min on foot (1,125 m straight-line at 75 m/min)"
+    ebike = ok_json(client.get(f"/api/coverage?district={XIAN}&minutes=15&mode=ebike"))
+    assert ebike["coverage"]["radius_m"] == 3750  # 15 x 250 m/min
+    cli = runner.invoke(main, ["--data-dir", str(BUNDLED_DATA_DIR), "coverage", "--district", XIAN, "--minutes",
+                               "15", "--mode", "walk", "--format", "json"])
+    assert cli.exit_code == 0, cli.output
+    (row,) = json.loads(cli.stdout)
+    for key in ("covered_area_m2", "covered_twice_area_m2", "pct_area_covered", "region_area_m2"):
+        assert row[key] == pytest.approx(timed["coverage"][key], rel=1e-9)
+    both = client.get(f"/api/coverage?district={XIAN}&minutes=15&radius_m=1125")
+    assert both.status_code == 400 and "'minutes'" in both.get_json()["error"] and "'radius_m'" in both.get_json()["error"]
+
+
+def test_sites_say_no_demand_data_was_used(client):
+    body = ok_json(client.get(f"/api/sites?district={XIAN}&k=3"), GEOJSON)
+    summary = body["summary"]
+    assert summary["demand_source"] == "area (no demand data)" and summary["ties_broken_by"]
+    assert summary["optimal"] is False and summary["method"] == "deepest-first"
+    clearance = [f["properties"]["clearance_m"] for f in body["features"]]
+    assert clearance == sorted(clearance, reverse=True)

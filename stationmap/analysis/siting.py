@@ -14,6 +14,18 @@ Beyond ``max_ilp_pairs`` pairs (or when the ILP finds nothing within its time li
 greedy is within ``1 - 1/e`` of the optimum for MCLP (Nemhauser, Wolsey and Fisher 1978); the report gives the
 tighter of that bound and the data-dependent bound ``f(S) + sum of the k largest remaining gains``, and the gap
 to it. Every chosen site carries its marginal gain in choice order, so planners can take the first 3 of 5.
+
+Without demand data (`plan_sites` with ``demand=None``) the only "demand" is the district's area, and in a large
+gap every full circle gains the same square metres: the MCLP has thousands of tied optima and any one of them,
+labelled "optimal", is an arbitrary choice. So the best `k` sites are then chosen **deepest first**
+(`spread_sites`): each next site is the candidate whose clearance (geodesic on WGS-84: the distance to the
+nearest existing station or site already chosen, or to the district's edge if that is nearer) is largest, ties
+to the first candidate. That is the centre of the largest empty circle among the candidates: the spot farthest
+from any station that is not just a corner of the district. Each site's ``clearance_m`` is therefore never
+larger than the one before it, and any two chosen sites are at least the last site's ``clearance_m`` apart. The
+area each site newly reaches is still reported, with the MCLP's upper bound on the area any `k` candidates
+reach, but the result never claims to be optimal, and says which demand was used (``demand_source``) and how
+the sites were ordered (``ties_broken_by``).
 """
 
 from __future__ import annotations
@@ -40,6 +52,8 @@ from stationmap.extras import import_extra
 from stationmap.parameters import SITES_K
 
 __all__ = [
+    "AREA_DEMAND_SOURCE",
+    "FARTHEST_FIRST",
     "MAX_CANDIDATES",
     "MAX_K",
     "SiteChoice",
@@ -53,6 +67,7 @@ __all__ = [
     "propose_sites",
     "solve_max_cover",
     "solve_set_cover",
+    "spread_sites",
 ]
 
 if SITES_K.maximum is None:  # cannot happen: SITES_K declares its maximum
@@ -65,6 +80,10 @@ MAX_CANDIDATES = 50_000
 #: Above this many (demand, candidate) pairs the ILP is not attempted in ``method="auto"``.
 DEFAULT_MAX_ILP_PAIRS = 3_000_000
 _ONE_MINUS_INV_E = 1.0 - 1.0 / math.e
+#: `SitingResult.demand_source` when no demand data was given and demand is the district's area.
+AREA_DEMAND_SOURCE = "area (no demand data)"
+#: `SitingResult.ties_broken_by` of `spread_sites`: the rule that orders the sites instead of the tied area gains.
+FARTHEST_FIRST = "distance from existing coverage and the district edge (deepest first)"
 
 Method = Literal["auto", "ilp", "greedy"]
 Progress = Callable[[str], None]
@@ -89,6 +108,9 @@ class SiteChoice:
         Demand newly covered by sites 1..rank.
     cumulative_pct
         `cumulative` as a percentage of the demand uncovered before any new site.
+    clearance_m
+        With deepest-first siting (`spread_sites`): geodesic distance in metres from this site to the nearest
+        existing station, earlier-ranked site or district edge (None for demand-driven siting).
     """
 
     rank: int
@@ -99,6 +121,7 @@ class SiteChoice:
     gain: float
     cumulative: float
     cumulative_pct: float
+    clearance_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +163,12 @@ class SitingResult:
     greedy_covered, greedy_gap_pct
         When the ILP answered a max-cover problem: what the lazy greedy alone covers, and how far below the ILP's
         answer that is, in percent (the greedy's measured gap to the exact solution).
+    demand_source
+        Which demand the gains count: `AREA_DEMAND_SOURCE` when none was given, else what the caller named
+        (e.g. ``"demand file hubs.csv"``); ``"demand layer"`` when unnamed.
+    ties_broken_by
+        None when the sites maximise demand; `FARTHEST_FIRST` when, without demand data, the sites were chosen
+        deepest first instead of among tied area gains (then ``optimal`` is False).
     """
 
     problem: str
@@ -165,6 +194,8 @@ class SitingResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
     greedy_covered: float | None = None
     greedy_gap_pct: float | None = None
+    demand_source: str = "demand layer"
+    ties_broken_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict (no NaN)."""
@@ -178,14 +209,17 @@ class SitingResult:
         return out
 
     def sites_frame(self) -> gpd.GeoDataFrame:
-        """Return the chosen sites as EPSG:4326 points with their rank and gains."""
+        """Return the chosen sites as EPSG:4326 points with their rank, gains, clearance and demand source."""
         rows = [asdict(s) for s in self.sites]
-        columns = ["rank", "candidate_id", "name", "lon", "lat", "gain", "cumulative", "cumulative_pct"]
+        columns = ["rank", "candidate_id", "name", "lon", "lat", "gain", "cumulative", "cumulative_pct",
+                   "clearance_m"]
         frame = gpd.GeoDataFrame(rows, columns=columns,
                                  geometry=gpd.points_from_xy([r["lon"] for r in rows], [r["lat"] for r in rows]),
                                  crs=geo.WGS84)
         frame["radius_m"] = self.radius_m
         frame["method"] = self.method
+        frame["demand_source"] = self.demand_source
+        frame["ties_broken_by"] = self.ties_broken_by
         return frame
 
 
@@ -520,13 +554,15 @@ def _build(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, stations: gpd
     return _Problem(matrix, weights, total, already, unreachable, c_lon, c_lat, ids, names)
 
 
-def _choices(problem: _Problem, chosen: np.ndarray, gains: np.ndarray) -> tuple[SiteChoice, ...]:
+def _choices(problem: _Problem, chosen: np.ndarray, gains: np.ndarray,
+             clearance_m: np.ndarray | None = None) -> tuple[SiteChoice, ...]:
     uncovered = problem.total - problem.already
     cumulative = np.cumsum(gains)
     return tuple(SiteChoice(rank=i + 1, candidate_id=str(problem.cand_ids[j]), name=str(problem.cand_names[j]),
                             lon=round(float(problem.cand_lon[j]), 7), lat=round(float(problem.cand_lat[j]), 7),
                             gain=float(gains[i]), cumulative=float(cumulative[i]),
-                            cumulative_pct=100.0 * float(cumulative[i]) / uncovered if uncovered > 0 else 0.0)
+                            cumulative_pct=100.0 * float(cumulative[i]) / uncovered if uncovered > 0 else 0.0,
+                            clearance_m=None if clearance_m is None else float(clearance_m[i]))
                  for i, j in enumerate(chosen))
 
 
@@ -644,6 +680,110 @@ def propose_sites(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, k: 
         greedy_covered=greedy_covered, greedy_gap_pct=greedy_gap)
 
 
+def spread_sites(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, k: int,
+                 stations: gpd.GeoDataFrame | None = None, region: BaseGeometry | None = None,
+                 radius_m: float = DEFAULT_RADIUS_M, weight_col: str | None = "weight",
+                 demand_source: str = AREA_DEMAND_SOURCE, progress: Progress | None = None) -> SitingResult:
+    """
+    Choose `k` new sites deepest first: each the candidate farthest from every station, earlier site and edge.
+
+    The rule for siting without demand data, where area gains tie (see the module docstring). Site ``i`` is the
+    candidate with the largest clearance: the geodesic distance to the nearest existing station or site
+    ``1..i-1``, or to the edge of `region` if that is nearer (the first candidate in `candidates` order on a tie;
+    candidates that would reach no uncovered demand are skipped). So ``clearance_m`` never grows from one site to
+    the next, and any two sites are at least the last site's ``clearance_m`` apart. The demand each site newly
+    reaches is counted as in `propose_sites`.
+
+    Parameters
+    ----------
+    demand
+        Demand points with `weight_col` (the district's area grid of `area_demand`), any CRS shared with
+        `candidates` and `stations`.
+    candidates
+        Candidate sites (points).
+    k
+        Number of new sites, 1..`MAX_K`.
+    stations
+        Existing stations; demand within `radius_m` of one is already covered.
+    region
+        The district, a WGS-84 geometry: clearance stops at its edge. None: no edge.
+    radius_m
+        Service radius in metres (geodesic straight-line distance), for the gains.
+    weight_col
+        Demand weight column, or None to count every point as 1.
+    demand_source
+        What the demand is, carried to `SitingResult.demand_source`.
+    progress
+        Called with a stage name, as in `propose_sites`.
+
+    Returns
+    -------
+    result
+        A `SitingResult` with ``method="deepest-first"``, ``optimal=False``, ``ties_broken_by=FARTHEST_FIRST``,
+        the sites in choice order with ``clearance_m`` (metres), and ``upper_bound`` the lazy greedy's bound on
+        the demand any `k` candidates reach.
+
+    Raises
+    ------
+    BadRequestError, EmptyInputError, CRSMismatchError
+        As `propose_sites`.
+    """
+    radius_m = kernel.check_radius(radius_m)
+    if not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+        msg = f"k must be a whole number of sites from 1 to {MAX_K}, got {k!r}."
+        raise BadRequestError(msg)
+    started = time.perf_counter()
+    _say(progress, "pairs")
+    problem = _build(demand, candidates, stations, radius_m=radius_m, weight_col=weight_col)
+    _say(progress, "greedy")
+    csc = problem.matrix.tocsc()
+    useful = np.asarray(csc.T @ problem.weights).ravel() > 0
+    clear = np.full(len(problem.cand_lon), math.inf)
+    if stations is not None and len(stations):
+        _, dist = geo.GeodesicIndex(*kernel.lonlat(stations)).nearest_many(problem.cand_lon, problem.cand_lat)
+        clear = np.asarray(dist, dtype=float).reshape(len(problem.cand_lon), -1)[:, 0]
+    if region is not None:
+        edge = geo.distance_outside_m(shapely.make_valid(region).boundary, problem.cand_lon, problem.cand_lat)
+        clear = np.minimum(clear, edge)
+    remaining = problem.weights.copy()
+    chosen: list[int] = []
+    gains: list[float] = []
+    clearances: list[float] = []
+    score = np.where(useful, clear, -1.0)
+    while len(chosen) < k and score.max(initial=-1.0) >= 0:
+        j = int(np.argmax(score))  # the first of equal maxima
+        rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        chosen.append(j)
+        clearances.append(float(clear[j]))
+        gains.append(float(remaining[rows].sum()))
+        remaining[rows] = 0.0
+        to_j = np.asarray(geo.geodesic_distance_m(problem.cand_lon, problem.cand_lat,
+                                                  problem.cand_lon[j], problem.cand_lat[j]), dtype=float)
+        clear = np.minimum(clear, to_j)
+        score = np.where(useful, clear, -1.0)
+        score[chosen] = -1.0
+    _, _, bound = greedy_max_cover(problem.matrix, problem.weights, int(k))
+    covered = float(sum(gains))
+    bound = max(bound, covered)
+    uncovered_before = problem.total - problem.already
+    notes = [(f"No demand data: sites are chosen deepest first (each the candidate farthest from every station, "
+             f"earlier site and the district edge), not by area gain, where full circles tie; gains are the area "
+             f"newly reached, and no choice is claimed optimal (any {int(k)} candidates reach at most "
+             f"{bound:,.0f}).")]
+    if len(chosen) < k:
+        notes.append(f"Only {len(chosen)} site(s) add coverage; the others would cover nothing new.")
+    _say(progress, "done")
+    return SitingResult(
+        problem="max-cover", method="deepest-first", optimal=False, radius_m=radius_m,
+        distance_model="straight-line", crs="EPSG:4326", k=int(k), n_demand=len(demand),
+        n_candidates=len(candidates), n_pairs=int(problem.matrix.nnz), total_demand=problem.total,
+        already_covered=problem.already, uncovered_before=uncovered_before, covered_by_new=covered,
+        uncovered_after=uncovered_before - covered, unreachable=problem.unreachable, upper_bound=bound,
+        gap_pct=100.0 * (bound - covered) / bound if bound > 0 else 0.0, solve_time_s=time.perf_counter() - started,
+        sites=_choices(problem, np.asarray(chosen, dtype=np.int64), np.asarray(gains), np.asarray(clearances)),
+        notes=tuple(notes), demand_source=demand_source, ties_broken_by=FARTHEST_FIRST)
+
+
 def cover_all(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, stations: gpd.GeoDataFrame | None = None,
               radius_m: float = DEFAULT_RADIUS_M, weight_col: str | None = "weight", method: Method = "auto",
               max_ilp_pairs: int = DEFAULT_MAX_ILP_PAIRS, time_limit_s: float = 60.0,
@@ -756,14 +896,16 @@ def plan_sites(stations: gpd.GeoDataFrame, region: BaseGeometry, *, k: int | Non
                weight_col: str | None = "weight", candidates: gpd.GeoDataFrame | None = None,
                when: datetime | str | None = None, candidate_spacing_m: float | None = None,
                demand_spacing_m: float | None = None, method: Method = "auto", time_limit_s: float = 60.0,
-               max_ilp_pairs: int = DEFAULT_MAX_ILP_PAIRS, progress: Progress | None = None) -> SitingResult:
+               max_ilp_pairs: int = DEFAULT_MAX_ILP_PAIRS, progress: Progress | None = None,
+               demand_source: str | None = None) -> SitingResult:
     """
     Propose new stations for a district: `k` best sites, or (``k=None``) the fewest that reach all demand.
 
     The district planner's defaults: demand, when not given, is the district's area (a grid of points every
     `demand_spacing_m`, each weighing its cell's square metres); candidates, when not given, are points every
     `candidate_spacing_m` inside the coverage gaps. Existing stations (in service, open at `when` if given) keep
-    their coverage.
+    their coverage. Without demand, area gains tie, so the `k` sites are chosen deepest first (`spread_sites`),
+    not by an arbitrary one of the tied optima; the fewest sites (``k=None``) are still a set cover of the area.
 
     Parameters
     ----------
@@ -784,12 +926,16 @@ def plan_sites(stations: gpd.GeoDataFrame, region: BaseGeometry, *, k: int | Non
     candidate_spacing_m, demand_spacing_m
         Grid spacings in metres; defaults half and a quarter of `radius_m`.
     method, time_limit_s, max_ilp_pairs, progress
-        As `propose_sites`.
+        As `propose_sites` (`method` and the ILP limits do not apply to deepest-first siting).
+    demand_source
+        What `demand` is, for the result's ``demand_source`` (e.g. ``"demand file hubs.csv"``); default
+        ``"demand layer"``, and `AREA_DEMAND_SOURCE` when `demand` is None.
 
     Returns
     -------
     result
-        The `SitingResult` (straight-line distance, metres, EPSG:4326).
+        The `SitingResult` (straight-line distance, metres, EPSG:4326), saying its ``demand_source`` and, for
+        deepest-first siting, ``ties_broken_by``.
 
     Raises
     ------
@@ -806,14 +952,16 @@ def plan_sites(stations: gpd.GeoDataFrame, region: BaseGeometry, *, k: int | Non
         spacing = demand_spacing_m or radius_m / 4
         demand = area_demand(region, spacing_m=spacing)
         weight_col = "weight"
-        notes.append(f"No demand given: demand is the district's area on a {spacing:g} m grid, so gains are "
+        notes.append(f"No demand data: demand is the district's area on a {spacing:g} m grid, so gains are "
                      "square metres.")
+        source = AREA_DEMAND_SOURCE
     else:
         geo.check_same_crs(stations, demand)
         d_lon, d_lat = kernel.lonlat(demand)
         prepared = shapely.make_valid(region)
         shapely.prepare(prepared)
         demand = demand[shapely.contains_xy(prepared, d_lon, d_lat)]
+        source = demand_source or "demand layer"
     if candidates is None:
         _say(progress, "gaps")
         gaps = find_gaps(used, region, radius_m=radius_m)
@@ -827,6 +975,9 @@ def plan_sites(stations: gpd.GeoDataFrame, region: BaseGeometry, *, k: int | Non
                "time_limit_s": time_limit_s, "max_ilp_pairs": max_ilp_pairs, "progress": progress}
     if k is None:
         result = cover_all(demand, candidates, **options)
+    elif source == AREA_DEMAND_SOURCE:
+        result = spread_sites(demand, candidates, k=k, stations=used, region=region, radius_m=radius_m,
+                              weight_col=weight_col, demand_source=source, progress=progress)
     else:
         result = propose_sites(demand, candidates, k=k, **options)
-    return replace(result, notes=(*notes, *result.notes))
+    return replace(result, notes=(*notes, *result.notes), demand_source=source)

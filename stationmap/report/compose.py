@@ -60,7 +60,7 @@ class DistrictReport:
     sites
         Proposed new sites (maximal covering, k sites), or None when there was no gap to place them in.
     ratings
-        Per-station rubric assessment (one row per station).
+        Per-station rubric assessment (one row per station), its words in Chinese.
     rating_summary
         Counts of recorded vs qualified stars and review candidates.
     validation
@@ -75,6 +75,8 @@ class DistrictReport:
         The stations the figures were computed from, EPSG:4326.
     covered
         The area within `radius_m` of a station, EPSG:4326.
+    ratings_en
+        `ratings` with its words in English (the English report's review list), or None.
     """
 
     district: District
@@ -93,6 +95,11 @@ class DistrictReport:
     demo: bool = False
     stations: gpd.GeoDataFrame = field(default=None, compare=False, repr=False)
     covered: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
+    ratings_en: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+
+    def ratings_in(self, lang: str) -> pd.DataFrame:
+        """The rubric assessment with its words in `lang` (``zh`` or ``en``)."""
+        return self.ratings_en if lang == "en" and self.ratings_en is not None else self.ratings
 
     @property
     def title(self) -> str:
@@ -187,7 +194,7 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
                           coverage_by_time=tuple(by_time), gaps=gaps, sites=sites, ratings=ratings,
                           rating_summary=summarize_ratings(ratings), validation=validation,
                           data_date=max(verified) if verified else None, as_of=as_of, demo=demo, stations=stations,
-                          covered=covered)
+                          covered=covered, ratings_en=rate_stations(stations, rubric, lang="en"))
 
 
 def _nobody_open(stations: gpd.GeoDataFrame, region: Any, *, radius_m: float, when: dt.datetime,

@@ -18,7 +18,7 @@ from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from stationmap import geo, i18n
+from stationmap import geo, hours, i18n
 from stationmap.errors import StationMapError
 from stationmap.report.compose import DistrictReport
 from stationmap.schema import AMENITIES
@@ -181,5 +181,6 @@ def coverage_chart(report: DistrictReport, *, lang: str = "zh") -> bytes:
     xt = np.arange(len(times))
     ax2.bar(xt, [c.pct_area_covered or 0 for c in report.coverage_by_time], color="#5e35b1")
     ax2.set_xticks(xt, times)
-    ax2.set_title(t["by_time"].format(r=int(report.radius_m)), fontproperties=font)
+    weekday = t[f"weekday.{hours.OSM_DAYS[report.on.weekday()]}"]  # the day whose opening hours apply
+    ax2.set_title(t["by_time"].format(weekday=weekday, r=int(report.radius_m)), fontproperties=font)
     return _png(fig)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -28,6 +29,7 @@ from stationmap.files import atomic_write
 from stationmap.report import figures
 from stationmap.report.compose import DistrictReport, summary_table
 from stationmap.schema import DEMO_NOTICE, HONOUR_LEVELS, KINDS
+from stationmap.validation import Problem
 
 __all__ = ["render_html", "render_pdf", "write_report"]
 
@@ -142,7 +144,9 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
     stars = " · ".join(f"{level}★ {n}" if level else f"{t('unrated')} {n}" for level, n in inv.by_stars.items())
     honours = sep.join(f"{HONOUR_LEVELS.label(k, lang)} {n}" for k, n in inv.honours_by_level.items() if n)
     head = r.coverage[0]
-    review = r.ratings[r.ratings["review_candidate"]]
+    day_name = i18n.text(f"hours.day.{hours.OSM_DAYS[r.on.weekday()]}", lang)  # 周六 / Sat, on each time-of-day row
+    ratings = r.ratings_in(lang)
+    review = ratings[ratings["review_candidate"]]
     area_mode = r.gaps.demand_col is None  # no demand layer: demand is area, site gains in square metres
     return {
         "title": r.title,
@@ -159,8 +163,9 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
         "honours": [(h["station"], HONOUR_LEVELS.label(h["level"], lang), h["title"], h["year"]) for h in inv.honours],
         "coverage": [(f"{int(c.radius_m)} m", _pct(c.pct_area_covered), _pct(c.pct_area_covered_twice),
                       _pct(c.demand.pct_covered) if c.demand else "–") for c in r.coverage],
-        "by_time": [(c.when[11:16] if c.when else "", f"{c.n_used}/{c.n_stations}", _pct(c.pct_area_covered),
-                     _pct(c.pct_area_covered_twice)) for c in r.coverage_by_time],
+        "by_time": [(t("time_at", weekday=day_name, time=c.when[11:16] if c.when else ""), f"{c.n_used}/{c.n_stations}",
+                     _pct(c.pct_area_covered), _pct(c.pct_area_covered_twice)) for c in r.coverage_by_time],
+        "time_day": t("time_day", date=_long_date(r.on, t), r=int(r.radius_m)),
         "radius": int(r.radius_m),
         "gaps": [(int(g.rank), f"{g.area_m2 / 1e6:.2f}", f"{g.demand:,.0f}" if r.gaps.demand_col else "–",
                   "–" if g.nearest_station_id is None or pd.isna(g.nearest_station_m) else
@@ -174,11 +179,10 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
                    for row in review.itertuples()],
         "n_errors": len(r.validation.errors),
         "n_warnings": len(r.validation.warnings),
-        "problems": [str(p) for p in r.validation.problems[:_PROBLEM_ROWS]],
+        "problems": [_problem(p, lang, t) for p in r.validation.problems[:_PROBLEM_ROWS]],
         "methods": [
             t("note_distance", crs=head.crs),
-            t("note_time", date=r.on.isoformat(), weekday=i18n.text(f"hours.day.{hours.OSM_DAYS[r.on.weekday()]}",
-                                                                     lang)),
+            t("note_time", date=_long_date(r.on, t)),
             t("note_facts", r=int(r.radius_m), model=_term(t, "distance_model", head.distance_model), crs=head.crs,
               date=r.data_date or t("unknown_date")),
             t("note_boundary", source=_boundary_source(r.district.source, t)),
@@ -193,12 +197,48 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
 
 
 def _sites_view(s: SitingResult, area_mode: bool, t: Callable[..., str]) -> dict[str, Any]:
+    if s.ties_broken_by is not None:  # no demand data: deepest first, never "optimal" (analysis.siting)
+        clear = [f"{c.clearance_m:,.0f} m" for c in s.sites if c.clearance_m is not None and c.clearance_m < math.inf]
+        method = t("sites_deepest", clear=" / ".join(clear) or "–")
+    else:
+        method = t("sites_method", m=_term(t, "method_name", s.method),
+                   opt=t("optimal" if s.optimal else "not_optimal"), gap=round(s.gap_pct, 2))
     return {
         "rows": [(c.rank, f"{c.lon:.5f}", f"{c.lat:.5f}", f"{c.gain / 1e6:.2f}" if area_mode else f"{c.gain:,.0f}",
                   f"{c.cumulative_pct:.1f}%") for c in s.sites],
-        "method": t("sites_method", m=_term(t, "method_name", s.method),
-                    opt=t("optimal" if s.optimal else "not_optimal"), gap=round(s.gap_pct, 2)),
+        "method": method,
+        "demand": t("sites_demand") if s.ties_broken_by is None else None,
     }
+
+
+def _long_date(day: dt.date, t: Callable[..., str]) -> str:
+    """The day with its weekday in the report's language: 2026年11月28日（星期六） / Saturday 28 November 2026."""
+    return t("date_long", year=day.year, month=t(f"month_name.{day.month}"), day=day.day,
+             weekday=t(f"weekday.{hours.OSM_DAYS[day.weekday()]}"))
+
+
+def _problem(p: Problem, lang: str, t: Callable[..., str]) -> str:
+    """
+    One data-quality problem in the report's language.
+
+    The explanation (`Problem.expected`) is English prose written by the validators; the Chinese report names the
+    record, field and value in Chinese and leaves it out rather than print an English sentence.
+    """
+    where = p.where
+    if match := re.fullmatch(r"features\[(\d+)\]", where):
+        where = t("where_feature", n=int(match[1]) + (1 if lang == "zh" else 0))
+    elif match := re.fullmatch(r"row (\d+)", where):
+        where = t("where_row", n=match[1])
+    elif where == "file":
+        where = t("where_file")
+    return t("problem", severity=_term(t, "severity", p.severity), where=where,
+             ident=t("problem_id", id=p.station_id) if p.station_id else "", field=p.field,
+             value=_short_value(p.value), detail="" if lang == "zh" else f": {p.expected}")
+
+
+def _short_value(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 1]}…"
 
 
 def _term(t: Callable[..., str], table: str, value: str) -> str:
@@ -260,15 +300,18 @@ def write_report(reports: Sequence[DistrictReport], out_dir: str | Path, *, lang
     _put("gaps.csv", lambda p: gaps.drop(columns="geometry").to_csv(p, index=False, encoding="utf-8-sig"))
     _put("gaps.geojson", lambda p: p.write_text(gaps.to_json(ensure_ascii=False, drop_id=True), encoding="utf-8"))
     site_rows = [{"adcode": r.district.adcode, "rank": s.rank, "lon": s.lon, "lat": s.lat, "gain": s.gain,
-                  "cumulative_pct": s.cumulative_pct, "method": r.sites.method, "radius_m": r.sites.radius_m}
+                  "cumulative_pct": s.cumulative_pct, "method": r.sites.method, "radius_m": r.sites.radius_m,
+                  "clearance_m": s.clearance_m, "demand_source": r.sites.demand_source}
                  for r in reports if r.sites is not None for s in r.sites.sites]
     sites = gpd.GeoDataFrame(pd.DataFrame(site_rows, columns=["adcode", "rank", "lon", "lat", "gain",
-                                                              "cumulative_pct", "method", "radius_m"]),
+                                                              "cumulative_pct", "method", "radius_m", "clearance_m",
+                                                              "demand_source"]),
                              geometry=gpd.points_from_xy([s["lon"] for s in site_rows],
                                                          [s["lat"] for s in site_rows]), crs=geo.WGS84)
     _put("sites.csv", lambda p: sites.drop(columns="geometry").to_csv(p, index=False, encoding="utf-8-sig"))
     _put("sites.geojson", lambda p: p.write_text(sites.to_json(ensure_ascii=False, drop_id=True), encoding="utf-8"))
-    review = pd.concat([r.ratings[r.ratings["review_candidate"]] for r in reports], ignore_index=True)
+    review = pd.concat([r.ratings_in(lang)[r.ratings_in(lang)["review_candidate"]] for r in reports],
+                       ignore_index=True)
     _put("stars_review.csv", lambda p: review.to_csv(p, index=False, encoding="utf-8-sig"))
     return written
 

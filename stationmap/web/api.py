@@ -101,7 +101,7 @@ def coverage() -> Response:
 
 @bp.get("/gaps")
 def gaps() -> Response:
-    """A district's coverage gaps, ranked, as GeoJSON."""
+    """A district's coverage gaps, ranked, as GeoJSON; with ``by=grid|bands``, split into cells or bands."""
     return json_response(planner.for_map(planner.gaps(_state(), _planner_cache(), request.args), request.args), mimetype=GEOJSON)
 
 

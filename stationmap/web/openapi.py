@@ -16,6 +16,7 @@ from stationmap.parameters import (
     AT,
     BBOX,
     BEFORE_EDIT,
+    CELL_M,
     DATUM,
     DISTRICT,
     DISTRICT_CODE,
@@ -30,6 +31,7 @@ from stationmap.parameters import (
     MAX_DISTANCE_M,
     MIN_AREA_M2,
     MIN_STARS,
+    MINUTES,
     MODE,
     NEAREST_K,
     NEED,
@@ -42,6 +44,7 @@ from stationmap.parameters import (
     REMOVE,
     STATION_AT,
     TOILET,
+    WEB_BY,
     WEB_SITES_K,
     ZOOM,
     ParamSpec,
@@ -339,16 +342,27 @@ def _planner_paths(settings: Settings, error: dict[str, Any], geojson: dict[str,
                                                          "content": geojson}, "400": error}}},
         "/api/coverage": get(
             "Share of a district's area within reach of one / two or more stations (areas in m² in local UTM).",
-            [district, radius, at, map_datum], "`coverage` holds the report; shares are percent.", json_body),
+            [district, radius, q(MINUTES), q(MODE.replace(description="Travel mode of `minutes`: walk (75 m/min), "
+                                                           "ebike (250 m/min) or drive (500 m/min); default walk.")),
+             at, map_datum],
+            "`coverage` holds the report; shares are percent. With `minutes`, `query` says the circle: `minutes`, "
+            "`mode`, `speed_m_per_min` and `service_circle` (\"15 min on foot (1,125 m straight-line at "
+            "75 m/min)\").", json_body),
         "/api/gaps": get(
-            "The district's uncovered parts as polygons ranked by area, with the nearest station.",
-            [district, radius, at, q(MIN_AREA_M2), map_datum],
-            "FeatureCollection of gaps; `summary` has totals, sliver counts and the CRS used.", geojson),
+            "The district's uncovered parts as polygons ranked by area, with the nearest station; with `by`, split "
+            "into grid cells or distance bands ranked by uncovered demand, then area (m² in local UTM).",
+            [district, radius, at, q(MIN_AREA_M2), q(WEB_BY), q(CELL_M), map_datum],
+            "FeatureCollection of gaps (or cells / bands with `uncovered_m2`, `uncovered_share`, the nearest "
+            "station and its geodesic distance in m); `summary` has totals, sliver counts and the CRS used.",
+            geojson),
         "/api/sites": get(
-            "New sites that cover the most uncovered area, numbered by marginal gain (max-cover).",
+            "New sites in the district's gaps. No demand data is used (demand is area, where full circles tie), so "
+            "the sites are chosen deepest first: each the candidate farthest from every station, earlier site "
+            "and the district edge.",
             [district, radius, at, q(WEB_SITES_K), map_datum],
-            "FeatureCollection of points with `rank`, `gain`, `cumulative_pct`; `summary` has `method` "
-            "(ilp/greedy), `optimal` and `gap_pct`.", geojson),
+            "FeatureCollection of points with `rank`, `gain` (m²), `cumulative_pct`, `clearance_m`; `summary` has "
+            "`method` (deepest-first), `demand_source` (\"area (no demand data)\"), `ties_broken_by`, `optimal` "
+            "(false) and the bound on the area any k sites reach.", geojson),
         "/api/service-areas": get(
             "The covered area and the overlap (covered by two or more stations), clipped to the district.",
             [district, radius, at, map_datum], "FeatureCollection with `level` covered / overlap and `area_m2`.",

@@ -25,11 +25,28 @@ import shapely
 
 from stationmap import geo, hours
 from stationmap.analysis.coverage import coverage_report, service_areas, what_if
+from stationmap.analysis.gap_units import split_gaps
 from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
 from stationmap.districts import District
 from stationmap.errors import BadRequestError
-from stationmap.parameters import ADD, ADD_DATUM, AT, DISTRICT, LAT, LON, MIN_AREA_M2, RADIUS_M, REMOVE, WEB_SITES_K
+from stationmap.needs import MODES
+from stationmap.parameters import (
+    ADD,
+    ADD_DATUM,
+    AT,
+    CELL_M,
+    DISTRICT,
+    LAT,
+    LON,
+    MIN_AREA_M2,
+    MINUTES,
+    MODE,
+    RADIUS_M,
+    REMOVE,
+    WEB_BY,
+    WEB_SITES_K,
+)
 from stationmap.stations import json_safe
 from stationmap.web.params import Args, parse_datum, parse_param, restore_offset_plus, single
 from stationmap.web.pool import BoundedPool, PoolBusyError
@@ -221,6 +238,34 @@ def _radius(state: AppState, args: Args) -> float:
     return float(parse_param(args, RADIUS_M, settings=state.settings))
 
 
+def _radius_or_minutes(state: AppState, args: Args) -> tuple[float, dict[str, Any]]:
+    """
+    Read ``radius_m``, or ``minutes`` (`MINUTES`) and ``mode`` (`MODE`, default walk): the radius is minutes x the
+    mode's speed (`stationmap.needs.MODES`), straight-line. Return the radius in metres and the fields that say
+    which minutes gave it (empty without ``minutes``).
+    """
+    minutes = parse_param(args, MINUTES)
+    mode = parse_param(args, MODE)
+    if minutes is None:
+        return _radius(state, args), {}
+    if single(args, RADIUS_M.name) is not None:
+        msg = "parameters 'minutes' and 'radius_m' both set the service radius; give one of them"
+        raise BadRequestError(msg)
+    travel = MODES[mode or "walk"]
+    radius = float(minutes) * travel.speed_m_per_min
+    if not RADIUS_M.accepts(radius):
+        msg = (f"parameter 'minutes': {minutes} min by {travel.key} is {radius:,.0f} m, outside the service radius "
+               f"range {RADIUS_M.range_text()}")
+        raise BadRequestError(msg)
+    words = (f"{minutes} min {_MODE_PHRASES.get(travel.key, travel.en)} ({radius:,.0f} m straight-line at "
+             f"{travel.speed_m_per_min:g} m/min)")
+    return radius, {"minutes": minutes, "mode": travel.key, "speed_m_per_min": travel.speed_m_per_min,
+                    "service_circle": words}
+
+
+_MODE_PHRASES = {"walk": "on foot", "ebike": "by e-bike", "drive": "by car"}
+
+
 def _when(args: Args, now: datetime | None) -> datetime | None:
     """Read ``at``: empty or ``any`` for every station, ``HH:MM`` (today, Asia/Shanghai) or ISO 8601."""
     raw = single(args, AT.name)
@@ -394,7 +439,9 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
         Result cache.
     args
         ``district`` (6-digit adcode, required), ``radius_m`` (metres, `RADIUS_M`: 100-10,000, default the
-        settings' radius) and ``at`` (``HH:MM`` today in Asia/Shanghai, ISO 8601, or ``any``).
+        settings' radius) and ``at`` (``HH:MM`` today in Asia/Shanghai, ISO 8601, or ``any``); or, instead of
+        ``radius_m``, ``minutes`` (`MINUTES`: 2-60) and ``mode`` (walk 75 m/min, ebike 250 m/min, drive 500 m/min;
+        default walk): the radius is minutes x speed, straight-line.
     now
         The present moment, for ``at=HH:MM`` (tests pass one).
 
@@ -402,7 +449,8 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
     -------
     body
         ``district``, ``query`` and ``coverage`` (`CoverageReport.to_dict`: areas in m² computed in local UTM,
-        shares in percent).
+        shares in percent); with ``minutes``, ``query`` adds ``minutes``, ``mode``, ``speed_m_per_min`` and
+        ``service_circle`` ("15 min on foot (1,125 m straight-line at 75 m/min)").
 
     Raises
     ------
@@ -412,7 +460,8 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
         If the app does not serve the district (404).
     """
     district = _district(state, args)
-    p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now)})
+    p = _parse({"radius": lambda: _radius_or_minutes(state, args), "at": lambda: _when(args, now)})
+    p["radius_m"], circle = p.pop("radius")
 
     def build() -> dict[str, Any]:
         report = coverage_report(_stations(state, district.adcode), district.geometry, radius_m=p["radius_m"],
@@ -420,8 +469,8 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
         return report.to_dict()
 
     body = cache.get((state.revision, "coverage", district.adcode, p["radius_m"], _iso(p["at"])), build)
-    return {"district": _district_info(district), "query": {"radius_m": p["radius_m"], "at": _iso(p["at"])},
-            "coverage": body}
+    return {"district": _district_info(district),
+            "query": {"radius_m": p["radius_m"], "at": _iso(p["at"])} | circle, "coverage": body}
 
 
 def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
@@ -434,14 +483,18 @@ def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | No
         As `coverage`.
     args
         ``district``, ``radius_m``, ``at`` as `coverage`, and ``min_area_m2`` (square metres, `MIN_AREA_M2`: 0
-        to 10⁸, default 10,000): smaller gaps are dropped as slivers and counted.
+        to 10⁸, default 10,000): smaller gaps are dropped as slivers and counted. Gaps by place: ``by``
+        (`WEB_BY`: ``grid`` or ``bands``) splits them into square cells of ``cell_m`` metres (`CELL_M`, default
+        1,000) in the local UTM CRS, or into distance bands from the nearest station (radius-2 km, 2-5 km, > 5 km).
 
     Returns
     -------
     body
         A GeoJSON FeatureCollection of gap polygons (WGS-84), largest first, with ``rank``, ``area_m2``,
         ``demand``, ``nearest_station_id``, ``nearest_station_m`` ...; the summary (`GapReport.to_dict` without
-        the list) is the foreign member ``summary``.
+        the list) is the foreign member ``summary``. With ``by``: one feature per cell or band
+        (`GapUnits.records`: ``unit``, ``uncovered_m2``, ``uncovered_share``, ``nearest_station_m`` ...) ranked
+        by uncovered demand then area, and the summary is `GapUnits.to_dict` without the list.
 
     Raises
     ------
@@ -450,25 +503,33 @@ def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | No
     """
     district = _district(state, args)
     p = _parse({"radius_m": lambda: _radius(state, args), "at": lambda: _when(args, now),
-                "min_area_m2": lambda: parse_param(args, MIN_AREA_M2)})
+                "min_area_m2": lambda: parse_param(args, MIN_AREA_M2), "by": lambda: parse_param(args, WEB_BY),
+                "cell_m": lambda: float(parse_param(args, CELL_M))})
 
     def build() -> dict[str, Any]:
-        report = find_gaps(_stations(state, district.adcode), district.geometry, radius_m=p["radius_m"],
-                           when=p["at"], min_area_m2=p["min_area_m2"],
-                           region_name=_district_info(district)["label"])
-        summary = report.to_dict()
-        summary.pop("gaps", None)
+        stations = _stations(state, district.adcode)
+        report = find_gaps(stations, district.geometry, radius_m=p["radius_m"], when=p["at"],
+                           min_area_m2=p["min_area_m2"], region_name=_district_info(district)["label"])
+        split = (split_gaps(report, stations, district.geometry, by=p["by"], cell_m=p["cell_m"])
+                 if p["by"] else None)
+        summary = split.to_dict() if split is not None else report.to_dict()
+        summary.pop("units" if split is not None else "gaps", None)
+        records, geoms = ((split.records(), split.units.geometry) if split is not None
+                          else (report.records(by="area"), report.gaps.geometry))
         features = []
-        for record, geom in zip(report.records(by="area"), report.gaps.geometry, strict=True):
+        for record, geom in zip(records, geoms, strict=True):
             props = {key: json_safe(value) for key, value in record.items()}
-            features.append({"type": "Feature", "id": f"gap-{props['rank']}", "geometry": _geometry(geom),
-                             "properties": props})
+            features.append({"type": "Feature", "id": f"{p['by'] or 'gap'}-{props['rank']}",
+                             "geometry": _geometry(geom), "properties": props})
         return {"summary": summary, "features": features}
 
-    key = (state.revision, "gaps", district.adcode, p["radius_m"], _iso(p["at"]), p["min_area_m2"])
+    key = (state.revision, "gaps", district.adcode, p["radius_m"], _iso(p["at"]), p["by"],
+           p["cell_m"] if p["by"] == "grid" else None, p["min_area_m2"])
     body = cache.get(key, build)
-    return {"type": "FeatureCollection", "district": _district_info(district),
-            "query": {"radius_m": p["radius_m"], "at": _iso(p["at"]), "min_area_m2": p["min_area_m2"]},
+    query = {"radius_m": p["radius_m"], "at": _iso(p["at"]), "min_area_m2": p["min_area_m2"]}
+    if p["by"]:
+        query |= {"by": p["by"]} | ({"cell_m": p["cell_m"]} if p["by"] == "grid" else {})
+    return {"type": "FeatureCollection", "district": _district_info(district), "query": query,
             "summary": body["summary"], "features": body["features"]}
 
 
@@ -476,9 +537,11 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
     """
     Answer ``GET /api/sites``: `k` new sites that cover the most of the district not yet within reach.
 
-    Candidates are points inside the gaps and demand is the district's area (the analysis defaults), so gains are
-    square metres. The exact ILP runs when the instance has at most ``LIMITS.ilp_max_pairs`` (demand, candidate)
-    pairs, for at most ``LIMITS.ilp_time_limit_s`` seconds; otherwise the lazy greedy answers with its bound.
+    Candidates are points inside the gaps and demand is the district's area (the analysis defaults: no demand
+    data), so gains are square metres and tie; the sites are therefore chosen deepest first (farthest from every
+    station, earlier site and the district edge, `stationmap.analysis.siting.spread_sites`), never labelled
+    optimal, and the summary says so: ``demand_source`` is ``"area (no demand data)"`` and ``ties_broken_by``
+    names the rule.
 
     Parameters
     ----------
@@ -490,9 +553,10 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
     Returns
     -------
     body
-        A GeoJSON FeatureCollection of points (WGS-84) numbered 1..k by marginal gain, each with ``rank``,
-        ``gain``, ``cumulative`` and ``cumulative_pct``; the foreign member ``summary`` holds the method, whether
-        it is optimal, the gap to the bound in percent and the demand figures.
+        A GeoJSON FeatureCollection of points (WGS-84) numbered 1..k in choice order, each with ``rank``,
+        ``gain`` (m²), ``cumulative``, ``cumulative_pct`` and ``clearance_m`` (metres to the nearest station,
+        earlier site or district edge); the foreign member ``summary`` holds the method, ``demand_source``,
+        ``ties_broken_by``, the bound on the area any k sites reach and the demand figures.
 
     Raises
     ------
@@ -519,7 +583,8 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
                                                                    round(s.lat, _PRECISION)]},
                      "properties": {"rank": s.rank, "candidate_id": s.candidate_id, "name": s.name,
                                     "gain": json_safe(s.gain), "cumulative": json_safe(s.cumulative),
-                                    "cumulative_pct": json_safe(s.cumulative_pct)}}
+                                    "cumulative_pct": json_safe(s.cumulative_pct),
+                                    "clearance_m": json_safe(s.clearance_m)}}
                     for s in result.sites]
         return {"summary": summary, "features": features}
 
