@@ -24,8 +24,12 @@ from stationmap.files import atomic_write, is_formula_text, read_utf8
 from stationmap.schema import (
     AMENITIES,
     FIELDS,
+    HOST_TYPES,
+    KINDS,
     NESTED_FIELDS,
     SERVED_GROUPS,
+    STATUSES,
+    TOILET,
 )
 from stationmap.validation import DEFAULT_DUPLICATE_M, ValidationReport, validate_features
 
@@ -297,13 +301,16 @@ _ZH_HEADERS = {
 
 
 _VOCAB_LISTS = {"amenities": AMENITIES, "served_groups": SERVED_GROUPS}
+#: Single-value vocabulary fields, written as their Chinese labels under Chinese headers (the importer reads both).
+_VOCAB_VALUES = {"kind": KINDS, "status": STATUSES, "toilet": TOILET, "host_type": HOST_TYPES}
 
 
 def stations_table(stations: gpd.GeoDataFrame, *, datum: str = "wgs84", headers: str = "en") -> pd.DataFrame:
     """
     Flatten stations to one row each, as CSV and XLSX exports write them.
 
-    Vocabulary lists become labels a clerk reads, other nested values JSON; coordinates become ``lon``/``lat``
+    Vocabulary lists become labels a clerk reads (and, under Chinese headers, kind, status, toilet and host type
+    their Chinese labels too), other nested values JSON; coordinates become ``lon``/``lat``
     columns in `datum`; no cell or header can run as a spreadsheet formula.
 
     Parameters
@@ -324,6 +331,8 @@ def stations_table(stations: gpd.GeoDataFrame, *, datum: str = "wgs84", headers:
             if k in _VOCAB_LISTS:
                 row[k] = ("、".join(_VOCAB_LISTS[k].label(key, "zh") for key in v) if headers == "zh"
                           else ";".join(v))
+            elif k in _VOCAB_VALUES and headers == "zh" and isinstance(v, str) and v in _VOCAB_VALUES[k].keys:
+                row[k] = _VOCAB_VALUES[k].label(v, "zh")
             elif k in NESTED_FIELDS or isinstance(v, (list, dict)):
                 row[k] = json.dumps(v, ensure_ascii=False)
             else:

@@ -502,7 +502,7 @@ def test_export_the_register_closed_stations_included(runner, edited_register, t
     table = pd.read_excel(out, dtype=str)
     assert len(table) == 63
     status = dict(zip(table["站点编号"], table["运营状态"], strict=True))
-    assert status["610111-002"] == "closed" and status["610111-001"] == "open"
+    assert status["610111-002"] == "已关闭" and status["610111-001"] == "运营中"  # Chinese table, Chinese values
     both = runner.invoke(main, ["export", str(tmp_path / "x.geojson"), "--database", edited_register, "-o", str(out)])
     assert both.exit_code == 2
 

@@ -12,6 +12,7 @@ from geopandas.testing import assert_geodataframe_equal
 from stationmap import geo, importer, stations
 from stationmap.districts import load_district
 from stationmap.errors import DatumError, ImportMappingError, StationDataError
+from stationmap.schema import KINDS, STATUSES
 
 # What a union clerk keeps: Chinese headers, GCJ-02 coordinates copied from Amap, labels and free-form hours.
 HEADERS = ["站点名称", "地址", "经度", "纬度", "开放时间", "设施/服务项目", "星级", "所属区县", "厕所", "服务对象",
@@ -108,6 +109,9 @@ def test_export_csv_with_chinese_headers_reimports(clerk_table, baqiao, tmp_path
     cols = [c for c in imported.columns if c != "geometry"]
     assert_geodataframe_equal(imported[[*cols, "geometry"]], again[[*cols, "geometry"]], check_dtype=False,
                               check_less_precise=True)
+    table = pd.read_csv(out, dtype=str, encoding="utf-8-sig")  # a Chinese table says its values in Chinese too
+    assert set(table["运营状态"].dropna()) <= {s.zh for s in STATUSES.terms}
+    assert set(table["站点类型"].dropna()) <= {k.zh for k in KINDS.terms}
 
 
 def test_gb18030_csv(tmp_path, baqiao):
