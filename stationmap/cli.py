@@ -661,6 +661,53 @@ def _load_demand(path: Path | None, weight_col: str | None, demand_crs: str | No
     return None if path is None else load_demand(path, weight_col=weight_col, crs=demand_crs)
 
 
+def _region_of(parts: list[Any]) -> Any:
+    """The districts' union (WGS-84), which OSM demand and candidates are clipped to; None without a district."""
+    import shapely
+
+    return shapely.union_all([d.geometry for d, _ in parts]) if parts else None
+
+
+def _inside(frame: Any, region: Any) -> Any:
+    """The points of `frame` (EPSG:4326) inside `region`, a WGS-84 geometry: one district's OSM candidates."""
+    import shapely
+
+    return frame[shapely.contains_xy(region, frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy())]
+
+
+def _check_demand_usage(path: Path | None, osm_path: Path | None) -> None:
+    if path is not None and osm_path is not None:
+        raise click.UsageError("--demand and --demand-osm are two demand sources; give one of them.")
+
+
+def _demand_and_source(path: Path | None, weight_col: str | None, demand_crs: str | None, osm_path: Path | None,
+                       parts: list[Any]) -> tuple[Any, str | None]:
+    """The demand of --demand or --demand-osm, and the words naming it in the answer (None without demand)."""
+    _check_demand_usage(path, osm_path)
+    if osm_path is not None:
+        from stationmap.osm_features import read_osm_demand
+
+        frame = read_osm_demand(osm_path, _region_of(parts))
+        return frame, frame.attrs["demand_source"]
+    return _load_demand(path, weight_col, demand_crs), None if path is None else f"demand file {path.name}"
+
+
+def _candidates_and_source(path: Path | None, crs: str | None, osm_path: Path | None,
+                           parts: list[Any]) -> tuple[Any, str | None]:
+    """The candidate sites of --candidates or --candidates-osm, and the words naming them (None: in the gaps)."""
+    if path is not None and osm_path is not None:
+        raise click.UsageError("--candidates and --candidates-osm are two candidate sources; give one of them.")
+    if osm_path is not None:
+        from stationmap.osm_features import read_osm_candidates
+
+        frame = read_osm_candidates(osm_path, _region_of(parts))
+        return frame, frame.attrs["candidates_source"]
+    if path is None:
+        return None, None
+    frame = _load_demand(path, None, crs)
+    return frame, f"{len(frame):,} sites from candidates file {path.name}"
+
+
 def _stderr_bar(length: int, label: str) -> Any:
     import sys
 
@@ -678,6 +725,9 @@ def _planner_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--weight-col", help="Weight column of --demand (default: 'weight', else 1 per feature)."),
         click.option("--demand-crs", metavar="DATUM", type=_Datum(epsg=True),
                      help="Datum of a CSV --demand file (wgs84, gcj02, bd09 or an EPSG code)."),
+        click.option("--demand-osm", "demand_osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="OSM extract (.osm, .osm.pbf): demand = its walkable street length + worker hot spots "
+                          "inside the district (weights in docs/planner.md). Not together with --demand."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -836,7 +886,8 @@ def _minutes_radius(minutes: int | None, mode: str | None, *, radius_given: bool
 @_domain_errors
 def coverage(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
              stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
-             demand_crs: str | None, radius_values: tuple[tuple[float, ...], ...], minutes: int | None,
+             demand_crs: str | None, demand_osm_path: Path | None, radius_values: tuple[tuple[float, ...], ...],
+             minutes: int | None,
              mode: str | None, osm_path: Path | None, street_buffer_m: float, fmt: str) -> None:
     """Share of a district's area (and demand) within reach of a station, covered once and twice.
 
@@ -847,9 +898,11 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
 
     settings = _settings(ctx)
     timed = _minutes_radius(minutes, mode, radius_given=bool(radius_values), network=osm_path is not None)
+    _check_demand_usage(demand_path, demand_osm_path)
     selection, parts, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths,
                                               need_district=osm_path is None)
-    demand = _load_demand(demand_path, weight_col, demand_crs)
+    demand, source = _demand_and_source(demand_path, weight_col, demand_crs, demand_osm_path, parts)
+    said = {"demand_source": source} if source else {}
     radii = [timed[0]] if timed else _radii(radius_values, settings.default_radius_m)
     circle = timed[1] if timed else {}
     targets = [(d.geometry, d.label, part) for d, part in parts] or [(None, None, frame)]
@@ -878,15 +931,17 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
                                  .assign(region_name=name))
                 bar.update(1)
     if fmt == "json":
-        _echo_json([r.to_dict() | circle for r in reports])
+        _echo_json([r.to_dict() | circle | said for r in reports])
     elif fmt == "csv":
-        _echo_csv([_coverage_row(r) | circle for r in reports])
+        _echo_csv([_coverage_row(r) | circle | said for r in reports])
     elif fmt == "geojson":
         click.echo(pd.concat(areas, ignore_index=True).assign(**circle).to_json(drop_id=True, ensure_ascii=False)
                    if areas else '{"type": "FeatureCollection", "features": []}')
     else:
         if circle:
             click.echo(f"service circle: {circle['service_circle']}")
+        if source:
+            click.echo(f"demand: {source}")
         _coverage_table(reports)
 
 
@@ -913,7 +968,8 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
 @_domain_errors
 def gaps(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
          stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
-         demand_crs: str | None, radius_m: float | None, min_area_m2: float, rank_by: str, osm_path: Path | None,
+         demand_crs: str | None, demand_osm_path: Path | None, radius_m: float | None, min_area_m2: float,
+         rank_by: str, osm_path: Path | None,
          by: str | None, cell_m: float, band_edges_m: tuple[float, ...] | None, units_path: Path | None,
          units_crs: str | None, units_name_col: str | None, top: int, fmt: str) -> None:
     """The parts of a district out of reach of every station, largest (or most demand) first.
@@ -926,8 +982,10 @@ def gaps(ctx: click.Context, district_code: str | None, boundary: Path | None, b
     from stationmap.network import read_walk_network
 
     settings = _settings(ctx)
+    _check_demand_usage(demand_path, demand_osm_path)
     _selection, parts, _frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths)
-    demand = _load_demand(demand_path, weight_col, demand_crs)
+    demand, source = _demand_and_source(demand_path, weight_col, demand_crs, demand_osm_path, parts)
+    said = {"demand_source": source} if source else {}
     radius = radius_m or settings.default_radius_m
     network = read_walk_network(osm_path) if osm_path is not None else None
     reports = []
@@ -947,10 +1005,10 @@ def gaps(ctx: click.Context, district_code: str | None, boundary: Path | None, b
         splits = [split_gaps(r, part, district.geometry, by=by, cell_m=cell_m, units=units, demand=demand,
                              band_edges_m=band_edges_m or DEFAULT_BAND_EDGES_M)
                   for r, (district, part) in zip(reports, parts, strict=True)]
-        _echo_gap_units(splits, fmt=fmt, top=top)
+        _echo_gap_units(splits, fmt=fmt, top=top, said=said)
         return
     if fmt == "json":
-        out = [r.to_dict() | {"gaps": r.records(by=rank_by)} for r in reports]
+        out = [r.to_dict() | said | {"gaps": r.records(by=rank_by)} for r in reports]
         _echo_json(out[0] if len(out) == 1 else out)
     elif fmt == "csv":
         _echo_csv([{"region_name": r.region_name, "radius_m": r.radius_m, "distance_model": r.distance_model} | rec
@@ -960,6 +1018,8 @@ def gaps(ctx: click.Context, district_code: str | None, boundary: Path | None, b
                   .sort_values("rank_by_demand" if rank_by == "demand" else "rank") for r in reports]
         click.echo(pd.concat(frames, ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
     else:
+        if source:
+            click.echo(f"demand: {source}")
         for report in reports:
             _gaps_table(report, rank_by=rank_by, top=top)
 
@@ -1002,9 +1062,10 @@ def _gap_units_layer(by: str | None, path: Path | None, crs: str | None, name_co
     return prepare_units(frame, crs=crs, name_col=name_col)
 
 
-def _echo_gap_units(splits: list[Any], *, fmt: str, top: int) -> None:
+def _echo_gap_units(splits: list[Any], *, fmt: str, top: int, said: dict[str, str] | None = None) -> None:
+    said = said or {}
     if fmt == "json":
-        out = [s.to_dict() for s in splits]
+        out = [s.to_dict() | said for s in splits]
         _echo_json(out[0] if len(out) == 1 else out)
     elif fmt == "csv":
         _echo_csv([{"region_name": s.region_name, "by": s.by, "radius_m": s.radius_m} | rec
@@ -1013,6 +1074,8 @@ def _echo_gap_units(splits: list[Any], *, fmt: str, top: int) -> None:
         frames = [s.units.assign(region_name=s.region_name, by=s.by, radius_m=s.radius_m) for s in splits]
         click.echo(pd.concat(frames, ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
     else:
+        if said:
+            click.echo(f"demand: {said['demand_source']}")
         for split in splits:
             _gap_units_table(split, top=top)
 
@@ -1056,6 +1119,11 @@ def _parse_lonlat(values: tuple[tuple[float, float], ...]) -> list[tuple[float, 
 @click.option("--candidates", "candidates_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Candidate sites (host institutions: banks, post offices, petrol stations, community centres); "
                    "default: points generated inside the gaps.")
+@click.option("--candidates-osm", "candidates_osm_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="OSM extract: candidates = its banks, post offices, fuel stations, community centres, town halls, "
+                   "public toilets, pharmacies, social facilities and government offices inside the district. Not "
+                   "together with --candidates.")
 @click.option("--candidates-crs", metavar="DATUM", type=_Datum(epsg=True),
               help="Datum of a CSV --candidates file (wgs84, gcj02, bd09 or an EPSG code).")
 @_spec_option(GRID_M)
@@ -1075,7 +1143,8 @@ def _parse_lonlat(values: tuple[tuple[float, float], ...]) -> list[tuple[float, 
 @_domain_errors
 def site(ctx: click.Context, district_code: str | None, boundary: Path | None, boundary_crs: str | None,
          stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
-         demand_crs: str | None, k: int, cover_all: bool, candidates_path: Path | None, candidates_crs: str | None,
+         demand_crs: str | None, demand_osm_path: Path | None, k: int, cover_all: bool, candidates_path: Path | None,
+         candidates_osm_path: Path | None, candidates_crs: str | None,
          grid_m: float | None, radius_m: float | None, minutes: int | None, mode: str | None,
          method: Literal["auto", "ilp", "greedy"], time_limit_s: float, what_if: bool,
          add: tuple[tuple[float, float], ...], remove: tuple[str, ...], fmt: str) -> None:
@@ -1088,9 +1157,9 @@ def site(ctx: click.Context, district_code: str | None, boundary: Path | None, b
 
     settings = _settings(ctx)
     timed = _minutes_radius(minutes, mode, radius_given=radius_m is not None)
+    _check_demand_usage(demand_path, demand_osm_path)
     _selection, parts, _frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths)
-    demand = _load_demand(demand_path, weight_col, demand_crs)
-    source = None if demand_path is None else f"demand file {demand_path.name}"
+    demand, source = _demand_and_source(demand_path, weight_col, demand_crs, demand_osm_path, parts)
     radius = timed[0] if timed else radius_m or settings.default_radius_m
     circle = timed[1] if timed else {}
     if what_if and len(parts) > 1:
@@ -1101,13 +1170,14 @@ def site(ctx: click.Context, district_code: str | None, boundary: Path | None, b
                                    radius_m=radius, when=at, demand=demand, region_name=chosen.label)
         _what_if_out(outcome, fmt)
         return
-    candidates = _load_demand(candidates_path, None, candidates_crs)
+    candidates, picked = _candidates_and_source(candidates_path, candidates_crs, candidates_osm_path, parts)
+    said = {"candidates_source": picked} if picked else {}
     results = []
     with _stderr_bar(4 * len(parts), "siting") as bar:
         for chosen, frame in parts:
             results.append(analysis.plan_sites(
                 frame, chosen.geometry, k=None if cover_all else k, radius_m=radius, demand=demand,
-                candidates=candidates, when=at, candidate_spacing_m=grid_m, method=method,
+                candidates=_inside(candidates, chosen.geometry) if candidates_osm_path else candidates, when=at, candidate_spacing_m=grid_m, method=method,
                 time_limit_s=time_limit_s, progress=lambda _stage: bar.update(1), demand_source=source))
     if what_if:
         (chosen, frame), result = parts[0], results[0]
@@ -1116,9 +1186,9 @@ def site(ctx: click.Context, district_code: str | None, boundary: Path | None, b
                                       region_name=chosen.label), fmt, siting=result)
         return
     if len(results) == 1:
-        _siting_out(results[0], fmt, parts[0][0].label, circle)
+        _siting_out(results[0], fmt, parts[0][0].label, circle | said)
     elif fmt == "json":
-        _echo_json([{"region_name": d.label, "adcode": d.adcode} | r.to_dict() | circle
+        _echo_json([{"region_name": d.label, "adcode": d.adcode} | r.to_dict() | circle | said
                     for (d, _), r in zip(parts, results)])
     elif fmt == "csv":
         _echo_csv([{"region_name": d.label, "radius_m": r.radius_m, "method": r.method} | s | _source_fields(r)
@@ -1129,7 +1199,7 @@ def site(ctx: click.Context, district_code: str | None, boundary: Path | None, b
                              ignore_index=True).to_json(drop_id=True, ensure_ascii=False))
     else:
         for (district, _), result in zip(parts, results):
-            _siting_out(result, fmt, district.label, circle)
+            _siting_out(result, fmt, district.label, circle | said)
             click.echo("")
 
 
@@ -1156,11 +1226,13 @@ def _siting_out(result: Any, fmt: str, name: str, circle: dict[str, Any] | None 
         click.echo(f"{name}: {problem} at {result.radius_m:g} m ({result.distance_model}), {result.method}, "
                    f"{quality}; {result.n_demand:,} demand points x {result.n_candidates:,} candidates, "
                    f"{result.n_pairs:,} pairs, {result.solve_time_s:.2f} s")
-        if circle:
+        if "service_circle" in circle:
             click.echo(f"service circle: {circle['service_circle']}")
         unit = " m²" if result.demand_source == "area (no demand data)" else ""
         click.echo(f"demand: {result.demand_source}"
                    + (" - NO DEMAND DATA USED: gains are area in m², not people or workers" if unit else ""))
+        if "candidates_source" in circle:
+            click.echo(f"candidates: {circle['candidates_source']}")
         click.echo(f"demand {result.total_demand:,.0f}{unit}: already covered {result.already_covered:,.0f}, "
                    f"uncovered {result.uncovered_before:,.0f}, of which no candidate reaches "
                    f"{result.unreachable:,.0f}")
@@ -1324,14 +1396,18 @@ def build_reports(ctx: click.Context, files: tuple[Path, ...], database_url: str
               help="Day whose opening hours the time-of-day coverage uses (its weekday is named in the report). "
                    "Default: the --as-of day, else today.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDF (HTML and tables only).")
+@click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="OSM extract (.osm, .osm.bz2, .osm.pbf) whose streets the district maps draw as their base layer, "
+                   "read offline (needs stationmap[osm]).")
 @click.pass_context
 @_domain_errors
 def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: tuple[Path, ...], output: Path,
            lang: str, radius_values: tuple[tuple[float, ...], ...], headline_radius_m: float, k_sites: int,
            rubric_file: Path | None, demand_path: Path | None, weight_col: str | None, demand_crs: str | None,
-           no_pdf: bool, on: dt.datetime | None) -> None:
+           no_pdf: bool, on: dt.datetime | None, osm_path: Path | None) -> None:
     """Write a coverage report (HTML, PDF, CSV, GeoJSON) for districts, a city or a province, side by side."""
     from stationmap import report as report_mod  # matplotlib loads only for this command
+    from stationmap.network import read_walk_network
 
     settings = _settings(ctx)
     rules = rubric.load_rubric(rubric_file or rubric.default_rubric_path(settings.data_dir))
@@ -1352,13 +1428,15 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
     demand = _load_demand(demand_path, weight_col, demand_crs)
     day = ctx.meta.get(_REGISTER_META, {}).get("as_of")
     as_of = day.date() if day is not None else None
+    streets = read_walk_network(osm_path, largest_component=False) if osm_path is not None else None
     built = []
     with _stderr_bar(len(chosen) * 7, f"building {len(chosen)} district report(s)") as bar:
         for district in chosen:
             built.append(report_mod.build_district_report(
                 district_mod.stations_of(frame, district, codes), district, rubric=rules, radii_m=radii,
                 radius_m=headline_radius_m, demand=demand, weight_col=weight_col or "weight", k_sites=k_sites,
-                on=on.date() if on is not None else None, as_of=as_of, progress=lambda _step: bar.update(1)))
+                on=on.date() if on is not None else None, as_of=as_of, network=streets,
+                progress=lambda _step: bar.update(1)))
     files = report_mod.write_report(built, output, lang=lang, pdf=not no_pdf)
     for name, path in files.items():
         click.echo(f"wrote {path}" if name != "report.html" else f"wrote {path}  <- open this")

@@ -103,17 +103,7 @@ def _set_crs(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDat
 
 
 def _apply_datum(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
-    try:
-        datum = geo.parse_datum(crs)
-    except DatumError:
-        datum = None
-    if datum is None:
-        try:
-            return frame.set_crs(crs).to_crs(geo.WGS84)
-        except Exception as err:  # pyproj's CRSError for an unknown code
-            msg = f"Unknown demand CRS {crs!r}: expected wgs84, gcj02, bd09 or an EPSG code ({err})."
-            raise DatumError(msg) from err
-    geoms = geo.convert_geometry(frame.geometry.values, src=datum, dst="wgs84")
+    geoms = geo.geometries_to_wgs84(frame.geometry, crs, what="The demand file", option="--demand-crs")
     return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geoms, crs=geo.WGS84)
 
 

@@ -351,23 +351,8 @@ def load_boundary_file(path: Path, *, crs: str | None) -> District:
     if polys.empty:
         msg = f"Boundary file {str(path)!r} holds no Polygon or MultiPolygon."
         raise BoundaryError(msg)
-    try:
-        datum = geo.parse_datum(crs)
-    except DatumError:
-        datum = None
-    if datum is None:
-        try:
-            polys = polys.set_crs(crs, allow_override=True).to_crs(geo.WGS84)
-        except Exception as err:  # pyproj raises CRSError, a ValueError subclass, for unknown codes
-            msg = f"Unknown --boundary-crs {crs!r}: expected wgs84, gcj02, bd09 or an EPSG code ({err})."
-            raise DatumError(msg) from err
-        geometry = shapely.union_all(polys.values)
-    else:
-        if polys.crs is not None and not polys.crs.is_geographic:
-            msg = (f"Boundary file {str(path)!r} is in projected CRS {polys.crs.to_string()}, "
-                   f"but --boundary-crs says {crs!r}; give its EPSG code instead.")
-            raise DatumError(msg)
-        geometry = geo.convert_geometry(shapely.union_all(polys.values), src=datum, dst="wgs84")
+    wgs84 = geo.geometries_to_wgs84(polys, crs, what=f"Boundary file {str(path)!r}", option="--boundary-crs")
+    geometry = shapely.union_all(wgs84.values)
     name_col = next((c for c in ("name", "NAME", "名称") if c in frame.columns), None)
     name = str(frame[name_col].iloc[0]) if name_col else path.stem
     adcode_col = next((c for c in ("adcode", "ADCODE", "code") if c in frame.columns), None)

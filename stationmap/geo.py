@@ -58,6 +58,7 @@ __all__ = [
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "geodesic_distance_m",
+    "geometries_to_wgs84",
     "in_china",
     "metric_crs",
     "parse_datum",
@@ -333,6 +334,44 @@ def convert_coords(lon, lat, *, src, dst):
             return float(lon_a), float(lat_a)
         return lon_a.copy(), lat_a.copy()
     return _CONVERTERS[(src_d, dst_d)](lon, lat)
+
+
+def geometries_to_wgs84(geoms: gpd.GeoSeries, crs: str, *, what: str, option: str) -> gpd.GeoSeries:
+    """
+    Return a file's geometries in WGS-84, from the datum or CRS its user names: the one place this is decided.
+
+    Parameters
+    ----------
+    geoms
+        The geometries as read, with the CRS the file states (or none).
+    crs
+        What the user says they are in: ``wgs84``, ``gcj02``, ``bd09`` (lon/lat in that datum; a file in a
+        projected CRS is refused, since a datum name cannot describe it) or an EPSG code / CRS string (the
+        geometries are reprojected from it, overriding the file's own).
+    what, option
+        Names for messages: the file (``"Boundary file 'qx.shp'"``) and the option (``"--boundary-crs"``).
+
+    Raises
+    ------
+    DatumError
+        If `crs` is neither a datum nor a CRS pyproj knows, or a datum is named for projected coordinates.
+    """
+    try:
+        datum = parse_datum(crs)
+    except DatumError:
+        datum = None
+    if datum is None:
+        try:
+            return geoms.set_crs(crs, allow_override=True).to_crs(WGS84)
+        except Exception as err:  # pyproj raises CRSError, a ValueError subclass, for unknown codes
+            msg = f"Unknown {option} {crs!r}: expected wgs84, gcj02, bd09 or an EPSG code ({err})."
+            raise DatumError(msg) from err
+    if geoms.crs is not None and not geoms.crs.is_geographic:
+        msg = (f"{what} is in projected CRS {geoms.crs.to_string()}, but {option} says {crs!r}; give its EPSG "
+               "code instead.")
+        raise DatumError(msg)
+    converted = convert_geometry(np.asarray(geoms.values), src=datum, dst="wgs84")
+    return gpd.GeoSeries(converted, index=geoms.index, crs=WGS84)
 
 
 def convert_geometry(geometry: ArrayLike, *, src: str, dst: str) -> NDArray[np.object_]:

@@ -60,6 +60,7 @@ __all__ = [
     "OFFSET",
     "OPEN_AT",
     "OPEN_NOW",
+    "OSM_DEDUP_M",
     "PLANNER_MAP_DATUM",
     "PORT",
     "QUERY",
@@ -71,6 +72,7 @@ __all__ = [
     "SPECS",
     "STATION_AT",
     "STREET_BUFFER_M",
+    "STREET_SAMPLE_M",
     "TIME_LIMIT_S",
     "TOILET",
     "TOP",
@@ -465,6 +467,13 @@ STREET_BUFFER_M = ParamSpec(
     "street_buffer_m", "number", "With --osm: metres either side of a covered street counted as covered area.",
     unit="m", minimum=0.0, maximum=500.0, default=50.0, example=50.0,
     reason="50 m reaches the doors of the buildings along a street; 500 m would count whole blocks away from it.")
+#: Candidate sites from an OSM extract of one kind (two banks, two pharmacies) closer than this many metres are
+#: one institution mapped twice (a node and its building): stationmap.osm_features keeps one.
+OSM_DEDUP_M = 20.0
+#: OSM street demand: a walkable segment longer than this many metres is cut into equal pieces no longer than
+#: this, each a demand point at its middle carrying its metres (stationmap.osm_features). Fine enough for the
+#: 100 m floor of `RADIUS_M`.
+STREET_SAMPLE_M = 100.0
 TOP = ParamSpec("top", "integer", "Rows in the table.", minimum=1, maximum=100_000, default=20, example=20)
 DUPLICATE_M = ParamSpec(
     "duplicate_m", "number", "Stations closer than this many metres are flagged as possible duplicates.",

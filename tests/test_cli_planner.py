@@ -370,3 +370,50 @@ def test_site_with_a_demand_file_names_it(runner, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["demand_source"] == "demand file hubs.csv" and data["ties_broken_by"] is None
+
+
+def _helsinki_inputs(tmp_path):
+    """A hand-made WGS-84 district over central Helsinki and one station in it."""
+    boundary = tmp_path / "helsinki-centre.geojson"
+    boundary.write_text(json.dumps({"type": "Polygon", "coordinates": [[
+        [24.938, 60.166], [24.950, 60.1665], [24.951, 60.172], [24.946, 60.1765], [24.937, 60.174],
+        [24.938, 60.166]]]}), encoding="utf-8")
+    stations = load_stations(DATA / "stations" / "450305.geojson").head(1).copy()
+    stations = stations.set_geometry(gpd.points_from_xy([24.940], [60.1675]), crs=4326)
+    path = tmp_path / "helsinki.geojson"
+    export_stations(stations, path)
+    return ["--boundary", str(boundary), "--boundary-crs", "wgs84", "--stations", str(path)]
+
+
+def test_site_with_osm_demand_and_candidates_says_both(runner, tmp_path):
+    osm = str(SHARED_DATA / "osm" / "Helsinki.osm.pbf")
+    args = [*_helsinki_inputs(tmp_path), "--demand-osm", osm, "--candidates-osm", osm, "-k", "2",
+            "--radius-m", "300"]
+    text = run(runner, "site", *args)
+    assert text.exit_code == 0, text.output
+    assert "demand: OSM street length + hot spots from Helsinki.osm.pbf" in text.output
+    assert "candidates: " in text.output and "OSM host institutions from Helsinki.osm.pbf" in text.output
+    data = json.loads(run(runner, "site", *args, "--format", "json").stdout)
+    assert data["demand_source"] == "OSM street length + hot spots from Helsinki.osm.pbf"
+    assert data["candidates_source"].split(" ")[1:4] == ["OSM", "host", "institutions"]
+    assert all(s["candidate_id"].startswith("osm-") for s in data["sites"])
+
+
+def test_gaps_and_coverage_name_the_osm_demand(runner, tmp_path):
+    osm = str(SHARED_DATA / "osm" / "Helsinki.osm.pbf")
+    inputs = _helsinki_inputs(tmp_path)
+    gaps = run(runner, "gaps", *inputs, "--demand-osm", osm, "--radius-m", "300", "--format", "json")
+    assert gaps.exit_code == 0, gaps.output
+    assert json.loads(gaps.stdout)["demand_source"] == "OSM street length + hot spots from Helsinki.osm.pbf"
+    cover = run(runner, "coverage", *inputs, "--demand-osm", osm, "--radius-m", "300")
+    assert cover.exit_code == 0, cover.output
+    assert "demand: OSM street length + hot spots from Helsinki.osm.pbf" in cover.output
+
+
+@pytest.mark.parametrize("command", ["coverage", "gaps", "site"])
+def test_demand_and_demand_osm_together_is_bad_usage(runner, tmp_path, command):
+    osm = str(SHARED_DATA / "osm" / "Helsinki.osm.pbf")
+    result = run(runner, command, *_helsinki_inputs(tmp_path), "--demand-osm", osm,
+                 "--demand", str(SHARED_DATA / "population" / "helsinki_population_grid_2020.gpkg"))
+    assert result.exit_code == 2, result.output
+    assert "--demand and --demand-osm" in result.output

@@ -135,3 +135,17 @@ def test_units_need_a_datum_and_a_name(station):
         prepare_units(frame.rename(columns={"name": "label"}), crs="wgs84")
     shifted = prepare_units(frame, crs="gcj02").geometry.iloc[0]
     assert 0.001 < abs(shifted.bounds[0] - 108) < 0.01  # GCJ-02 moved back by a few hundred metres
+
+
+def test_an_invalid_gap_of_guandu_still_splits(boundary_cache):
+    """官渡's gap touches itself where service discs meet the boundary; projected as is, GEOS's overlay failed."""
+    from stationmap.config import BUNDLED_DATA_DIR
+    from stationmap.districts import load_district
+    from stationmap.stations import load_stations
+
+    district = load_district("530111", data_dir=BUNDLED_DATA_DIR, cache_dir=boundary_cache)
+    stations = load_stations(BUNDLED_DATA_DIR / "stations" / "530111.geojson")
+    gaps = find_gaps(stations, district.geometry, radius_m=1000)
+    split = split_gaps(gaps, stations, district.geometry, by="grid", cell_m=2000)
+    assert len(split.units) > 0
+    assert split.units["uncovered_m2"].sum() == pytest.approx(gaps.gap_area_m2, rel=1e-3)

