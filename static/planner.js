@@ -305,7 +305,9 @@
     $("pl-method").textContent = "";
     var body = state.bodies.sites;
     if (!body) { return; }
-    $("pl-method").textContent = methodText(body.summary);
+    var from = body.demand_from;  // the demand the server was started with, if any
+    $("pl-method").textContent = methodText(body.summary) +
+      (from ? " · " + t("demand_from_" + from.kind, { file: from.file }) : "");
     body.features.forEach(function (f) {
       var p = f.properties;
       tbody.appendChild(el("tr", { tabindex: 0, className: "pl-row", onclick: function () { state.map.setView(toLatLng(f.geometry.coordinates), 14); } }, [

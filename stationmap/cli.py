@@ -655,12 +655,6 @@ def _bundled_stations(settings: Settings, districts: Any, label: str) -> Any:
     return _read_stations(paths)
 
 
-def _load_demand(path: Path | None, weight_col: str | None, demand_crs: str | None) -> Any:
-    from stationmap.demand import load_demand
-
-    return None if path is None else load_demand(path, weight_col=weight_col, crs=demand_crs)
-
-
 def _region_of(parts: list[Any]) -> Any:
     """The districts' union (WGS-84), which OSM demand and candidates are clipped to; None without a district."""
     import shapely
@@ -683,29 +677,28 @@ def _check_demand_usage(path: Path | None, osm_path: Path | None) -> None:
 def _demand_and_source(path: Path | None, weight_col: str | None, demand_crs: str | None, osm_path: Path | None,
                        parts: list[Any]) -> tuple[Any, str | None]:
     """The demand of --demand or --demand-osm, and the words naming it in the answer (None without demand)."""
-    _check_demand_usage(path, osm_path)
-    if osm_path is not None:
-        from stationmap.osm_features import read_osm_demand
+    from stationmap.demand import read_planning_inputs
 
-        frame = read_osm_demand(osm_path, _region_of(parts))
-        return frame, frame.attrs["demand_source"]
-    return _load_demand(path, weight_col, demand_crs), None if path is None else f"demand file {path.name}"
+    _check_demand_usage(path, osm_path)
+    read = read_planning_inputs(demand=path, weight_col=weight_col, demand_crs=demand_crs, demand_osm=osm_path,
+                                region=_region_of(parts) if osm_path is not None else None)
+    return read.demand, None if read.demand_from is None else read.demand_from.text
+
+
+def _check_candidates_usage(path: Path | None, osm_path: Path | None) -> None:
+    if path is not None and osm_path is not None:
+        raise click.UsageError("--candidates and --candidates-osm are two candidate sources; give one of them.")
 
 
 def _candidates_and_source(path: Path | None, crs: str | None, osm_path: Path | None,
                            parts: list[Any]) -> tuple[Any, str | None]:
     """The candidate sites of --candidates or --candidates-osm, and the words naming them (None: in the gaps)."""
-    if path is not None and osm_path is not None:
-        raise click.UsageError("--candidates and --candidates-osm are two candidate sources; give one of them.")
-    if osm_path is not None:
-        from stationmap.osm_features import read_osm_candidates
+    from stationmap.demand import read_planning_inputs
 
-        frame = read_osm_candidates(osm_path, _region_of(parts))
-        return frame, frame.attrs["candidates_source"]
-    if path is None:
-        return None, None
-    frame = _load_demand(path, None, crs)
-    return frame, f"{len(frame):,} sites from candidates file {path.name}"
+    _check_candidates_usage(path, osm_path)
+    read = read_planning_inputs(candidates=path, candidates_crs=crs, candidates_osm=osm_path,
+                                region=_region_of(parts) if osm_path is not None else None)
+    return read.candidates, None if read.candidates_from is None else read.candidates_from.text
 
 
 def _stderr_bar(length: int, label: str) -> Any:
@@ -714,12 +707,9 @@ def _stderr_bar(length: int, label: str) -> Any:
     return click.progressbar(length=length, label=label, file=sys.stderr)  # stdout stays clean for JSON
 
 
-def _planner_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by coverage, gaps and site."""
+def _demand_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --demand, --weight-col, --demand-crs and --demand-osm (coverage, gaps, site, report)."""
     options = [
-        _stations_option,
-        click.option("--at", "at", metavar="HH:MM", type=_When(),
-                     help=f"{AT.description} E.g. 05:00, when sanitation shifts start."),
         click.option("--demand", "demand_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Demand points or polygons (population grid, depots, hubs) with a weight column."),
         click.option("--weight-col", help="Weight column of --demand (default: 'weight', else 1 per feature)."),
@@ -732,6 +722,33 @@ def _planner_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _candidates_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --candidates, --candidates-osm and --candidates-crs (site, report)."""
+    options = [
+        click.option("--candidates", "candidates_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Candidate sites (host institutions: banks, post offices, petrol stations, community "
+                          "centres); default: points generated inside the gaps."),
+        click.option("--candidates-osm", "candidates_osm_path",
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="OSM extract: candidates = its banks, post offices, fuel stations, community centres, town "
+                          "halls, public toilets, pharmacies, social facilities and government offices inside the "
+                          "district. Not together with --candidates."),
+        click.option("--candidates-crs", metavar="DATUM", type=_Datum(epsg=True),
+                     help="Datum of a CSV --candidates file (wgs84, gcj02, bd09 or an EPSG code)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _planner_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by coverage, gaps and site."""
+    func = _demand_options(func)
+    func = click.option("--at", "at", metavar="HH:MM", type=_When(),
+                        help=f"{AT.description} E.g. 05:00, when sanitation shifts start.")(func)
+    return _stations_option(func)
 
 
 def _fmt_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -1116,16 +1133,7 @@ def _parse_lonlat(values: tuple[tuple[float, float], ...]) -> list[tuple[float, 
 @_planner_options
 @_spec_option(SITES_K, "-k", "--k", "k")
 @click.option("--cover-all", is_flag=True, help="Instead of k sites: the fewest sites that reach all demand.")
-@click.option("--candidates", "candidates_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Candidate sites (host institutions: banks, post offices, petrol stations, community centres); "
-                   "default: points generated inside the gaps.")
-@click.option("--candidates-osm", "candidates_osm_path",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="OSM extract: candidates = its banks, post offices, fuel stations, community centres, town halls, "
-                   "public toilets, pharmacies, social facilities and government offices inside the district. Not "
-                   "together with --candidates.")
-@click.option("--candidates-crs", metavar="DATUM", type=_Datum(epsg=True),
-              help="Datum of a CSV --candidates file (wgs84, gcj02, bd09 or an EPSG code).")
+@_candidates_options
 @_spec_option(GRID_M)
 @_spec_option(RADIUS_M, default=None, help=f"{RADIUS_M.help_text()} Default: {_DEFAULT_RADIUS}.")
 @_minutes_options
@@ -1297,6 +1305,10 @@ def _serve_settings(settings: Settings, *, files: tuple[Path, ...] = (), distric
                             boundary_crs=boundary_crs, **changes)
 
 
+def _resolved(path: Path | None) -> Path | None:
+    return path.resolve() if path is not None else None
+
+
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--district", "district_names", multiple=True, metavar="NAME_OR_ADCODE",
@@ -1314,24 +1326,35 @@ def _serve_settings(settings: Settings, *, files: tuple[Path, ...] = (), distric
 @click.option("--tianditu-key", envvar="STATIONMAP_TIANDITU_KEY", help="Tianditu API key.")
 @_spec_option(MAX_REQUEST_BYTES)
 @_database_option
+@_demand_options
+@_candidates_options
 @click.pass_context
 @_domain_errors
 def serve(ctx: click.Context, files: tuple[Path, ...], district_names: tuple[str, ...], boundary: Path | None,
           boundary_crs: str | None, host: str | None, port: int | None, tile_provider: str | None,
-          tianditu_key: str | None, max_request_bytes: int | None, database_url: str | None) -> None:
+          tianditu_key: str | None, max_request_bytes: int | None, database_url: str | None,
+          demand_path: Path | None, weight_col: str | None, demand_crs: str | None, demand_osm_path: Path | None,
+          candidates_path: Path | None, candidates_osm_path: Path | None, candidates_crs: str | None) -> None:
     """Serve the worker map, the planner view, editing and the JSON API with waitress (a production WSGI server).
 
     The register lives in a database (--database; by default a SQLite file under ~/.local/share/stationmap for
     each set of FILES). FILES are GeoJSON station files (as `stationmap import` writes them) or folders of them;
     they fill the database on first use. Without FILES the bundled demo is served. The planner and reports cover
-    every district the stations belong to, and those named with --district.
+    every district the stations belong to, and those named with --district. The planner's coverage, gaps and sites
+    use the demand and candidates given as `site` does, read once at start (also STATIONMAP_DEMAND ...).
     """
     from stationmap.web.server import serve as run_server  # Flask loads only for this command
+
+    _check_demand_usage(demand_path, demand_osm_path)
+    _check_candidates_usage(candidates_path, candidates_osm_path)
 
     settings = _serve_settings(_settings(ctx), files=files, district_names=district_names, boundary=boundary,
                                boundary_crs=boundary_crs, host=host, port=port, tile_provider=tile_provider,
                                tianditu_key=tianditu_key, max_request_bytes=max_request_bytes,
-                               database_url=database_url)
+                               database_url=database_url, demand=_resolved(demand_path), demand_weight_col=weight_col,
+                               demand_crs=demand_crs, demand_osm=_resolved(demand_osm_path),
+                               candidates=_resolved(candidates_path), candidates_crs=candidates_crs,
+                               candidates_osm=_resolved(candidates_osm_path))
     what = ", ".join(map(str, settings.stations)) if settings.stations else "the bundled demo"
     click.echo(f"stationmap: loading {what}; then serving on http://{settings.host}:{settings.port}/ "
                "(planner: /planner, API: /api/openapi.json)")
@@ -1388,10 +1411,8 @@ def build_reports(ctx: click.Context, files: tuple[Path, ...], database_url: str
 @_spec_option(REPORT_SITES, "--sites", "k_sites")
 @click.option("--rubric", "rubric_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Star rubric TOML (default: <data-dir>/rubric/stars-v1.toml).")
-@click.option("--demand", "demand_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Demand points or polygons with a weight column.")
-@click.option("--weight-col", help="Weight column of --demand.")
-@click.option("--demand-crs", metavar="DATUM", help="Datum of a CSV --demand file.")
+@_demand_options
+@_candidates_options
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="Day whose opening hours the time-of-day coverage uses (its weekday is named in the report). "
                    "Default: the --as-of day, else today.")
@@ -1404,9 +1425,14 @@ def build_reports(ctx: click.Context, files: tuple[Path, ...], database_url: str
 def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: tuple[Path, ...], output: Path,
            lang: str, radius_values: tuple[tuple[float, ...], ...], headline_radius_m: float, k_sites: int,
            rubric_file: Path | None, demand_path: Path | None, weight_col: str | None, demand_crs: str | None,
-           no_pdf: bool, on: dt.datetime | None, osm_path: Path | None) -> None:
-    """Write a coverage report (HTML, PDF, CSV, GeoJSON) for districts, a city or a province, side by side."""
+           demand_osm_path: Path | None, candidates_path: Path | None, candidates_osm_path: Path | None,
+           candidates_crs: str | None, no_pdf: bool, on: dt.datetime | None, osm_path: Path | None) -> None:
+    """Write a coverage report (HTML, PDF, CSV, GeoJSON) for districts, a city or a province, side by side.
+
+    Its proposed sites use the demand and candidates given as `site` does (--demand or --demand-osm, --candidates
+    or --candidates-osm), and the report names both sources."""
     from stationmap import report as report_mod  # matplotlib loads only for this command
+    from stationmap.demand import read_planning_inputs
     from stationmap.network import read_walk_network
 
     settings = _settings(ctx)
@@ -1425,7 +1451,12 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
                                               known={d.adcode: d for d in chosen}).codes
     assert codes is not None  # set above with the stations, from --stations or the bundled files
     radii = _radii(radius_values, 0.0) if radius_values else list(report_mod.DEFAULT_RADII_M)
-    demand = _load_demand(demand_path, weight_col, demand_crs)
+    _check_demand_usage(demand_path, demand_osm_path)
+    _check_candidates_usage(candidates_path, candidates_osm_path)
+    region = _region_of([(d, None) for d in chosen]) if demand_osm_path or candidates_osm_path else None
+    inputs = read_planning_inputs(demand=demand_path, weight_col=weight_col, demand_crs=demand_crs,
+                                  demand_osm=demand_osm_path, candidates=candidates_path, candidates_crs=candidates_crs,
+                                  candidates_osm=candidates_osm_path, region=region)
     day = ctx.meta.get(_REGISTER_META, {}).get("as_of")
     as_of = day.date() if day is not None else None
     streets = read_walk_network(osm_path, largest_component=False) if osm_path is not None else None
@@ -1434,7 +1465,9 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
         for district in chosen:
             built.append(report_mod.build_district_report(
                 district_mod.stations_of(frame, district, codes), district, rubric=rules, radii_m=radii,
-                radius_m=headline_radius_m, demand=demand, weight_col=weight_col or "weight", k_sites=k_sites,
+                radius_m=headline_radius_m, demand=inputs.demand, demand_from=inputs.demand_from,
+                candidates=inputs.candidates_in(district.geometry), candidates_from=inputs.candidates_from,
+                k_sites=k_sites,
                 on=on.date() if on is not None else None, as_of=as_of, network=streets,
                 progress=lambda _step: bar.update(1)))
     files = report_mod.write_report(built, output, lang=lang, pdf=not no_pdf)

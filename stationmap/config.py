@@ -112,6 +112,19 @@ class Settings:
         proxy reports it with `proxy_hops`), ``always`` or ``never``.
     session_hours
         How long a sign-in lasts, in hours (12 by default).
+    demand, demand_weight_col, demand_crs
+        A demand file (points or polygons with a weight; `stationmap.demand.load_demand`) the planner's coverage,
+        gaps and sites use (``STATIONMAP_DEMAND``, ``STATIONMAP_DEMAND_WEIGHT_COL``, ``STATIONMAP_DEMAND_CRS``: the
+        datum of a CSV). None (the default): demand is each district's area.
+    demand_osm
+        An OSM extract whose walkable street length and worker hot spots are the planner's demand
+        (``STATIONMAP_DEMAND_OSM``); not together with `demand`.
+    candidates, candidates_crs
+        A file of candidate sites the planner's sites are chosen from (``STATIONMAP_CANDIDATES``,
+        ``STATIONMAP_CANDIDATES_CRS``). None (the default): points generated inside the gaps.
+    candidates_osm
+        An OSM extract whose host institutions are the candidates (``STATIONMAP_CANDIDATES_OSM``); not together
+        with `candidates`. Demand and candidates are read once, when the app starts.
     """
 
     data_dir: Path = BUNDLED_DATA_DIR
@@ -137,6 +150,13 @@ class Settings:
     threads: int = 8
     planner_workers: int = 2
     report_workers: int = 1
+    demand: Path | None = field(default=None, metadata={"from_env": _optional_path})
+    demand_weight_col: str = ""
+    demand_crs: str = ""
+    demand_osm: Path | None = field(default=None, metadata={"from_env": _optional_path})
+    candidates: Path | None = field(default=None, metadata={"from_env": _optional_path})
+    candidates_crs: str = ""
+    candidates_osm: Path | None = field(default=None, metadata={"from_env": _optional_path})
 
     def __post_init__(self) -> None:
         problem = RADIUS_M.problem(str(self.default_radius_m))

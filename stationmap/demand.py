@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -12,7 +14,7 @@ import pyogrio
 from stationmap import geo
 from stationmap.errors import BadRequestError, DatumError, EmptyInputError
 
-__all__ = ["load_demand"]
+__all__ = ["InputSource", "PlanningInputs", "load_demand", "read_planning_inputs"]
 
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -91,6 +93,115 @@ def load_demand(path: str | Path, *, weight_col: str | None = None, layer: str |
     frame["weight"] = weights
     frame["id"] = frame["id"].astype(str) if "id" in frame.columns else [str(i) for i in range(1, len(frame) + 1)]
     return frame.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """
+    Where a planner's demand or candidate sites came from.
+
+    Attributes
+    ----------
+    kind
+        ``file`` (a demand or candidates file) or ``osm`` (an OSM extract).
+    file
+        The file's name, without its folder.
+    text
+        The English words answers carry as ``demand_source`` / ``candidates_source``.
+    """
+
+    kind: Literal["file", "osm"]
+    file: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PlanningInputs:
+    """
+    The demand and candidate sites a planner answer uses, read once (`read_planning_inputs`).
+
+    Attributes
+    ----------
+    demand
+        Demand points or polygons (EPSG:4326) with a ``weight`` column, or None (demand is the district's area).
+    demand_from
+        Where `demand` came from, or None.
+    candidates
+        Candidate sites (EPSG:4326 points), or None (generated inside the gaps).
+    candidates_from
+        Where `candidates` came from, or None.
+    """
+
+    demand: gpd.GeoDataFrame | None = None
+    demand_from: InputSource | None = None
+    candidates: gpd.GeoDataFrame | None = None
+    candidates_from: InputSource | None = None
+
+    def candidates_in(self, region: Any) -> gpd.GeoDataFrame | None:
+        """The candidates for one district (a WGS-84 geometry): an extract's inside it, a file's all of them."""
+        frame = self.candidates
+        if frame is None or self.candidates_from is None or self.candidates_from.kind != "osm":
+            return frame
+        import shapely
+
+        return frame[shapely.contains_xy(region, frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy())]
+
+
+def read_planning_inputs(*, demand: Path | None = None, weight_col: str | None = None, demand_crs: str | None = None,
+                         demand_osm: Path | None = None, candidates: Path | None = None,
+                         candidates_crs: str | None = None, candidates_osm: Path | None = None,
+                         region: Any = None) -> PlanningInputs:
+    """
+    Read a planner's demand (a file or an OSM extract) and candidate sites (a file or an OSM extract).
+
+    Parameters
+    ----------
+    demand, weight_col, demand_crs
+        A demand file, its weight column and the datum of a CSV (`load_demand`).
+    demand_osm
+        An OSM extract whose walkable street length and worker hot spots are the demand
+        (`stationmap.osm_features.read_osm_demand`).
+    candidates, candidates_crs
+        A file of candidate sites (points) and the datum of a CSV.
+    candidates_osm
+        An OSM extract whose host institutions are the candidates (`stationmap.osm_features.read_osm_candidates`).
+    region
+        A WGS-84 geometry the extracts are clipped to; None keeps a whole extract.
+
+    Returns
+    -------
+    inputs
+        The frames (EPSG:4326) and where each came from; None for what was not given.
+
+    Raises
+    ------
+    BadRequestError
+        If both sources of the demand, or of the candidates, are given, or a file is missing or unreadable.
+    DatumError, EmptyInputError, MissingExtraError
+        As `load_demand` and the OSM readers.
+    """
+    for one, other, what in ((demand, demand_osm, "demand"), (candidates, candidates_osm, "candidates")):
+        if one is not None and other is not None:
+            msg = f"A {what} file and an OSM extract for the {what} are two {what} sources; give one of them."
+            raise BadRequestError(msg)
+    from stationmap import osm_features
+
+    demand_frame, demand_from = None, None
+    if demand_osm is not None:
+        demand_frame = osm_features.read_osm_demand(demand_osm, region)
+        demand_from = InputSource("osm", Path(demand_osm).name, demand_frame.attrs["demand_source"])
+    elif demand is not None:
+        demand_frame = load_demand(demand, weight_col=weight_col, crs=demand_crs)
+        demand_from = InputSource("file", Path(demand).name, f"demand file {Path(demand).name}")
+    sites, sites_from = None, None
+    if candidates_osm is not None:
+        sites = osm_features.read_osm_candidates(candidates_osm, region)
+        sites_from = InputSource("osm", Path(candidates_osm).name, sites.attrs["candidates_source"])
+    elif candidates is not None:
+        sites = load_demand(candidates, crs=candidates_crs)
+        sites_from = InputSource("file", Path(candidates).name,
+                                 f"{len(sites):,} sites from candidates file {Path(candidates).name}")
+    return PlanningInputs(demand=demand_frame, demand_from=demand_from, candidates=sites, candidates_from=sites_from)
 
 
 def _set_crs(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDataFrame:

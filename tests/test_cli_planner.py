@@ -417,3 +417,55 @@ def test_demand_and_demand_osm_together_is_bad_usage(runner, tmp_path, command):
                  "--demand", str(SHARED_DATA / "population" / "helsinki_population_grid_2020.gpkg"))
     assert result.exit_code == 2, result.output
     assert "--demand and --demand-osm" in result.output
+
+
+def _helsinki_data_dir(tmp_path):
+    """A data folder whose one district (999999) is the hand-made Helsinki centre of `_helsinki_inputs`."""
+    import shutil
+
+    inputs = _helsinki_inputs(tmp_path)
+    data = tmp_path / "data"
+    (data / "boundaries").mkdir(parents=True)
+    (data / "stations").mkdir()
+    shutil.copytree(DATA / "rubric", data / "rubric")
+    geometry = json.loads(Path(inputs[1]).read_text(encoding="utf-8"))
+    (data / "boundaries" / "999999.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": geometry,
+        "properties": {"adcode": "999999", "name": "测试区", "city": "赫尔辛基市", "source": "hand-made"}}]}),
+        encoding="utf-8")
+    station = load_stations(Path(inputs[-1])).assign(district_code="999999")
+    export_stations(station, tmp_path / "helsinki-999999.geojson")
+    return data, [*inputs[:-1], str(tmp_path / "helsinki-999999.geojson")]
+
+
+@pytest.mark.slow
+def test_report_with_osm_demand_and_candidates_names_them_and_sites_as_site_does(runner, tmp_path):
+    osm = str(SHARED_DATA / "osm" / "Helsinki.osm.pbf")
+    data, inputs = _helsinki_data_dir(tmp_path)
+    sources = ["--demand-osm", osm, "--candidates-osm", osm]
+    site = runner.invoke(main, ["--data-dir", str(data), "site", *inputs, *sources, "-k", "2", "--radius-m", "300",
+                                "--format", "json"])
+    assert site.exit_code == 0, site.output
+    first = json.loads(site.stdout)["sites"][0]
+    pages = {}
+    for lang in ("zh", "en"):
+        out = tmp_path / f"report-{lang}"
+        result = runner.invoke(main, ["--data-dir", str(data), "report", "--district", "999999", "--stations",
+                                      inputs[-1], *sources, "--sites", "2", "--headline-radius-m", "300",
+                                      "--radius-m", "300", "--no-pdf", "--lang", lang, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "no stations" not in result.output
+        pages[lang] = (out / "report.html").read_text(encoding="utf-8")
+        rows = list(csv.DictReader(io.StringIO((out / "sites.csv").read_text(encoding="utf-8-sig"))))
+        assert float(rows[0]["lon"]) == pytest.approx(first["lon"]) and float(rows[0]["lat"]) == pytest.approx(first["lat"])
+        assert rows[0]["demand_source"] == "OSM street length + hot spots from Helsinki.osm.pbf"
+    assert "需求来源：OSM 数据 Helsinki.osm.pbf" in pages["zh"] and "候选站点：OSM 数据 Helsinki.osm.pbf" in pages["zh"]
+    assert "from the OSM extract Helsinki.osm.pbf" in pages["en"] and "host institutions inside" in pages["en"]
+
+
+def test_report_demand_and_demand_osm_together_is_bad_usage(runner, tmp_path):
+    osm = str(SHARED_DATA / "osm" / "Helsinki.osm.pbf")
+    result = run(runner, "report", "--district", "450305", "-o", str(tmp_path / "out"), "--candidates-osm", osm,
+                 "--candidates", str(SHARED_DATA / "population" / "helsinki_population_grid_2020.gpkg"))
+    assert result.exit_code == 2, result.output
+    assert "--candidates and --candidates-osm" in result.output

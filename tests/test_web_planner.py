@@ -473,3 +473,65 @@ def test_sites_say_no_demand_data_was_used(client):
     assert summary["optimal"] is False and summary["method"] == "deepest-first"
     clearance = [f["properties"]["clearance_m"] for f in body["features"]]
     assert clearance == sorted(clearance, reverse=True)
+
+
+# --- demand and candidates the server is started with (issue 13) ------------------------------------------------
+
+def _hubs(state, path):
+    """A demand CSV (WGS-84) of three hubs at the centres of the largest gaps of `SMALL` at 1 km."""
+    report = find_gaps(_stations(state, SMALL), state.districts[SMALL].geometry, radius_m=1000)
+    rows = [f"{lon:.6f},{lat:.6f},{w}" for lon, lat, w in zip(report.gaps["centre_lon"][:3],
+                                                             report.gaps["centre_lat"][:3], (40, 25, 10))]
+    path.write_text("lon,lat,weight\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_sites_use_the_demand_the_server_was_started_with(state, tmp_path):
+    from stationmap.demand import load_demand
+
+    hubs = _hubs(state, tmp_path / "hubs.csv")
+    app = create_app(Settings(data_dir=BUNDLED_DATA_DIR, demand=hubs, demand_crs="wgs84"))
+    client = app.test_client()
+    body = ok_json(client.get(f"/api/sites?district={SMALL}&k=2&radius_m=1000"), GEOJSON)
+    assert body["demand_source"] == "demand file hubs.csv" and body["candidates_source"] is None
+    assert body["summary"]["demand_source"] == "demand file hubs.csv" and not body["summary"]["ties_broken_by"]
+    district = state.districts[SMALL]
+    demand_m, candidate_m = planner._grid_spacings(district, 1000)
+    direct = plan_sites(_stations(state, SMALL), district.geometry, k=2, radius_m=1000,
+                        demand=load_demand(hubs, crs="wgs84"), demand_spacing_m=demand_m,
+                        candidate_spacing_m=candidate_m, max_ilp_pairs=LIMITS.ilp_max_pairs,
+                        time_limit_s=LIMITS.ilp_time_limit_s)
+    got = [f["geometry"]["coordinates"] for f in body["features"]]
+    assert got == [[round(s.lon, 7), round(s.lat, 7)] for s in direct.sites]
+    for path in ("coverage", "gaps"):
+        answer = ok_json(client.get(f"/api/{path}?district={SMALL}&radius_m=1000"),
+                         GEOJSON if path == "gaps" else "application/json")
+        assert answer["demand_source"] == "demand file hubs.csv"
+        assert answer["demand_from"] == {"kind": "file", "file": "hubs.csv"}
+    plain = ok_json(client.get(f"/api/coverage?district={SMALL}&radius_m=1000"))
+    assert plain["coverage"]["demand"]["total"] == pytest.approx(load_demand(hubs, crs="wgs84")["weight"].sum())
+    app.extensions["stationmap_store"].close()
+
+
+def test_a_bad_demand_file_stops_the_server_at_start(tmp_path, runner):
+    from stationmap.cli import main
+    from stationmap.errors import BadRequestError
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,weight\nx,1\n", encoding="utf-8")
+    with pytest.raises(BadRequestError, match="bad.csv"):
+        create_app(Settings(data_dir=BUNDLED_DATA_DIR, demand=bad, demand_crs="wgs84"))
+    result = runner.invoke(main, ["--data-dir", str(BUNDLED_DATA_DIR), "serve", "--demand", str(bad),
+                                  "--demand-crs", "wgs84"])
+    assert result.exit_code == 1 and "bad.csv" in result.output, result.output
+    both = runner.invoke(main, ["--data-dir", str(BUNDLED_DATA_DIR), "serve", "--demand", str(bad),
+                                "--demand-osm", str(bad)])
+    assert both.exit_code == 2 and "--demand and --demand-osm" in both.output, both.output
+
+
+def test_demand_settings_come_from_the_environment(tmp_path):
+    env = {"STATIONMAP_DEMAND": str(tmp_path / "d.csv"), "STATIONMAP_DEMAND_CRS": "gcj02",
+           "STATIONMAP_CANDIDATES_OSM": str(tmp_path / "x.osm.pbf")}
+    settings = Settings.from_env(environ=env)
+    assert settings.demand == tmp_path / "d.csv" and settings.demand_crs == "gcj02"
+    assert settings.candidates_osm == tmp_path / "x.osm.pbf" and settings.demand_osm is None

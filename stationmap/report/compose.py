@@ -23,6 +23,7 @@ from stationmap.analysis.gaps import GapReport, find_gaps
 from stationmap.analysis.inventory import Inventory, station_inventory
 from stationmap.analysis.rating import RatingSummary, rate_stations, summarize_ratings
 from stationmap.analysis.siting import SitingResult, plan_sites
+from stationmap.demand import InputSource
 from stationmap.districts import District
 from stationmap.errors import BadRequestError, EmptyInputError
 from stationmap.network import WalkNetwork, read_walk_network
@@ -95,6 +96,11 @@ class DistrictReport:
     streets
         Walkable streets of an OSM extract near the district (EPSG:4326 LineStrings), the map's base layer, or
         None when no extract was given.
+    demand_from, candidates_from
+        Where the demand and the proposed sites' candidates came from (a file or an OSM extract), or None: demand
+        is then the district's area, candidates points in the gaps.
+    n_candidates
+        How many candidate sites were given for this district, or None when they were generated.
     """
 
     district: District
@@ -116,6 +122,9 @@ class DistrictReport:
     ratings_en: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     gap_units: GapUnits | None = field(default=None, compare=False, repr=False)
     streets: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
+    demand_from: InputSource | None = None
+    candidates_from: InputSource | None = None
+    n_candidates: int | None = None
 
     def ratings_in(self, lang: str) -> pd.DataFrame:
         """The rubric assessment with its words in `lang` (``zh`` or ``en``)."""
@@ -132,7 +141,8 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
                           times: Sequence[str] = DEFAULT_TIMES, on: dt.date | None = None,
                           as_of: dt.date | None = None,
                           demand: gpd.GeoDataFrame | None = None, weight_col: str = "weight",
-                          k_sites: int = REPORT_SITES.default, osm_path: str | Path | None = None,
+                          demand_from: InputSource | None = None, candidates: gpd.GeoDataFrame | None = None,
+                          candidates_from: InputSource | None = None, k_sites: int = REPORT_SITES.default, osm_path: str | Path | None = None,
                           network: WalkNetwork | None = None, progress: Progress | None = None) -> DistrictReport:
     """
     Compute every figure of one district's coverage report.
@@ -157,6 +167,12 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
         The day the stations were read as of from the register's history (shown in the report), or None.
     demand, weight_col
         Optional demand layer (points or polygons, EPSG:4326) and its weight column.
+    demand_from
+        Where `demand` came from (`stationmap.demand.read_planning_inputs`), named in the report and in the sites'
+        ``demand_source``.
+    candidates, candidates_from
+        Candidate sites for the proposed sites (EPSG:4326 points, already those of this district) and where they
+        came from; None generates candidates inside the gaps.
     k_sites
         Number of new sites to propose (0 for none).
     osm_path
@@ -207,7 +223,8 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
         step("siting")
         try:
             sites = plan_sites(stations, region, k=k_sites, radius_m=radius_m, demand=demand,
-                               weight_col=weight_col if demand is not None else "weight")
+                               weight_col=weight_col if demand is not None else "weight", candidates=candidates,
+                               demand_source=demand_from.text if demand_from is not None else None)
         except EmptyInputError:
             sites = None
     gap_units = None
@@ -231,7 +248,9 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
                           rating_summary=summarize_ratings(ratings), validation=validation,
                           data_date=max(verified) if verified else None, as_of=as_of, demo=demo, stations=stations,
                           covered=covered, ratings_en=rate_stations(stations, rubric, lang="en"),
-                          gap_units=gap_units, streets=streets)
+                          gap_units=gap_units, streets=streets, demand_from=demand_from,
+                          candidates_from=candidates_from if candidates is not None else None,
+                          n_candidates=len(candidates) if candidates is not None else None)
 
 
 def map_cell_m(area_m2: float) -> float:

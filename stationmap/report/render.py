@@ -188,6 +188,7 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
             t("note_facts", r=int(r.radius_m), model=_term(t, "distance_model", head.distance_model), crs=head.crs,
               date=r.data_date or t("unknown_date")),
             t("note_boundary", source=_boundary_source(r.district.source, t)),
+            *_input_sources(r, t),
         ],
         "figures": {
             "amenities": _data_uri(figures.amenities_chart(r, lang=lang)),
@@ -196,6 +197,17 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
             "stars": _data_uri(figures.stars_chart(r, lang=lang)),
         },
     }
+
+
+def _input_sources(r: DistrictReport, t: Callable[..., str]) -> list[str]:
+    """The sentences naming where the demand and the candidate sites came from (none for the defaults)."""
+    said = []
+    if r.demand_from is not None:
+        said.append(t(f"source_demand_{r.demand_from.kind}", file=r.demand_from.file))
+    if r.candidates_from is not None:
+        said.append(t(f"source_candidates_{r.candidates_from.kind}", file=r.candidates_from.file,
+                      n=f"{r.n_candidates or 0:,}"))
+    return said
 
 
 def _cells_view(r: DistrictReport, lang: str) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from stationmap.demand import PlanningInputs
 from stationmap.errors import StationNotFoundError
 from stationmap.store import StationRecord
 from stationmap.web import planner, queries
@@ -25,6 +26,10 @@ def _state() -> AppState:
 
 def _planner_cache() -> planner.PlannerCache:
     return current_app.extensions["stationmap_planner"]
+
+
+def _inputs() -> PlanningInputs:
+    return current_app.extensions["stationmap_inputs"]
 
 
 @bp.get("/stations")
@@ -96,19 +101,19 @@ def districts() -> Response:
 @bp.get("/coverage")
 def coverage() -> Response:
     """A district's coverage: shares of its area within reach of one and of two stations."""
-    return json_response(planner.for_map(planner.coverage(_state(), _planner_cache(), request.args), request.args))
+    return json_response(planner.for_map(planner.coverage(_state(), _planner_cache(), request.args, inputs=_inputs()), request.args))
 
 
 @bp.get("/gaps")
 def gaps() -> Response:
     """A district's coverage gaps, ranked, as GeoJSON; with ``by=grid|bands``, split into cells or bands."""
-    return json_response(planner.for_map(planner.gaps(_state(), _planner_cache(), request.args), request.args), mimetype=GEOJSON)
+    return json_response(planner.for_map(planner.gaps(_state(), _planner_cache(), request.args, inputs=_inputs()), request.args), mimetype=GEOJSON)
 
 
 @bp.get("/sites")
 def sites() -> Response:
     """Proposed new sites numbered by marginal gain, as GeoJSON."""
-    return json_response(planner.for_map(planner.sites(_state(), _planner_cache(), request.args), request.args), mimetype=GEOJSON)
+    return json_response(planner.for_map(planner.sites(_state(), _planner_cache(), request.args, inputs=_inputs()), request.args), mimetype=GEOJSON)
 
 
 @bp.get("/service-areas")

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from stationmap.config import Settings
 from stationmap.seeding import open_register
 from stationmap.web.live import LiveRegister, app_state
-from stationmap.web.planner import PlannerCache
+from stationmap.web.planner import PlannerCache, load_inputs
 from stationmap.web.pool import waiting_limits
 from stationmap.web.reports import ReportCache, report_pool
 
@@ -44,17 +44,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     StationDataError
         If a station file is invalid.
     BadRequestError
-        If the tile provider setting is unknown or lacks its key.
+        If the tile provider setting is unknown or lacks its key, or a demand or candidates file set is missing or
+        unreadable (`stationmap.web.planner.load_inputs`).
     """
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=str(settings.static_dir), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["JSON_AS_ASCII"] = False
+    inputs = load_inputs(settings)  # a bad demand or candidates file fails here, before anything is served
     store = open_register(settings)
     app.extensions["stationmap_store"] = store
     app.extensions["stationmap"] = LiveRegister(settings, store)
     state = app_state(app)
     report_waiting, planner_waiting = waiting_limits(settings.threads)
+    app.extensions["stationmap_inputs"] = inputs
     app.extensions["stationmap_planner"] = PlannerCache(workers=settings.planner_workers, max_waiting=planner_waiting)
     app.extensions["stationmap_reports"] = ReportCache(folder=Path(settings.cache_dir) / "reports", pool=report_pool(
         workers=settings.report_workers, max_waiting=report_waiting))

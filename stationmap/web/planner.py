@@ -28,6 +28,8 @@ from stationmap.analysis.coverage import coverage_report, service_areas, what_if
 from stationmap.analysis.gap_units import split_gaps
 from stationmap.analysis.gaps import find_gaps
 from stationmap.analysis.siting import plan_sites
+from stationmap.config import Settings
+from stationmap.demand import PlanningInputs, read_planning_inputs
 from stationmap.districts import District
 from stationmap.errors import BadRequestError
 from stationmap.needs import MODES
@@ -61,6 +63,7 @@ __all__ = [
     "districts",
     "for_map",
     "gaps",
+    "load_inputs",
     "service_area_layers",
     "sites",
     "what_if_report",
@@ -402,6 +405,37 @@ def for_map(body: dict[str, Any], args: Args) -> dict[str, Any]:
     return {**convert(body), "map_datum": datum}
 
 
+def load_inputs(settings: Settings) -> PlanningInputs:
+    """
+    Read the planner's demand and candidate sites the settings name, once, when the app starts.
+
+    OSM extracts are read whole; each answer keeps the demand (`plan_sites`, the coverage of the district) and the
+    candidates (`PlanningInputs.candidates_in`) inside its district.
+
+    Raises
+    ------
+    BadRequestError, DatumError, EmptyInputError, MissingExtraError
+        If a file is missing, unreadable or empty, a CSV has no datum, or both sources of one input are set.
+    """
+    return read_planning_inputs(demand=settings.demand, weight_col=settings.demand_weight_col or None,
+                                demand_crs=settings.demand_crs or None, demand_osm=settings.demand_osm,
+                                candidates=settings.candidates, candidates_crs=settings.candidates_crs or None,
+                                candidates_osm=settings.candidates_osm)
+
+
+def _said(inputs: PlanningInputs, *, candidates: bool = False) -> dict[str, Any]:
+    """The ``demand_source`` (and ``candidates_source``) of an answer, with ``demand_from`` for the page's words."""
+    demand = inputs.demand_from
+    said: dict[str, Any] = {"demand_source": demand.text if demand is not None else None,
+                            "demand_from": {"kind": demand.kind, "file": demand.file} if demand is not None else None}
+    if candidates:
+        said["candidates_source"] = inputs.candidates_from.text if inputs.candidates_from is not None else None
+    return said
+
+
+_NO_INPUTS = PlanningInputs()
+
+
 # --- endpoints ------------------------------------------------------------------------------------------
 
 def districts(state: AppState, cache: PlannerCache) -> dict[str, Any]:
@@ -427,7 +461,8 @@ def districts(state: AppState, cache: PlannerCache) -> dict[str, Any]:
     return cache.get((state.revision, "districts"), build)
 
 
-def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None,
+             inputs: PlanningInputs = _NO_INPUTS) -> dict[str, Any]:
     """
     Answer ``GET /api/coverage``: the covered share of a district's area, once and twice, optionally at a time.
 
@@ -444,11 +479,13 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
         default walk): the radius is minutes x speed, straight-line.
     now
         The present moment, for ``at=HH:MM`` (tests pass one).
+    inputs
+        The demand (and candidates) the server was started with (`load_inputs`); none by default.
 
     Returns
     -------
     body
-        ``district``, ``query`` and ``coverage`` (`CoverageReport.to_dict`: areas in m² computed in local UTM,
+        ``demand_source`` (the demand file or extract, None without one), ``district``, ``query`` and ``coverage`` (`CoverageReport.to_dict`: areas in m² computed in local UTM,
         shares in percent); with ``minutes``, ``query`` adds ``minutes``, ``mode``, ``speed_m_per_min`` and
         ``service_circle`` ("15 min on foot (1,125 m straight-line at 75 m/min)").
 
@@ -465,21 +502,23 @@ def coverage(state: AppState, cache: PlannerCache, args: Args, *, now: datetime 
 
     def build() -> dict[str, Any]:
         report = coverage_report(_stations(state, district.adcode), district.geometry, radius_m=p["radius_m"],
-                                 when=p["at"], region_name=_district_info(district)["label"])
+                                 when=p["at"], region_name=_district_info(district)["label"],
+                                 demand=inputs.demand)
         return report.to_dict()
 
     body = cache.get((state.revision, "coverage", district.adcode, p["radius_m"], _iso(p["at"])), build)
-    return {"district": _district_info(district),
+    return {**_said(inputs), "district": _district_info(district),
             "query": {"radius_m": p["radius_m"], "at": _iso(p["at"])} | circle, "coverage": body}
 
 
-def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None,
+         inputs: PlanningInputs = _NO_INPUTS) -> dict[str, Any]:
     """
     Answer ``GET /api/gaps``: the district's uncovered parts as ranked polygons.
 
     Parameters
     ----------
-    state, cache, now
+    state, cache, now, inputs
         As `coverage`.
     args
         ``district``, ``radius_m``, ``at`` as `coverage`, and ``min_area_m2`` (square metres, `MIN_AREA_M2`: 0
@@ -509,8 +548,10 @@ def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | No
     def build() -> dict[str, Any]:
         stations = _stations(state, district.adcode)
         report = find_gaps(stations, district.geometry, radius_m=p["radius_m"], when=p["at"],
-                           min_area_m2=p["min_area_m2"], region_name=_district_info(district)["label"])
-        split = (split_gaps(report, stations, district.geometry, by=p["by"], cell_m=p["cell_m"])
+                           min_area_m2=p["min_area_m2"], region_name=_district_info(district)["label"],
+                           demand=inputs.demand)
+        split = (split_gaps(report, stations, district.geometry, by=p["by"], cell_m=p["cell_m"],
+                            demand=inputs.demand)
                  if p["by"] else None)
         summary = split.to_dict() if split is not None else report.to_dict()
         summary.pop("units" if split is not None else "gaps", None)
@@ -529,11 +570,12 @@ def gaps(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | No
     query = {"radius_m": p["radius_m"], "at": _iso(p["at"]), "min_area_m2": p["min_area_m2"]}
     if p["by"]:
         query |= {"by": p["by"]} | ({"cell_m": p["cell_m"]} if p["by"] == "grid" else {})
-    return {"type": "FeatureCollection", "district": _district_info(district), "query": query,
+    return {"type": "FeatureCollection", **_said(inputs), "district": _district_info(district), "query": query,
             "summary": body["summary"], "features": body["features"]}
 
 
-def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None) -> dict[str, Any]:
+def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | None = None,
+          inputs: PlanningInputs = _NO_INPUTS) -> dict[str, Any]:
     """
     Answer ``GET /api/sites``: `k` new sites that cover the most of the district not yet within reach.
 
@@ -541,11 +583,12 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
     data), so gains are square metres and tie; the sites are therefore chosen deepest first (farthest from every
     station, earlier site and the district edge, `stationmap.analysis.siting.spread_sites`), never labelled
     optimal, and the summary says so: ``demand_source`` is ``"area (no demand data)"`` and ``ties_broken_by``
-    names the rule.
+    names the rule. A server started with demand (`load_inputs`) sites by it, and with candidate sites picks
+    among those of the district: the answer's ``demand_source`` and ``candidates_source`` say which.
 
     Parameters
     ----------
-    state, cache, now
+    state, cache, now, inputs
         As `coverage`.
     args
         ``district``, ``radius_m``, ``at`` as `coverage`, and ``k`` (`WEB_SITES_K`: 1-20, default 5).
@@ -572,7 +615,9 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
     def build() -> dict[str, Any]:
         demand_spacing_m, candidate_spacing_m = _grid_spacings(district, p["radius_m"])
         result = plan_sites(_stations(state, district.adcode), district.geometry, k=p["k"],
-                            radius_m=p["radius_m"], when=p["at"], method="auto",
+                            radius_m=p["radius_m"], when=p["at"], method="auto", demand=inputs.demand,
+                            candidates=inputs.candidates_in(district.geometry),
+                            demand_source=inputs.demand_from.text if inputs.demand_from is not None else None,
                             demand_spacing_m=demand_spacing_m, candidate_spacing_m=candidate_spacing_m,
                             max_ilp_pairs=LIMITS.ilp_max_pairs, time_limit_s=LIMITS.ilp_time_limit_s)
         summary = result.to_dict()
@@ -589,7 +634,7 @@ def sites(state: AppState, cache: PlannerCache, args: Args, *, now: datetime | N
         return {"summary": summary, "features": features}
 
     body = cache.get((state.revision, "sites", district.adcode, p["radius_m"], _iso(p["at"]), p["k"]), build)
-    return {"type": "FeatureCollection", "district": _district_info(district),
+    return {"type": "FeatureCollection", **_said(inputs, candidates=True), "district": _district_info(district),
             "query": {"radius_m": p["radius_m"], "at": _iso(p["at"]), "k": p["k"]},
             "summary": body["summary"], "features": body["features"]}
 
