@@ -13,6 +13,7 @@ import pyogrio
 
 from stationmap import geo
 from stationmap.errors import BadRequestError, DatumError, EmptyInputError
+from stationmap.files import check_xlsx_size
 
 __all__ = ["InputSource", "PlanningInputs", "load_demand", "read_planning_inputs"]
 
@@ -29,7 +30,8 @@ def load_demand(path: str | Path, *, weight_col: str | None = None, layer: str |
     ----------
     path
         GeoJSON, GeoPackage, shapefile (any OGR format) of points or polygons, or a CSV with lon/lat columns
-        (``lon``/``lat``, ``lng``, ``longitude``/``latitude``, ``x``/``y``, ``经度``/``纬度``).
+        (``lon``/``lat``, ``lng``, ``longitude``/``latitude``, ``x``/``y``, ``经度``/``纬度``), or the same as an
+        XLSX workbook (first sheet).
     weight_col
         Column with the demand weight (people, workers, metres of street). None: a column named ``weight`` if
         there is one, else every feature weighs 1.
@@ -57,7 +59,7 @@ def load_demand(path: str | Path, *, weight_col: str | None = None, layer: str |
     if not path.is_file():
         msg = f"Demand file {str(path)!r} not found."
         raise BadRequestError(msg)
-    if path.suffix.lower() in {".csv", ".txt"}:
+    if path.suffix.lower() in {".csv", ".txt", ".xlsx", ".xlsm"}:
         frame = _read_csv(path, crs)
     else:
         try:
@@ -219,10 +221,15 @@ def _apply_datum(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
 
 
 def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
+    """A table of hot spots with lon/lat columns: CSV (UTF-8) or XLSX (size-checked, first sheet)."""
     try:
-        table = pd.read_csv(path, encoding="utf-8-sig")
+        if path.suffix.lower() in {".xlsx", ".xlsm"}:
+            check_xlsx_size(path)  # a small workbook may unpack to gigabytes
+            table = pd.read_excel(path, sheet_name=0, engine="openpyxl")
+        else:
+            table = pd.read_csv(path, encoding="utf-8-sig")
     except (OSError, ValueError, pd.errors.ParserError) as err:
-        msg = f"Cannot read demand CSV {str(path)!r}: {err}"
+        msg = f"Cannot read demand table {str(path)!r}: {err}"
         raise BadRequestError(msg) from err
     lower = {str(c).strip().lower(): c for c in table.columns}
     lon_col = next((lower[n] for n in _LON_NAMES if n in lower), None)

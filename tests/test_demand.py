@@ -1,0 +1,36 @@
+"""Demand layers: points or polygons with a weight, from vector files and from CSV or XLSX tables in any datum."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from stationmap import geo
+from stationmap.demand import load_demand
+from stationmap.errors import DatumError
+
+WGS = [(109.06, 34.27), (109.08, 34.29)]
+
+
+def _table(path, *, datum: str = "gcj02"):
+    lon, lat = geo.convert_coords([p[0] for p in WGS], [p[1] for p in WGS], src="wgs84", dst=datum)
+    table = pd.DataFrame({"名称": ["纺织城批发市场", "物流园"], "经度": lon, "纬度": lat, "weight": [300, 120]})
+    if path.suffix == ".xlsx":
+        table.to_excel(path, index=False)
+    else:
+        table.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_hot_spots_from_a_gcj02_table(tmp_path, suffix):
+    demand = load_demand(_table(tmp_path / f"hubs{suffix}"), crs="gcj02")
+    assert demand.crs == geo.WGS84 and demand["weight"].tolist() == [300, 120]
+    for (lon, lat), point in zip(WGS, demand.geometry, strict=True):
+        assert float(geo.geodesic_distance_m(point.x, point.y, lon, lat)) < 0.5  # the sub-metre inverse
+    assert demand["名称"].tolist() == ["纺织城批发市场", "物流园"]
+
+
+def test_a_table_without_a_datum_is_refused(tmp_path):
+    with pytest.raises(DatumError, match="datum"):
+        load_demand(_table(tmp_path / "hubs.xlsx"), crs=None)
