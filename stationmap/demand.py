@@ -13,6 +13,7 @@ import pyogrio
 
 from stationmap import geo
 from stationmap.errors import BadRequestError, DatumError, EmptyInputError
+from stationmap.extras import import_extra
 from stationmap.files import check_xlsx_size
 
 __all__ = ["InputSource", "PlanningInputs", "load_demand", "read_planning_inputs"]
@@ -31,7 +32,8 @@ def load_demand(path: str | Path, *, weight_col: str | None = None, layer: str |
     path
         GeoJSON, GeoPackage, shapefile (any OGR format) of points or polygons, or a CSV with lon/lat columns
         (``lon``/``lat``, ``lng``, ``longitude``/``latitude``, ``x``/``y``, ``经度``/``纬度``), or the same as an
-        XLSX workbook (first sheet).
+        XLSX workbook (first sheet), or a population raster (GeoTIFF, ``stationmap[raster]``): a point per
+        populated cell, weighing its value.
     weight_col
         Column with the demand weight (people, workers, metres of street). None: a column named ``weight`` if
         there is one, else every feature weighs 1.
@@ -61,6 +63,8 @@ def load_demand(path: str | Path, *, weight_col: str | None = None, layer: str |
         raise BadRequestError(msg)
     if path.suffix.lower() in {".csv", ".txt", ".xlsx", ".xlsm"}:
         frame = _read_csv(path, crs)
+    elif path.suffix.lower() in {".tif", ".tiff"}:
+        frame = _read_raster(path, crs)
     else:
         try:
             frame = pyogrio.read_dataframe(path, layer=layer)
@@ -218,6 +222,33 @@ def _set_crs(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDat
 def _apply_datum(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     geoms = geo.geometries_to_wgs84(frame.geometry, crs, what="The demand file", option="--demand-crs")
     return gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geoms, crs=geo.WGS84)
+
+
+def _read_raster(path: Path, crs: str | None) -> gpd.GeoDataFrame:
+    """
+    A population raster (GeoTIFF, band 1): one point per cell with a positive value, at the cell's centre, weighing
+    that value. The CRS is the file's, or `crs` for a raster that states none; no-data and non-finite cells are left
+    out.
+    """
+    rasterio = import_extra("rasterio")
+    try:
+        with rasterio.open(path) as src:
+            values = src.read(1, masked=True).astype(float).filled(np.nan)
+            transform, file_crs = src.transform, src.crs
+    except (OSError, rasterio.errors.RasterioError) as err:
+        msg = f"Cannot read population raster {str(path)!r}: {err}"
+        raise BadRequestError(msg) from err
+    rows, cols = np.nonzero(np.isfinite(values) & (values > 0))
+    col_c, row_c = cols + 0.5, rows + 0.5  # cell centres, through the affine transform (pixel -> CRS units)
+    xs = transform.c + col_c * transform.a + row_c * transform.b
+    ys = transform.f + col_c * transform.d + row_c * transform.e
+    frame = gpd.GeoDataFrame({"weight": values[rows, cols]}, geometry=gpd.points_from_xy(xs, ys))
+    if file_crs is not None:
+        return frame.set_crs(file_crs.to_wkt()).to_crs(geo.WGS84)
+    if crs is None:
+        msg = f"Population raster {path.name!r} states no CRS; give it (wgs84, gcj02, bd09 or an EPSG code)."
+        raise DatumError(msg)
+    return _apply_datum(frame, crs)
 
 
 def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:

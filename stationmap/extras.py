@@ -13,6 +13,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "weasyprint": ("pdf", "PDF output"),
     "osmium": ("osm", "Reading OSM extracts (walking distance along streets)"),
     "highspy": ("ilp", "Exact siting (the HiGHS ILP solver)"),
+    "rasterio": ("raster", "Population grids as GeoTIFF rasters"),
     "psycopg": ("postgis", "A register in PostgreSQL + PostGIS (postgresql:// database URLs)"),
     "psycopg_pool": ("postgis", "A register in PostgreSQL + PostGIS (postgresql:// database URLs)"),
 }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,3 +37,25 @@ def test_hot_spots_from_a_gcj02_table(tmp_path, suffix):
 def test_a_table_without_a_datum_is_refused(tmp_path):
     with pytest.raises(DatumError, match="datum"):
         load_demand(_table(tmp_path / "hubs.xlsx"), crs=None)
+
+
+def test_a_population_raster_gives_a_point_per_populated_cell(tmp_path):
+    rasterio = pytest.importorskip("rasterio")  # the [raster] extra, in the test command's install
+    from affine import Affine
+    from pyproj import Transformer
+
+    values = np.array([[0, 5, np.nan], [2, 0, 7]], dtype="float32")  # 250 m cells, west-north corner below
+    transform = Affine(250, 0, 300_000, 0, -250, 3_800_000)  # 250 m cells from the north-west corner
+    path = tmp_path / "pop.tif"
+    with warnings.catch_warnings():  # rasterio's writer multiplies affine transforms with `*` (its own deprecation)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        with rasterio.open(path, "w", driver="GTiff", width=3, height=2, count=1, dtype="float32", crs="EPSG:32649",
+                           transform=transform, nodata=np.nan) as out:
+            out.write(values, 1)
+    demand = load_demand(path)
+    assert sorted(demand["weight"].tolist()) == [2, 5, 7]
+    to_wgs = Transformer.from_crs("EPSG:32649", "EPSG:4326", always_xy=True)
+    centres = {5: (300_375, 3_799_875), 2: (300_125, 3_799_625), 7: (300_625, 3_799_625)}  # cell centres, metres
+    for weight, point in zip(demand["weight"], demand.geometry, strict=True):
+        lon, lat = to_wgs.transform(*centres[int(weight)])
+        assert float(geo.geodesic_distance_m(point.x, point.y, lon, lat)) < 0.01
