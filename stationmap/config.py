@@ -112,6 +112,9 @@ class Settings:
         proxy reports it with `proxy_hops`), ``always`` or ``never``.
     session_hours
         How long a sign-in lasts, in hours (12 by default).
+    feedback_deadline_days
+        Working days (Monday to Friday, Asia/Shanghai; public holidays are not known) editors have to close a
+        worker's report before it is flagged overdue (``STATIONMAP_FEEDBACK_DEADLINE_DAYS``, 3 by default).
     demand, demand_weight_col, demand_crs
         A demand file (points or polygons with a weight; `stationmap.demand.load_demand`) the planner's coverage,
         gaps and sites use (``STATIONMAP_DEMAND``, ``STATIONMAP_DEMAND_WEIGHT_COL``, ``STATIONMAP_DEMAND_CRS``: the
@@ -147,6 +150,7 @@ class Settings:
     session_secret: str = field(default="", repr=False)
     cookie_secure: str = "auto"
     session_hours: float = 12.0
+    feedback_deadline_days: int = 3
     threads: int = 8
     planner_workers: int = 2
     report_workers: int = 1
@@ -169,6 +173,10 @@ class Settings:
         if self.planner_workers < 1 or self.report_workers < 1:
             msg = (f"Settings planner_workers and report_workers must be 1 or more, got {self.planner_workers} and "
                    f"{self.report_workers}.")
+            raise BadRequestError(msg)
+        if not 1 <= self.feedback_deadline_days <= 60:
+            msg = ("Setting feedback_deadline_days (STATIONMAP_FEEDBACK_DEADLINE_DAYS) must be between 1 and 60 "
+                   f"working days, got {self.feedback_deadline_days}.")
             raise BadRequestError(msg)
         if self.proxy_hops < 0:
             msg = f"Setting proxy_hops (STATIONMAP_PROXY_HOPS) must be 0 or more, got {self.proxy_hops}."

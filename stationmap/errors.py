@@ -20,7 +20,7 @@
     ├── PreconditionRequiredError        an edit names no version (If-Match), 428
     ├── AuthenticationError              no or wrong credentials, 401
     ├── PermissionDeniedError            the user's role or districts do not allow it, 403
-    └── TooManyAttemptsError             too many failed logins; retry later, 429
+    └── TooManyAttemptsError             too many failed logins or feedback reports; retry later, 429
 
 Faces translate these only at the edge: the web app to ``{"ok": false, "error": msg, "status": n}``, the CLI to
 exit code 1 with the message.
@@ -179,7 +179,7 @@ class PermissionDeniedError(StationMapError):
 
 
 class TooManyAttemptsError(StationMapError):
-    """Too many failed logins for this name or address; `retry_after_s` says when to try again (HTTP 429)."""
+    """Too many failed logins, or feedback reports, for a name, address or station; `retry_after_s` says when (429)."""
 
     http_status = 429
 

@@ -31,6 +31,7 @@ __all__ = [
     "BAND_EDGES_M",
     "BBOX",
     "BEFORE_EDIT",
+    "BEFORE_FEEDBACK",
     "BY",
     "CELL_M",
     "DATUM",
@@ -41,6 +42,14 @@ __all__ = [
     "EDITS_LIMIT",
     "EXPORT_DATUM",
     "EXPORT_DISTRICT",
+    "FEEDBACK_CLIENT_PER_HOUR",
+    "FEEDBACK_DISTRICT",
+    "FEEDBACK_LIMIT",
+    "FEEDBACK_PHONE_MAX_DIGITS",
+    "FEEDBACK_REGISTER_PER_DAY",
+    "FEEDBACK_STATE",
+    "FEEDBACK_STATION_PER_DAY",
+    "FEEDBACK_TEXT_MAX_CHARS",
     "GRID_M",
     "HEADLINE_RADIUS_M",
     "LANG",
@@ -558,6 +567,32 @@ BEFORE_EDIT = ParamSpec("before", "integer", "Only edits older than this edit id
                         reason="Whole numbers are read up to 12 digits; beyond any register's edit count.")
 
 # --------------------------------------------------------------------------------------------------------------
+# workers' feedback (stationmap.feedback)
+
+#: Longest text of a report, and of an editor's note, in characters.
+FEEDBACK_TEXT_MAX_CHARS = 500
+#: Most digits of a phone number left for a reply (international numbers have at most 15; room for an extension).
+FEEDBACK_PHONE_MAX_DIGITS = 20
+#: Reports one client (address) may send per hour before 429.
+FEEDBACK_CLIENT_PER_HOUR = 10
+#: Reports one station may receive per day (24 h) before 429: a flood from many addresses stays bounded.
+FEEDBACK_STATION_PER_DAY = 100
+#: Reports the whole register takes per day (24 h) before 429, so a flood cannot fill the disk (5,000 reports of
+#: at most a few kB each).
+FEEDBACK_REGISTER_PER_DAY = 5000
+FEEDBACK_DISTRICT = ParamSpec(
+    "district", "string", "Only this district's reports (6-digit adcode); default every district the account may "
+                          "see.", pattern=r"^\d{6}$", example="610111")
+FEEDBACK_STATE = ParamSpec("state", "string", "Only reports in this state.",
+                           choices=("new", "acknowledged", "resolved", "rejected"), example="new",
+                           reason="stationmap.store.FEEDBACK_STATES (tests/test_feedback.py checks).")
+FEEDBACK_LIMIT = ParamSpec("limit", "integer", "Reports per page, newest first.", minimum=1, maximum=500,
+                           default=50, example=50, reason="A page of the queue a browser shows at once.")
+BEFORE_FEEDBACK = ParamSpec("before", "integer", "Only reports older than this report id (the `next` link gives it).",
+                            minimum=1, maximum=999_999_999_999, example=1200,
+                            reason="Whole numbers are read up to 12 digits.")
+
+# --------------------------------------------------------------------------------------------------------------
 # serving
 
 PORT = ParamSpec("port", "integer", "Port to listen on (default 8000).", minimum=1, maximum=65535, example=8000)
@@ -570,5 +605,5 @@ SPECS: tuple[ParamSpec, ...] = (
     STREET_BUFFER_M, TOP, DUPLICATE_M, AT, LON, LAT, BBOX, ZOOM, NEAREST_K, LIMIT, OFFSET, MAX_DISTANCE_M,
     MIN_STARS, QUERY, DISTRICT_CODE, DISTRICT, AMENITY, TOILET, NEED, MODE, OPEN_AT, OPEN_NOW, STATION_AT, LANG, DATUM,
     ADD_DATUM, MAP_DATUM, PLANNER_MAP_DATUM, ADD, REMOVE, EXPORT_DISTRICT, EXPORT_DATUM, PORT, MAX_REQUEST_BYTES,
-    EDITS_LIMIT, BEFORE_EDIT,
+    EDITS_LIMIT, BEFORE_EDIT, FEEDBACK_DISTRICT, FEEDBACK_STATE, FEEDBACK_LIMIT, BEFORE_FEEDBACK,
 )

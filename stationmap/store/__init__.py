@@ -8,9 +8,12 @@ from __future__ import annotations
 from stationmap.errors import BadRequestError
 from stationmap.store.base import (
     ACTIONS,
+    FEEDBACK_STATES,
+    FEEDBACK_TRANSITIONS,
     ROLES,
     Change,
     Edit,
+    Feedback,
     Snapshot,
     StationRecord,
     Store,
@@ -20,9 +23,12 @@ from stationmap.store.base import (
 
 __all__ = [
     "ACTIONS",
+    "FEEDBACK_STATES",
+    "FEEDBACK_TRANSITIONS",
     "ROLES",
     "Change",
     "Edit",
+    "Feedback",
     "Snapshot",
     "StationRecord",
     "Store",

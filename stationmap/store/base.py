@@ -24,19 +24,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from stationmap.errors import EditConflictError, StationNotFoundError, VersionConflictError
+from stationmap.errors import BadRequestError, EditConflictError, StationNotFoundError, VersionConflictError
 
 __all__ = [
     "ACTIONS",
+    "FEEDBACK_STATES",
+    "FEEDBACK_TRANSITIONS",
     "ROLES",
     "SCHEMA_VERSION",
     "Change",
     "Edit",
+    "Feedback",
     "Snapshot",
     "StationRecord",
     "Store",
     "User",
     "check_change",
+    "check_feedback_transition",
     "dump_json",
     "utc_now",
 ]
@@ -48,6 +52,16 @@ ACTIONS = ("add", "modify", "close", "reopen", "revert")
 #: Roles of user accounts: ``admin`` may do everything, ``editor`` edits stations of their districts only,
 #: ``viewer`` may read the history and the planner's tools but not edit.
 ROLES = ("admin", "editor", "viewer")
+#: States of a worker's feedback report, in queue order (``stationmap.feedback`` has their labels).
+FEEDBACK_STATES = ("new", "acknowledged", "resolved", "rejected")
+#: The state changes a report may take: ``new`` may be acknowledged, or closed at once (spam, a confirmation);
+#: ``resolved`` and ``rejected`` are final.
+FEEDBACK_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("acknowledged", "resolved", "rejected"),
+    "acknowledged": ("resolved", "rejected"),
+    "resolved": (),
+    "rejected": (),
+}
 
 
 def utc_now() -> datetime:
@@ -234,6 +248,52 @@ class User:
     session_epoch: int = 0
 
 
+@dataclass(frozen=True)
+class Feedback:
+    """
+    A worker's report on a station (a problem, a rating or "here and open"), and where it stands in the queue.
+
+    Attributes
+    ----------
+    id
+        Grows by one per report, across the register (0 before the store has kept it).
+    station_id, district_code
+        The station reported on, and its district when the report came in (the editors' queue).
+    kind
+        One of `stationmap.feedback.KINDS`.
+    amenity, text, rating
+        The amenity reported broken or missing, the worker's words, a 1-5 rating ("", "", None when not given).
+    lon, lat
+        For ``wrong_location``: where the station really is, WGS-84 degrees (None otherwise).
+    phone
+        A number for a reply, digits only ("" when not given); shown to editors only.
+    client_key
+        A keyed hash of the client's address, for the rate limits; never the address.
+    created_at, deadline
+        When the report came in and by when it must be closed (UTC).
+    state, state_changed_at, state_changed_by, note
+        Where it stands (`FEEDBACK_STATES`), since when, by whom ("" while ``new``), and the editor's note.
+    """
+
+    id: int
+    station_id: str
+    district_code: str
+    kind: str
+    created_at: datetime
+    deadline: datetime
+    client_key: str = field(default="", repr=False)
+    amenity: str = ""
+    text: str = ""
+    rating: int | None = None
+    lon: float | None = None
+    lat: float | None = None
+    phone: str = field(default="", repr=False)
+    state: str = "new"
+    state_changed_at: datetime | None = None
+    state_changed_by: str = ""
+    note: str = ""
+
+
 class Store(abc.ABC):
     """
     The register's storage, with one implementation per database (`SQLiteStore`, `PostGISStore`).
@@ -369,6 +429,60 @@ class Store(abc.ABC):
     def clear_login_failures(self, key: str) -> None:
         """Forget the failed logins for `key` (after a successful one)."""
 
+    # --- workers' feedback ----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_feedback(self, report: Feedback) -> Feedback:
+        """Keep a report (already checked by `stationmap.feedback`); return it with its new id."""
+
+    @abc.abstractmethod
+    def get_feedback(self, feedback_id: int) -> Feedback:
+        """One report by id; `StationNotFoundError` if there is none."""
+
+    @abc.abstractmethod
+    def feedback_for(self, district_codes: Sequence[str] | None, *, states: Sequence[str] = (), limit: int = 50,
+                     before_id: int | None = None) -> list[Feedback]:
+        """
+        Return the reports of `district_codes` (None: every district), newest first.
+
+        Parameters
+        ----------
+        district_codes
+            Adcodes whose reports are wanted; None for all.
+        states
+            Keep only reports in these states (empty: all).
+        limit
+            At most this many.
+        before_id
+            Only reports with a smaller id (paging).
+        """
+
+    @abc.abstractmethod
+    def set_feedback_state(self, feedback_id: int, *, state: str, user: str, note: str, expected_state: str,
+                           at: datetime | None = None) -> Feedback:
+        """
+        Move a report to `state` in one transaction, if it is still in `expected_state`.
+
+        Raises
+        ------
+        StationNotFoundError
+            If there is no such report (404).
+        EditConflictError
+            If the report is no longer in `expected_state` (someone else moved it; 409).
+        BadRequestError
+            If `FEEDBACK_TRANSITIONS` does not allow the change (400).
+        """
+
+    @abc.abstractmethod
+    def recent_feedback_times(self, since: datetime, *, limit: int, client_key: str | None = None,
+                              station_id: str | None = None) -> list[datetime]:
+        """
+        Return when the latest reports after `since` came in, newest first, at most `limit` of them.
+
+        With `client_key` only that client's, with `station_id` only that station's, with neither the whole
+        register's (the rate limits of `stationmap.feedback.check_rate_limits`).
+        """
+
     # --- lifetime -------------------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -403,3 +517,25 @@ def check_change(change: Change, current: StationRecord | None) -> None:
         msg = (f"Station {change.station_id!r} is at version {current.version}, not {change.expected_version}: "
                "someone changed it since you loaded it. Reload it, redo your change and send it again.")
         raise VersionConflictError(msg, current=current)
+
+
+def check_feedback_transition(report: Feedback, state: str, expected_state: str) -> None:
+    """
+    Refuse a state change of a report the queue does not allow; every backend calls this inside its transaction.
+
+    Raises
+    ------
+    EditConflictError
+        If the report is no longer in `expected_state`.
+    BadRequestError
+        If `state` is unknown or may not follow the report's state.
+    """
+    if report.state != expected_state:
+        msg = (f"Report {report.id} is {report.state!r} now, not {expected_state!r}: someone changed it since you "
+               "loaded it. Reload the queue.")
+        raise EditConflictError(msg)
+    allowed = FEEDBACK_TRANSITIONS.get(report.state, ())
+    if state not in allowed:
+        then = ", ".join(allowed) or "nothing (it is closed)"
+        msg = f"Report {report.id} is {report.state!r}; it may become {then}, not {state!r}."
+        raise BadRequestError(msg)

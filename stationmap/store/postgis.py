@@ -27,11 +27,13 @@ from stationmap.store.base import (
     SCHEMA_VERSION,
     Change,
     Edit,
+    Feedback,
     Snapshot,
     StationRecord,
     Store,
     User,
     check_change,
+    check_feedback_transition,
     dump_json,
     utc_now,
 )
@@ -106,6 +108,29 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE TABLE IF NOT EXISTS login_failures (key TEXT NOT NULL, at TIMESTAMPTZ NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
+CREATE TABLE IF NOT EXISTS feedback (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    station_id TEXT NOT NULL,
+    district_code TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    amenity TEXT NOT NULL,
+    text TEXT NOT NULL,
+    rating SMALLINT,
+    lon DOUBLE PRECISION,
+    lat DOUBLE PRECISION,
+    phone TEXT NOT NULL,
+    client_key TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    deadline TIMESTAMPTZ NOT NULL,
+    state TEXT NOT NULL,
+    state_changed_at TIMESTAMPTZ,
+    state_changed_by TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_district ON feedback (district_code, id);
+CREATE INDEX IF NOT EXISTS feedback_client ON feedback (client_key, created_at);
+CREATE INDEX IF NOT EXISTS feedback_station ON feedback (station_id, created_at);
+CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at);
 """
 
 
@@ -185,8 +210,9 @@ class PostGISStore(Store):
         try:
             with db:
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                # DDL is transactional: with the last table there, all are (and a DML-only role can open it)
-                if db.execute("SELECT to_regclass('login_failures')").fetchone()[0] is None:
+                # DDL is transactional: with the last table there, all are (and a DML-only role can open it);
+                # a register made before the feedback table gets it here (CREATE ... IF NOT EXISTS)
+                if db.execute("SELECT to_regclass('feedback')").fetchone()[0] is None:
                     self._create_tables(db)
                 found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if found is None:
@@ -448,7 +474,76 @@ class PostGISStore(Store):
         with self._write() as db:
             db.execute("DELETE FROM login_failures WHERE key = %s", (key,))
 
+    # --- workers' feedback ----------------------------------------------------------------------------------
 
+    def add_feedback(self, report: Feedback) -> Feedback:
+        with self._write() as db:
+            row = db.execute(
+                "INSERT INTO feedback (station_id, district_code, kind, amenity, text, rating, lon, lat, phone, "
+                "client_key, created_at, deadline, state, state_changed_at, state_changed_by, note) VALUES "
+                f"(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_FEEDBACK_FIELDS}",
+                (report.station_id, report.district_code, report.kind, report.amenity, report.text, report.rating,
+                 report.lon, report.lat, report.phone, report.client_key, _aware(report.created_at),
+                 _aware(report.deadline), report.state,
+                 None if report.state_changed_at is None else _aware(report.state_changed_at),
+                 report.state_changed_by, report.note)).fetchone()
+        return _feedback(row)
+
+    def get_feedback(self, feedback_id: int) -> Feedback:
+        with self._read() as db:
+            row = db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = %s", (int(feedback_id),)).fetchone()
+        if row is None:
+            msg = f"No feedback report {feedback_id}."
+            raise StationNotFoundError(msg)
+        return _feedback(row)
+
+    def feedback_for(self, district_codes: Sequence[str] | None, *, states: Sequence[str] = (), limit: int = 50,
+                     before_id: int | None = None) -> list[Feedback]:
+        where: list[str] = ["id < %s"]
+        args: list[Any] = [int(before_id) if before_id is not None else 2**62]
+        if district_codes is not None:
+            where.append("district_code = ANY(%s)")
+            args.append(list(district_codes))
+        if states:
+            where.append("state = ANY(%s)")
+            args.append(list(states))
+        with self._read() as db:
+            rows = db.execute(f"{_FEEDBACK_COLUMNS} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s",
+                              (*args, int(limit))).fetchall()
+        return [_feedback(r) for r in rows]
+
+    def set_feedback_state(self, feedback_id: int, *, state: str, user: str, note: str, expected_state: str,
+                           at: datetime | None = None) -> Feedback:
+        with self._write() as db:
+            row = db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = %s FOR UPDATE", (int(feedback_id),)).fetchone()
+            if row is None:
+                msg = f"No feedback report {feedback_id}."
+                raise StationNotFoundError(msg)
+            check_feedback_transition(_feedback(row), state, expected_state)
+            row = db.execute("UPDATE feedback SET state = %s, state_changed_at = %s, state_changed_by = %s, "
+                             f"note = %s WHERE id = %s RETURNING {_FEEDBACK_FIELDS}",
+                             (state, _aware(at or utc_now()), user, note, int(feedback_id))).fetchone()
+        return _feedback(row)
+
+    def recent_feedback_times(self, since: datetime, *, limit: int, client_key: str | None = None,
+                              station_id: str | None = None) -> list[datetime]:
+        where: list[str] = ["created_at > %s"]
+        args: list[Any] = [_aware(since)]
+        if client_key is not None:
+            where.append("client_key = %s")
+            args.append(client_key)
+        if station_id is not None:
+            where.append("station_id = %s")
+            args.append(station_id)
+        with self._read() as db:
+            rows = db.execute(f"SELECT created_at FROM feedback WHERE {' AND '.join(where)} "
+                              "ORDER BY created_at DESC LIMIT %s", (*args, int(limit))).fetchall()
+        return [_utc(r[0]) for r in rows]
+
+
+_FEEDBACK_FIELDS = ("id, station_id, district_code, kind, amenity, text, rating, lon, lat, phone, client_key, "
+                    "created_at, deadline, state, state_changed_at, state_changed_by, note")
+_FEEDBACK_COLUMNS = f"SELECT {_FEEDBACK_FIELDS} FROM feedback"
 _EDIT_COLUMNS = ("SELECT edit_id, changeset_id, station_id, action, version, username, recorded_at, effective_at, "
                  "comment, before, after, district_code, reverts FROM edits")
 _USER_COLUMNS = "SELECT name, role, districts, password_hash, created_at, disabled, session_epoch FROM users"
@@ -484,3 +579,11 @@ def _stored_feature(feature: dict[str, Any]) -> dict[str, Any]:
     """
     return {"type": "Feature", "id": feature.get("id", feature.get("properties", {}).get("id")),
             "geometry": feature["geometry"], "properties": dict(feature.get("properties") or {})}
+
+
+def _feedback(row: tuple[Any, ...]) -> Feedback:
+    return Feedback(id=int(row[0]), station_id=row[1], district_code=row[2], kind=row[3], amenity=row[4],
+                    text=row[5], rating=None if row[6] is None else int(row[6]), lon=row[7], lat=row[8],
+                    phone=row[9], client_key=row[10], created_at=_utc(row[11]), deadline=_utc(row[12]),
+                    state=row[13], state_changed_at=None if row[14] is None else _utc(row[14]),
+                    state_changed_by=row[15], note=row[16])

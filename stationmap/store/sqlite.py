@@ -24,11 +24,13 @@ from stationmap.store.base import (
     SCHEMA_VERSION,
     Change,
     Edit,
+    Feedback,
     Snapshot,
     StationRecord,
     Store,
     User,
     check_change,
+    check_feedback_transition,
     dump_json,
     utc_now,
 )
@@ -94,6 +96,29 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE TABLE IF NOT EXISTS login_failures (key TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    station_id TEXT NOT NULL,
+    district_code TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    amenity TEXT NOT NULL,
+    text TEXT NOT NULL,
+    rating INTEGER,
+    lon REAL,
+    lat REAL,
+    phone TEXT NOT NULL,
+    client_key TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    state TEXT NOT NULL,
+    state_changed_at TEXT,
+    state_changed_by TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_district ON feedback (district_code, id);
+CREATE INDEX IF NOT EXISTS feedback_client ON feedback (client_key, created_at);
+CREATE INDEX IF NOT EXISTS feedback_station ON feedback (station_id, created_at);
+CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at);
 """
 
 
@@ -442,7 +467,74 @@ class SQLiteStore(Store):
         with self._write() as db:
             db.execute("DELETE FROM login_failures WHERE key = ?", (key,))
 
+    # --- workers' feedback ----------------------------------------------------------------------------------
 
+    def add_feedback(self, report: Feedback) -> Feedback:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO feedback (station_id, district_code, kind, amenity, text, rating, lon, lat, phone, "
+                "client_key, created_at, deadline, state, state_changed_at, state_changed_by, note) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (report.station_id, report.district_code, report.kind, report.amenity, report.text, report.rating,
+                 report.lon, report.lat, report.phone, report.client_key, _text_time(report.created_at),
+                 _text_time(report.deadline), report.state,
+                 None if report.state_changed_at is None else _text_time(report.state_changed_at),
+                 report.state_changed_by, report.note))
+            return _feedback(db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = ?", (cursor.lastrowid,)).fetchone())
+
+    def get_feedback(self, feedback_id: int) -> Feedback:
+        with self._read() as db:
+            row = db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = ?", (int(feedback_id),)).fetchone()
+        if row is None:
+            msg = f"No feedback report {feedback_id}."
+            raise StationNotFoundError(msg)
+        return _feedback(row)
+
+    def feedback_for(self, district_codes: Sequence[str] | None, *, states: Sequence[str] = (), limit: int = 50,
+                     before_id: int | None = None) -> list[Feedback]:
+        where: list[str] = ["id < ?"]
+        args: list[Any] = [int(before_id) if before_id is not None else 2**62]
+        if district_codes is not None:
+            where.append(f"district_code IN ({','.join('?' * len(district_codes)) or 'NULL'})")
+            args.extend(district_codes)
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            args.extend(states)
+        with self._read() as db:
+            rows = db.execute(f"{_FEEDBACK_COLUMNS} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                              (*args, int(limit))).fetchall()
+        return [_feedback(r) for r in rows]
+
+    def set_feedback_state(self, feedback_id: int, *, state: str, user: str, note: str, expected_state: str,
+                           at: datetime | None = None) -> Feedback:
+        with self._write() as db:
+            row = db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = ?", (int(feedback_id),)).fetchone()
+            if row is None:
+                msg = f"No feedback report {feedback_id}."
+                raise StationNotFoundError(msg)
+            check_feedback_transition(_feedback(row), state, expected_state)
+            db.execute("UPDATE feedback SET state = ?, state_changed_at = ?, state_changed_by = ?, note = ? "
+                       "WHERE id = ?", (state, _text_time(at or utc_now()), user, note, int(feedback_id)))
+            return _feedback(db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = ?", (int(feedback_id),)).fetchone())
+
+    def recent_feedback_times(self, since: datetime, *, limit: int, client_key: str | None = None,
+                              station_id: str | None = None) -> list[datetime]:
+        where: list[str] = ["created_at > ?"]
+        args: list[Any] = [_text_time(since)]
+        if client_key is not None:
+            where.append("client_key = ?")
+            args.append(client_key)
+        if station_id is not None:
+            where.append("station_id = ?")
+            args.append(station_id)
+        with self._read() as db:
+            rows = db.execute(f"SELECT created_at FROM feedback WHERE {' AND '.join(where)} "
+                              "ORDER BY created_at DESC LIMIT ?", (*args, int(limit))).fetchall()
+        return [_time(r[0]) for r in rows]
+
+
+_FEEDBACK_COLUMNS = ("SELECT id, station_id, district_code, kind, amenity, text, rating, lon, lat, phone, client_key, "
+                     "created_at, deadline, state, state_changed_at, state_changed_by, note FROM feedback")
 _EDIT_COLUMNS = ("SELECT edit_id, changeset_id, station_id, action, version, user, recorded_at, effective_at, "
                  "comment, before, after, district_code, reverts FROM edits")
 _USER_COLUMNS = "SELECT name, role, districts, password_hash, created_at, disabled, session_epoch FROM users"
@@ -473,3 +565,11 @@ def _with_version_free(feature: dict[str, Any]) -> dict[str, Any]:
     """The Feature as stored: a plain copy (the version lives in its own column, never in the properties)."""
     return {"type": "Feature", "id": feature.get("id", feature.get("properties", {}).get("id")),
             "geometry": feature["geometry"], "properties": dict(feature.get("properties") or {})}
+
+
+def _feedback(row: tuple[Any, ...]) -> Feedback:
+    return Feedback(id=int(row[0]), station_id=row[1], district_code=row[2], kind=row[3], amenity=row[4],
+                    text=row[5], rating=None if row[6] is None else int(row[6]), lon=row[7], lat=row[8],
+                    phone=row[9], client_key=row[10], created_at=_time(row[11]), deadline=_time(row[12]),
+                    state=row[13], state_changed_at=None if row[14] is None else _time(row[14]),
+                    state_changed_by=row[15], note=row[16])

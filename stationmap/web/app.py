@@ -63,10 +63,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         workers=settings.report_workers, max_waiting=report_waiting))
     policy = _content_security_policy([state.provider.url, state.provider.overlay_url])
 
-    from stationmap.web import api, edits, errors, views  # import inside the factory (flaskr)
+    from stationmap.web import api, edits, errors, feedback, views  # import inside the factory (flaskr)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(edits.bp)
+    app.register_blueprint(feedback.bp)
     app.register_blueprint(views.bp)
     errors.register_error_handlers(app)
     from stationmap.web import auth  # sign-in, sessions, API tokens

@@ -22,7 +22,7 @@ from stationmap.web import auth
 from stationmap.web.jsonutil import json_response
 from stationmap.web.params import parse_param
 
-__all__ = ["bp", "etag", "record_feature"]
+__all__ = ["bp", "etag", "json_body", "record_feature"]
 
 bp = Blueprint("edits", __name__, url_prefix="/api")
 GEOJSON = "application/geo+json"
@@ -63,8 +63,8 @@ def _writer() -> User:
     return editing.check_may_edit(auth.current_user(), ())
 
 
-def _body() -> dict[str, Any]:
-    """The request's JSON object (at most ``MAX_CONTENT_LENGTH`` bytes)."""
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object (at most ``MAX_CONTENT_LENGTH`` bytes)."""
     raw = request.get_data(cache=True)
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
@@ -103,7 +103,7 @@ def _answer(edit: Edit, *, status: int = 200) -> Response:
 def add() -> Response:
     """Add a station: a GeoJSON Feature (coordinates in ``?datum=``), with an optional ``comment``."""
     user = _writer()
-    body = _body()
+    body = json_body()
     edit = editing.add_station(_store(), body, user=user, places=_places(), comment=body.get("comment"),
                                datum=_datum())
     return _answer(edit, status=201)
@@ -113,7 +113,7 @@ def add() -> Response:
 def change(station_id: str) -> Response:
     """Change a station: ``properties`` merged (null removes), ``geometry`` replaced; needs If-Match."""
     user = _writer()
-    body = _body()
+    body = json_body()
     edit = editing.update_station(_store(), station_id, body, user=user, expected_version=_if_match(),
                                   places=_places(), comment=body.get("comment"), datum=_datum())
     return _answer(edit)
@@ -123,7 +123,7 @@ def change(station_id: str) -> Response:
 def replace(station_id: str) -> Response:
     """Replace a station's record whole (a complete Feature); needs If-Match."""
     user = _writer()
-    body = _body()
+    body = json_body()
     edit = editing.update_station(_store(), station_id, body, user=user, expected_version=_if_match(),
                                   places=_places(), comment=body.get("comment"), datum=_datum(), replace=True)
     return _answer(edit)
@@ -158,7 +158,7 @@ def revert(edit_id: int) -> Response:
 
 def _comment_of_request() -> str | None:
     if request.get_data(cache=True):
-        return _body().get("comment")
+        return json_body().get("comment")
     return request.args.get("comment")
 
 

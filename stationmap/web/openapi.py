@@ -16,6 +16,7 @@ from stationmap.parameters import (
     AT,
     BBOX,
     BEFORE_EDIT,
+    BEFORE_FEEDBACK,
     CELL_M,
     DATUM,
     DISTRICT,
@@ -23,6 +24,9 @@ from stationmap.parameters import (
     EDITS_LIMIT,
     EXPORT_DATUM,
     EXPORT_DISTRICT,
+    FEEDBACK_DISTRICT,
+    FEEDBACK_LIMIT,
+    FEEDBACK_STATE,
     LANG,
     LAT,
     LIMIT,
@@ -275,6 +279,35 @@ def _register_paths(settings: Settings,
             "Undo an edit as a new edit; If-Match names the station's current version.",
             [{"name": "edit_id", "in": "path", "required": True, "schema": {"type": "integer"}}, if_match],
             versioned, body=False)},
+        "/api/stations/{id}/feedback": {"post": {
+            "summary": "Report a problem, rate the station or confirm it open, without an account. `kind`: "
+                       "broken_facility (with `amenity`, one of the station's), closed_at_stated_hours, wrong_location "
+                       "(with `location` {lon, lat, datum}), unsafe_or_dirty, confirm_open, other (with `text`); "
+                       "optional `text` (at most 500 characters), `rating` (1-5) and `phone` (digits, for a reply; "
+                       "shown to editors only, never echoed). 201 with the report's id, state and deadline.",
+            "parameters": [station_id],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"201": {"description": "The report's id, state and deadline (no phone)."},
+                          "400": refusals["400"], "404": refusals["404"],
+                          "429": refusal("Too many reports from this client (10 an hour), on this station (100 a "
+                                         "day) or in the register (5,000 a day): see Retry-After.")}}},
+        "/api/feedback": {"get": {
+            "summary": "Workers' reports of a district, newest first, with `overdue` and the phone (admins and the "
+                       "district's editors; viewers 403); `next` pages on.",
+            "parameters": [query_parameter(FEEDBACK_DISTRICT, settings), query_parameter(FEEDBACK_STATE, settings),
+                           query_parameter(FEEDBACK_LIMIT, settings), query_parameter(BEFORE_FEEDBACK, settings)],
+            "security": secured, "responses": {"200": {"description": "`reports`, and `next` when there are more."},
+                                               "400": refusals["400"], "401": refusals["401"],
+                                               "403": refusals["403"]}}},
+        "/api/feedback/{feedback_id}/state": {"post": {
+            "summary": "Move a report: JSON {state, note, expected_state}; new -> acknowledged, resolved or "
+                       "rejected; acknowledged -> resolved or rejected (editors of its district, admins).",
+            "parameters": [{"name": "feedback_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "security": secured,
+            "responses": {"200": {"description": "The report after the change."}, "400": refusals["400"],
+                          "401": refusals["401"], "403": refusals["403"], "404": refusal("No such report."),
+                          "409": refusal("The report was moved since (`expected_state` differs).")}}},
         "/api/login": {"post": {
             "summary": "Sign in: JSON {name, password}; sets the session cookie and returns the CSRF token.",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
