@@ -547,20 +547,65 @@ def stars(ctx: click.Context, district_code: str | None, stations_paths: tuple[P
     else:
         loaded = _loaded_stations(stations_paths)
         frame = loaded if loaded is not None else _read_stations((settings.data_dir / "stations",))
-    ratings = rating.rate_stations(frame, rules, lang=lang)
+    triggers = _feedback_triggers(ctx, stations_paths, frame, rules)
+    ratings = rating.rate_stations(frame, rules, lang=lang, triggers=triggers)
     summary_ = rating.summarize_ratings(ratings)
     shown = ratings[ratings["review_candidate"]] if review_only else ratings
+    fired = {} if triggers is None else {str(sid): triggers[str(sid)] for sid in shown["station_id"]
+                                         if str(sid) in triggers}
+    if triggers is None:
+        note = ("工人报告：不可用（站点来自文件；用 --database 读取登记库）" if lang == "zh"
+                else "workers' reports: not available (stations read from files; give --database)")
+    else:
+        note = (f"工人报告：{len(fired)}个站点触发降星" if lang == "zh"
+                else f"workers' reports: {len(fired)} station(s) trigger a downgrade")
     if fmt == "csv":
         click.echo(shown.to_csv(index=False), nl=False)
+        click.echo(note, err=True)
     elif fmt == "json":
         click.echo(json.dumps({"rubric": rules.version, "summary": summary_.to_dict(),
-                               "stations": json.loads(shown.to_json(orient="records", force_ascii=False))},
+                               "stations": json.loads(shown.to_json(orient="records", force_ascii=False)),
+                               "feedback_available": triggers is not None,
+                               "feedback_triggers": {sid: [t.to_dict(lang=lang) for t in ts]
+                                                     for sid, ts in fired.items()}},
                               ensure_ascii=False, indent=1))
     else:
         for row in shown.itertuples():
             click.echo(f"{row.station_id} {row.name}: {row.headline}")
+            for trigger in fired.get(str(row.station_id), ()):
+                click.echo(f"    {trigger.item.text(lang)}")
+                for line in trigger.evidence(lang=lang):
+                    click.echo(f"        {line}")
         name = rules.name_zh if lang == "zh" else rules.name_en
+        click.echo(note)
         click.echo(f"{name} {rules.version}: {summary_.describe(lang=lang)}")
+
+
+def _feedback_triggers(ctx: click.Context, paths: tuple[Path, ...], frame: Any,
+                       rules: Any) -> dict[str, tuple[Any, ...]] | None:
+    """
+    The downgrade triggers workers' reports fire on `frame`'s stations, read from the register (--database /
+    --as-of; the check is made at the end of the --as-of day, else now); None when the stations came from files.
+    """
+    wanted = ctx.meta.get(_REGISTER_META)
+    if not wanted:
+        return None
+    from stationmap.store import utc_now
+
+    store = _open_register(ctx, wanted.get("database_url"), paths)
+    day = wanted.get("as_of")
+    now = hours.day_end_utc(day.date()) if day is not None else utc_now()
+    codes = sorted({str(c) for c in frame["district_code"].dropna()}) if "district_code" in frame else None
+    ids = {str(i) for i in frame["id"]}
+    reports: list[Any] = []
+    before: int | None = None
+    while True:
+        page = store.feedback_for(codes, limit=1000, before_id=before)
+        reports.extend(r for r in page if r.station_id in ids)
+        if len(page) < 1000:
+            break
+        before = page[-1].id
+    return rating.feedback_triggers(reports, rules, now=now)
 
 
 @main.command()

@@ -521,3 +521,71 @@ def test_build_reports_fills_the_cache_the_server_reads(runner):
         assert response.status_code == 200 and (cache.builds, cache.disk_hits) == (0, 1)  # read, not built
     finally:
         app.extensions["stationmap_store"].close()
+
+
+# --- downgrade triggers from workers' reports (issue 14) --------------------------------------------------------
+
+
+def test_stars_shows_downgrade_triggers_from_overdue_reports(runner, database_url, settings):
+    from datetime import date, timedelta
+
+    from stationmap import feedback
+    from stationmap.hours import day_start_utc
+    from stationmap.store import Change, User, open_store, utc_now
+
+    store = open_store(database_url)
+    features = json.loads((settings.data_dir / "stations" / "610111.geojson").read_text(encoding="utf-8"))["features"]
+    store.apply([Change(f["id"], "add", f, "610111") for f in features], user="stationmap", comment="filled",
+                effective_at=day_start_utc(date(2024, 6, 30)))
+    admin, start = User("王主任", "admin"), utc_now() - timedelta(days=30)
+
+    def report(sid, body, day, state=None):
+        made = feedback.submit_feedback(store, sid, body, client=f"198.51.100.{day}", secret="s" * 32,
+                                        deadline_days=3, now=start + timedelta(days=day))
+        if state:
+            made = feedback.change_state(store, made.id, admin, state=state, now=start + timedelta(days=day + 1))
+        return made
+
+    closed = [report("610111-003", {"kind": "closed_at_stated_hours"}, d, "acknowledged") for d in (0, 2)]
+    broken = report("610111-003", {"kind": "broken_facility", "amenity": "meal_heating"}, 3)  # left new
+    report("610111-004", {"kind": "closed_at_stated_hours"}, 0, "resolved")
+    report("610111-004", {"kind": "closed_at_stated_hours"}, 1, "rejected")  # does not count
+    report("610111-004", {"kind": "broken_facility", "amenity": "seating"}, 2, "resolved")  # repaired
+    store.close()
+
+    result = runner.invoke(main, ["stars", "--district", "610111", "--database", database_url, "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("610111-003 "))
+    block = "\n".join(lines[at:at + 12])
+    day = [r.created_at.astimezone(feedback._SHANGHAI).strftime("%Y-%m-%d") for r in (*closed, broken)]
+    assert "downgraded: workers reported it closed at stated hours, 2 confirmed in 90 days" in lines[at]
+    assert f"#{closed[0].id} {day[0]}, #{closed[1].id} {day[1]}" in lines[at]
+    assert f"        #{broken.id} broken_facility meal_heating {day[2]}, due " in block
+    assert f"        #{closed[0].id} closed_at_stated_hours {day[0]}, due " in block
+    assert "broken facility reports past deadline" in block
+    assert "past deadline, unresolved" not in block  # every overdue report already counted once: not twice
+    after_004 = lines[next(i for i, line in enumerate(lines) if line.startswith("610111-004 ")) + 1]
+    assert not after_004.startswith(" ")  # a rejected closure report and a repaired breakage fire nothing
+    assert "workers' reports: 1 station(s) trigger a downgrade" in result.stdout
+
+    as_json = json.loads(runner.invoke(main, ["stars", "--district", "610111", "--database", database_url,
+                                              "--format", "json"]).stdout)
+    assert as_json["feedback_available"] is True and list(as_json["feedback_triggers"]) == ["610111-003"]
+    fired = {t["trigger"]: [r["id"] for r in t["reports"]] for t in as_json["feedback_triggers"]["610111-003"]}
+    assert fired == {"shut_at_stated_hours": [c.id for c in closed], "broken_facilities": [broken.id]}
+    row = next(s for s in as_json["stations"] if s["station_id"] == "610111-003")
+    assert "降星" in row["headline"] and row["qualified_stars"] < row["attribute_stars"]
+    assert f"#{closed[0].id} {day[0]}" in row["downgrades"]
+    # as of the day before the first report nothing had happened
+    before = runner.invoke(main, ["stars", "--district", "610111", "--database", database_url, "--format", "json",
+                                  "--as-of", (start - timedelta(days=1)).strftime("%Y-%m-%d")])
+    assert before.exit_code == 0 and json.loads(before.stdout)["feedback_triggers"] == {}
+
+
+def test_stars_from_files_says_reports_are_not_available(runner):
+    result = runner.invoke(main, ["stars", "--district", "610111", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert "workers' reports: not available" in result.stdout
+    as_json = json.loads(runner.invoke(main, ["stars", "--district", "610111", "--format", "json"]).stdout)
+    assert as_json["feedback_available"] is False and as_json["feedback_triggers"] == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
@@ -10,7 +11,9 @@ import pytest
 
 from stationmap.analysis.rating import (
     RATING_COLUMNS,
+    REPORTS_CLOSED_LOOKBACK_DAYS,
     StarAssessment,
+    feedback_triggers,
     rate_station,
     rate_stations,
     summarize_ratings,
@@ -19,6 +22,7 @@ from stationmap.config import BUNDLED_DATA_DIR
 from stationmap.errors import BadRequestError, StationDataError
 from stationmap.rubric import load_rubric, parse_rubric
 from stationmap.stations import load_stations
+from stationmap.store import Feedback
 
 SHIPPED = BUNDLED_DATA_DIR / "rubric" / "stars-v1.toml"
 DEMO_FILES = sorted((BUNDLED_DATA_DIR / "stations").glob("*.geojson"))
@@ -456,3 +460,90 @@ def test_rating_the_bundled_demo_data(path, rubric):
     summary = summarize_ratings(ratings)
     assert sum(summary.qualified_by_level) == len(frame)
     assert summary.n_review_candidates == int((ratings["recorded_stars"] > ratings["qualified_stars"]).sum())
+
+
+# --- downgrade triggers from workers' reports (issue 14) --------------------------------------------------------
+
+NOW = datetime(2025, 7, 1, 4, 0, tzinfo=UTC)
+
+
+def _report(i, kind="closed_at_stated_hours", *, state="resolved", days_ago=10, due_days_ago=5,
+            changed=None, sid="s1", amenity=""):
+    return Feedback(id=i, station_id=sid, district_code="610111", kind=kind, created_at=NOW - timedelta(days=days_ago),
+                    deadline=NOW - timedelta(days=due_days_ago), state=state, amenity=amenity,
+                    state_changed_at=changed)
+
+
+def _triggers(*reports, rubric=None):
+    found = feedback_triggers(reports, rubric or load_rubric(SHIPPED), now=NOW)
+    return {sid: {t.trigger: [r.id for r in t.reports] for t in ts} for sid, ts in found.items()}
+
+
+def test_closed_reports_fire_from_two_confirmed_within_the_lookback():
+    assert _triggers(_report(1, state="resolved")) == {}  # one is not enough
+    acknowledged = _report(2, state="acknowledged", due_days_ago=-1)  # not yet due: no complaint ignored
+    assert _triggers(_report(1), acknowledged) == {"s1": {"shut_at_stated_hours": [1, 2]}}
+    assert _triggers(_report(1), _report(2, state="rejected")) == {}
+    assert _triggers(_report(1), _report(2, state="new", due_days_ago=-1)) == {}  # not confirmed yet
+    # confirmed but left open past the deadline: evidence of the closures already, so not a second star off
+    assert _triggers(_report(1), _report(2, state="acknowledged"))["s1"] == {"shut_at_stated_hours": [1, 2]}
+    # another report left open past its deadline is a complaint ignored
+    assert _triggers(_report(1), _report(2, state="acknowledged"), _report(3, "other", state="new"))["s1"] == {
+        "shut_at_stated_hours": [1, 2], "complaints_ignored": [3]}
+    edge = REPORTS_CLOSED_LOOKBACK_DAYS
+    assert "shut_at_stated_hours" in _triggers(_report(1, state="resolved", days_ago=edge),
+                                                _report(2, state="resolved"))["s1"]
+    assert _triggers(_report(1, state="resolved", days_ago=edge + 1), _report(2, state="resolved")) == {}
+    assert _triggers(_report(1, state="resolved"), _report(2, state="resolved", days_ago=-1)) == {}  # future
+
+
+def test_broken_facility_fires_past_its_deadline_until_resolved_or_rejected():
+    def broken(state, due_days_ago):
+        return _report(7, "broken_facility", state=state, due_days_ago=due_days_ago, amenity="aed")
+
+    assert _triggers(broken("new", 1))["s1"] == {"broken_facilities": [7]}  # one report never costs two stars
+    assert _triggers(broken("acknowledged", 1))["s1"]["broken_facilities"] == [7]
+    assert _triggers(broken("new", 0)) == {}  # exactly at the deadline: not past it
+    assert _triggers(broken("resolved", 1)) == {}
+    assert _triggers(broken("rejected", 1)) == {}
+    # resolved after the moment of the check: still open then
+    late = _report(7, "broken_facility", state="resolved", due_days_ago=1, changed=NOW + timedelta(days=1))
+    assert _triggers(late)["s1"]["broken_facilities"] == [7]
+
+
+def test_complaints_ignored_uses_the_rubrics_tolerance():
+    overdue = _report(3, "unsafe_or_dirty", state="new")
+    assert _triggers(overdue)["s1"] == {"complaints_ignored": [3]}
+    text = SHIPPED.read_text(encoding="utf-8").replace("max_unresolved = 0", "max_unresolved = 1")
+    tolerant = parse_rubric(text)
+    assert _triggers(overdue, rubric=tolerant) == {}
+    assert _triggers(overdue, _report(4, "other", state="acknowledged"), rubric=tolerant)["s1"] == {
+        "complaints_ignored": [3, 4]}
+    assert _triggers(_report(3, "unsafe_or_dirty", state="new", due_days_ago=-2)) == {}  # not yet due
+
+
+def test_feedback_triggers_need_an_aware_moment():
+    with pytest.raises(BadRequestError, match="timezone"):
+        feedback_triggers([], load_rubric(SHIPPED), now=datetime(2025, 7, 1))
+
+
+def test_report_triggers_move_a_rule_from_not_checkable_to_downgrades():
+    station = {"id": "s1", **AT_LEVEL[5], "stars": 5}
+    rubric = load_rubric(SHIPPED)
+    before = rate_station(station, rubric, when_checked=CHECKED)
+    assert {i.code for i in before.not_checkable} == {"downgrade:shut_at_stated_hours",
+                                                      "downgrade:complaints_ignored",
+                                                      "downgrade:broken_facilities"}
+    found = feedback_triggers([_report(1), _report(2, state="resolved")], rubric, now=NOW)
+    after = rate_station(station, rubric, when_checked=CHECKED, triggers=found["s1"])
+    assert [i.code for i in after.downgrades] == ["downgrade:shut_at_stated_hours"]
+    assert "downgrade:shut_at_stated_hours" not in {i.code for i in after.not_checkable}
+    assert (after.attribute_stars, after.qualified_stars, after.review_candidate) == (5, 4, True)
+    assert "#1 2025-06-21" in after.downgrades[0].en
+    # the same rule fired by the record and by the reports removes its stars once
+    both = rate_station({**station, "inspections": [{"date": "2025-06-30", "open": False}]}, rubric,
+                        when_checked=CHECKED, triggers=found["s1"])
+    assert len(both.downgrades) == 2 and both.qualified_stars == 4
+    frame = rate_stations(pd.DataFrame([station]), rubric, when_checked=CHECKED, lang="en", triggers=found)
+    assert "closed at stated hours, 2 confirmed" in frame.loc[0, "downgrades"]
+    assert found["s1"][0].to_dict(lang="en")["reports"][0]["created_at"] == "2025-06-21T12:00:00+08:00"

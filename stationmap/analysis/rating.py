@@ -12,6 +12,9 @@ How a station is rated:
 2. Each downgrade trigger of the rubric is applied where the record holds data for it (``inspections``,
    ``complaints_unresolved``, ``broken_facilities``, as properties or inside ``extra``); where it does not, the
    trigger is listed in ``not_checkable`` rather than passed silently. Each triggered rule removes its ``stars``.
+   Workers' reports (:func:`feedback_triggers`, from the register's feedback queue) may fire a trigger too: the
+   station then moves from ``not_checkable`` to ``downgrades``, with the reports as evidence. A rule fired by
+   both the record and the reports removes its stars once.
 3. The *qualified level* is the attribute level minus those stars (never below 0). A station whose recorded
    ``stars`` exceed the qualified level is a review candidate (建议复核).
 
@@ -25,9 +28,10 @@ import datetime as dt
 import functools
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
@@ -38,15 +42,32 @@ from stationmap.errors import BadRequestError, OpeningHoursError, StationDataErr
 from stationmap.rubric import N_LEVELS, DowngradeRule, HoursAlternative, Rubric, StarLevel
 from stationmap.schema import AMENITIES, TOILET
 
+if TYPE_CHECKING:
+    from stationmap.store import Feedback
+
 __all__ = [
     "RATING_COLUMNS",
+    "REPORTS_CLOSED_LOOKBACK_DAYS",
+    "REPORTS_CLOSED_MIN",
+    "FeedbackTrigger",
     "RatingItem",
     "RatingSummary",
     "StarAssessment",
+    "feedback_triggers",
     "rate_station",
     "rate_stations",
     "summarize_ratings",
 ]
+
+#: Workers' reports that fire ``shut_at_stated_hours``: at least this many confirmed (``acknowledged`` or
+#: ``resolved``, never ``rejected``) ``closed_at_stated_hours`` reports ...
+#: Local choice: no source gives a number of worker reports (like the 1★-4★ thresholds of the rubric).
+REPORTS_CLOSED_MIN = 2
+#: ... made within this many days before the check. Local choice.
+REPORTS_CLOSED_LOOKBACK_DAYS = 90
+_CONFIRMED_STATES = ("acknowledged", "resolved")
+_OPEN_STATES = ("new", "acknowledged")
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _LANGS = ("zh", "en")
 _SEPARATOR = {"zh": "；", "en": "; "}
@@ -83,6 +104,47 @@ class RatingItem:
     def text(self, lang: str = "zh") -> str:
         """Return the text in `lang` (``"zh"`` or ``"en"``)."""
         return self.zh if _check_lang(lang) == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class FeedbackTrigger:
+    """
+    A downgrade trigger fired by workers' reports on one station, with the reports as evidence.
+
+    Attributes
+    ----------
+    station_id
+        The station reported on.
+    trigger
+        The rubric's trigger: ``shut_at_stated_hours``, ``broken_facilities`` or ``complaints_ignored``.
+    item
+        The finding as the rating lists it under ``downgrades`` (code ``downgrade:<trigger>``), naming the reports.
+    reports
+        The reports that fire it, oldest first.
+    """
+
+    station_id: str
+    trigger: str
+    item: RatingItem
+    reports: tuple[Feedback, ...]
+
+    def evidence(self, *, lang: str = "zh") -> list[str]:
+        """One line per report: id, kind, amenity, date made, deadline and state (times in Asia/Shanghai)."""
+        _check_lang(lang)
+        lines = []
+        for r in self.reports:
+            amenity = f" {r.amenity}" if r.amenity else ""
+            lines.append(f"#{r.id} {r.kind}{amenity} {_day(r.created_at)}，期限{_minute(r.deadline)}，{r.state}"
+                         if lang == "zh" else
+                         f"#{r.id} {r.kind}{amenity} {_day(r.created_at)}, due {_minute(r.deadline)}, {r.state}")
+        return lines
+
+    def to_dict(self, *, lang: str = "zh") -> dict[str, Any]:
+        """Return the trigger as a JSON-safe dict: trigger, text in `lang`, and each report's evidence."""
+        return {"station_id": self.station_id, "trigger": self.trigger, "text": self.item.text(lang),
+                "reports": [{"id": r.id, "kind": r.kind, "amenity": r.amenity or None, "state": r.state,
+                             "created_at": r.created_at.astimezone(_SHANGHAI).isoformat(),
+                             "deadline": r.deadline.astimezone(_SHANGHAI).isoformat()} for r in self.reports]}
 
 
 @dataclass(frozen=True)
@@ -261,7 +323,8 @@ class RatingSummary:
 # --- public functions -------------------------------------------------------------------------------------------
 
 def rate_station(station: Mapping[str, Any] | pd.Series, rubric: Rubric, *,
-                 when_checked: dt.datetime | dt.date | str | None = None) -> StarAssessment:
+                 when_checked: dt.datetime | dt.date | str | None = None,
+                 triggers: Sequence[FeedbackTrigger] = ()) -> StarAssessment:
     """
     Rate one station against a rubric.
 
@@ -279,6 +342,9 @@ def rate_station(station: Mapping[str, Any] | pd.Series, rubric: Rubric, *,
         The date of the check: inspections older than the rule's ``lookback_days`` before it, or after it, are
         ignored, and a breakage reported less than ``grace_days`` before it does not count yet. A datetime,
         date, ISO string or None for now (Asia/Shanghai).
+    triggers
+        The station's triggers fired by workers' reports (:func:`feedback_triggers`); each moves its rule from
+        ``not_checkable`` to ``downgrades``.
 
     Returns
     -------
@@ -293,11 +359,12 @@ def rate_station(station: Mapping[str, Any] | pd.Series, rubric: Rubric, *,
     BadRequestError
         If `when_checked` cannot be read.
     """
-    return _rate(station, rubric, _check_date(when_checked))
+    return _rate(station, rubric, _check_date(when_checked), triggers)
 
 
 def rate_stations(stations: gpd.GeoDataFrame | pd.DataFrame, rubric: Rubric, *,
-                  when_checked: dt.datetime | dt.date | str | None = None, lang: str = "zh") -> pd.DataFrame:
+                  when_checked: dt.datetime | dt.date | str | None = None, lang: str = "zh",
+                  triggers: Mapping[str, Sequence[FeedbackTrigger]] | None = None) -> pd.DataFrame:
     """
     Rate every station of a frame.
 
@@ -314,6 +381,9 @@ def rate_stations(stations: gpd.GeoDataFrame | pd.DataFrame, rubric: Rubric, *,
         As for :func:`rate_station`; read once for all stations.
     lang
         Language of the text columns, ``"zh"`` or ``"en"``.
+    triggers
+        Triggers fired by workers' reports, by station id (:func:`feedback_triggers`); None when the reports
+        are not available (the rating then rests on the records alone).
 
     Returns
     -------
@@ -336,7 +406,7 @@ def rate_stations(stations: gpd.GeoDataFrame | pd.DataFrame, rubric: Rubric, *,
     columns = [c for c in _USED_FIELDS if c in stations.columns]
     rows = []
     for record in stations[columns].to_dict("records"):
-        a = _rate(record, rubric, checked)
+        a = _rate(record, rubric, checked, (triggers or {}).get(str(_get(record, "id")), ()))
         rows.append((a.station_id, _get(record, "name"), _get(record, "district_code"), a.recorded_stars,
                      a.attribute_stars, a.qualified_stars, a.next_level, a.review_candidate,
                      *(sep.join(i.text(lang) for i in items)
@@ -349,6 +419,66 @@ def rate_stations(stations: gpd.GeoDataFrame | pd.DataFrame, rubric: Rubric, *,
     frame["review_candidate"] = frame["review_candidate"].astype(bool)
     frame.attrs["rubric_version"] = rubric.version
     return frame
+
+
+def feedback_triggers(reports: Iterable[Feedback], rubric: Rubric,
+                      *, now: dt.datetime) -> dict[str, tuple[FeedbackTrigger, ...]]:
+    """
+    Evaluate the rubric's downgrade triggers on workers' reports (the register's feedback queue).
+
+    Only the triggers the rubric defines are evaluated. A report made after `now` is ignored; one whose state
+    changed after `now` counts as still ``new`` then (the queue keeps only a report's latest state).
+
+    - ``shut_at_stated_hours``: at least :data:`REPORTS_CLOSED_MIN` confirmed (``acknowledged`` or
+      ``resolved``) ``closed_at_stated_hours`` reports made in the :data:`REPORTS_CLOSED_LOOKBACK_DAYS` days up
+      to `now` (local choices; a ``rejected`` or unconfirmed ``new`` report does not count).
+    - ``broken_facilities``: a ``broken_facility`` report past its deadline and not resolved or rejected (the
+      deadline takes the place of the rule's ``grace_days``).
+    - ``complaints_ignored``: more than the rule's ``max_unresolved`` reports of any kind past their deadline
+      and neither resolved nor rejected, among those no other trigger used: one report never costs two stars.
+
+    Parameters
+    ----------
+    reports
+        `stationmap.store.Feedback` records, of any stations.
+    rubric
+        A validated rubric.
+    now
+        The moment of the check, timezone-aware.
+
+    Returns
+    -------
+    triggers
+        By station id, the triggers fired (stations with none are left out), each with its reports.
+
+    Raises
+    ------
+    BadRequestError
+        If `now` has no timezone.
+    """
+    if now.tzinfo is None:
+        msg = f"now must be timezone-aware, got {now.isoformat()}"
+        raise BadRequestError(msg)
+    by_station: dict[str, list[tuple[Feedback, str]]] = {}
+    for report in reports:
+        if report.created_at > now:
+            continue
+        changed = report.state_changed_at
+        state = report.state if changed is None or changed <= now else "new"
+        by_station.setdefault(report.station_id, []).append((report, state))
+    result: dict[str, tuple[FeedbackTrigger, ...]] = {}
+    for station_id, entries in by_station.items():
+        entries.sort(key=lambda e: (e[0].created_at, e[0].id))
+        fired: list[FeedbackTrigger] = []
+        used: set[int] = set()  # a report is evidence for one trigger only: "ignored" counts the ones left over
+        for rule in sorted(rubric.downgrades, key=lambda r: r.trigger == "complaints_ignored"):
+            trigger = _report_trigger(station_id, rule, entries, now, used)
+            if trigger is not None:
+                fired.append(trigger)
+                used.update(r.id for r in trigger.reports)
+        if fired:
+            result[station_id] = tuple(fired)
+    return result
 
 
 def summarize_ratings(ratings: pd.DataFrame) -> RatingSummary:
@@ -784,13 +914,61 @@ def _check_inspections(station: Mapping[str, Any] | pd.Series, rule: DowngradeRu
                       f"shut at stated hours on inspection: {len(failures)} times, last {last}")
 
 
+def _day(moment: dt.datetime) -> str:
+    return moment.astimezone(_SHANGHAI).strftime("%Y-%m-%d")
+
+
+def _minute(moment: dt.datetime) -> str:
+    return moment.astimezone(_SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _report_trigger(station_id: str, rule: DowngradeRule, entries: list[tuple[Feedback, str]],
+                    now: dt.datetime, used: set[int]) -> FeedbackTrigger | None:
+    code = f"downgrade:{rule.trigger}"
+    overdue = [r for r, state in entries if state in _OPEN_STATES and now > r.deadline]
+    if rule.trigger == "shut_at_stated_hours":
+        since = now - dt.timedelta(days=REPORTS_CLOSED_LOOKBACK_DAYS)
+        chosen = [r for r, state in entries if r.kind == "closed_at_stated_hours" and state in _CONFIRMED_STATES
+                  and r.created_at >= since]
+        if len(chosen) < REPORTS_CLOSED_MIN:
+            return None
+        zh_list = "、".join(f"#{r.id} {_day(r.created_at)}" for r in chosen)
+        en_list = ", ".join(f"#{r.id} {_day(r.created_at)}" for r in chosen)
+        item = RatingItem(code, f"工人报告开放时间内未开门，{REPORTS_CLOSED_LOOKBACK_DAYS}天内经核实{len(chosen)}次："
+                          f"{zh_list}",
+                          f"workers reported it closed at stated hours, {len(chosen)} confirmed in "
+                          f"{REPORTS_CLOSED_LOOKBACK_DAYS} days: {en_list}")
+    elif rule.trigger == "broken_facilities":
+        chosen = [r for r in overdue if r.kind == "broken_facility"]
+        if not chosen:
+            return None
+        zh_list = "、".join(f"#{r.id} {_zh(r.amenity) if r.amenity in AMENITIES else r.amenity}"
+                            f"（{_day(r.created_at)}报，期限{_minute(r.deadline)}）" for r in chosen)
+        en_list = ", ".join(f"#{r.id} {_en(r.amenity) if r.amenity in AMENITIES else r.amenity} "
+                            f"(reported {_day(r.created_at)}, due {_minute(r.deadline)})" for r in chosen)
+        item = RatingItem(code, f"报修超期未修复：{zh_list}", f"broken facility reports past deadline: {en_list}")
+    elif rule.trigger == "complaints_ignored":
+        chosen = [r for r in overdue if r.id not in used]
+        if len(chosen) <= rule.max_unresolved:
+            return None
+        zh_list = "、".join(f"#{r.id}（{_day(r.created_at)}报，期限{_minute(r.deadline)}）" for r in chosen)
+        en_list = ", ".join(f"#{r.id} (reported {_day(r.created_at)}, due {_minute(r.deadline)})" for r in chosen)
+        item = RatingItem(code, f"工人报告超期未处理{len(chosen)}件：{zh_list}",
+                          f"{len(chosen)} workers' report{'' if len(chosen) == 1 else 's'} past deadline, "
+                          f"unresolved: {en_list}")
+    else:
+        return None
+    return FeedbackTrigger(station_id=station_id, trigger=rule.trigger, item=item, reports=tuple(chosen))
+
+
 # --- rating -----------------------------------------------------------------------------------------------------
 
 def _dedupe(items: Iterable[RatingItem]) -> tuple[RatingItem, ...]:
     return tuple({item.code: item for item in items}.values())
 
 
-def _rate(station: Mapping[str, Any] | pd.Series, rubric: Rubric, checked: dt.date) -> StarAssessment:
+def _rate(station: Mapping[str, Any] | pd.Series, rubric: Rubric, checked: dt.date,
+          triggers: Sequence[FeedbackTrigger] = ()) -> StarAssessment:
     station_id = _get(station, "id")
     broken = _broken_entries(station, station_id)
     facts = _read_facts(station, rubric, frozenset(item for item, _ in broken or []))
@@ -804,7 +982,13 @@ def _rate(station: Mapping[str, Any] | pd.Series, rubric: Rubric, checked: dt.da
             break
         attribute = level.stars
     fired, not_checkable = _apply_downgrades(station, rubric, checked, station_id, broken, facts.hours_text)
-    qualified = max(0, attribute - sum(rule.stars for rule, _ in fired))
+    rules = {rule.trigger: rule for rule in rubric.downgrades}
+    for trigger in triggers:
+        if trigger.trigger in rules:
+            fired.append((rules[trigger.trigger], trigger.item))
+            not_checkable = [i for i in not_checkable if i.code != trigger.item.code]
+    removed = {rule.trigger: rule.stars for rule, _ in fired}  # a rule fired twice removes its stars once
+    qualified = max(0, attribute - sum(removed.values()))
     recorded_raw = _real(_get(station, "stars"))
     recorded = int(recorded_raw) if recorded_raw is not None else 0
     return StarAssessment(
