@@ -42,6 +42,7 @@ __all__ = [
     "check_change",
     "check_feedback_transition",
     "dump_json",
+    "stored_feature",
     "utc_now",
 ]
 
@@ -67,6 +68,17 @@ FEEDBACK_TRANSITIONS: dict[str, tuple[str, ...]] = {
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def stored_feature(feature: dict[str, Any]) -> dict[str, Any]:
+    """
+    The Feature as every backend stores and returns it: type, id, geometry, properties, in that order.
+
+    A plain copy (JSONB reorders object keys, so PostGIS rebuilds it on reading too); the version lives in its own
+    column, never in the properties.
+    """
+    return {"type": "Feature", "id": feature.get("id", feature.get("properties", {}).get("id")),
+            "geometry": feature["geometry"], "properties": dict(feature.get("properties") or {})}
 
 
 def dump_json(value: Any) -> str:

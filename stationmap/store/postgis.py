@@ -35,6 +35,7 @@ from stationmap.store.base import (
     check_change,
     check_feedback_transition,
     dump_json,
+    stored_feature,
     utc_now,
 )
 
@@ -344,9 +345,9 @@ class PostGISStore(Store):
             for change, row in zip(changes, currents, strict=True):
                 edit_id += 1
                 version = 1 if row is None else int(row[1]) + 1
-                after = _stored_feature(change.after)
+                after = stored_feature(change.after)
                 after_text = dump_json(after)
-                before = None if row is None else _stored_feature(row[2])
+                before = None if row is None else stored_feature(row[2])
                 db.execute(
                     "INSERT INTO edits (edit_id, changeset_id, station_id, action, version, username, recorded_at, "
                     "effective_at, comment, before, after, district_code, reverts) VALUES (%s, %s, %s, %s, %s, %s, "
@@ -554,31 +555,21 @@ def _iso(when: datetime) -> str:
 
 
 def _record(row: tuple[Any, ...]) -> StationRecord:
-    return StationRecord(id=row[0], version=int(row[1]), feature=_stored_feature(row[2]), district_code=row[3],
+    return StationRecord(id=row[0], version=int(row[1]), feature=stored_feature(row[2]), district_code=row[3],
                          updated_at=_utc(row[4]))
 
 
 def _edit(row: tuple[Any, ...]) -> Edit:
     return Edit(edit_id=int(row[0]), changeset_id=int(row[1]), station_id=row[2], action=row[3],
                 version=int(row[4]), user=row[5], recorded_at=_utc(row[6]), effective_at=_utc(row[7]),
-                comment=row[8], before=None if row[9] is None else _stored_feature(row[9]),
-                after=_stored_feature(row[10]), district_code=row[11],
+                comment=row[8], before=None if row[9] is None else stored_feature(row[9]),
+                after=stored_feature(row[10]), district_code=row[11],
                 reverts=None if row[12] is None else int(row[12]))
 
 
 def _user(row: tuple[Any, ...]) -> User:
     return User(name=row[0], role=row[1], districts=tuple(row[2]), password_hash=row[3], created_at=_utc(row[4]),
                 disabled=bool(row[5]), session_epoch=int(row[6]))
-
-
-def _stored_feature(feature: dict[str, Any]) -> dict[str, Any]:
-    """
-    The Feature as stored, with its members in the order the SQLite store keeps (JSONB reorders object keys).
-
-    The version lives in its own column, never in the properties.
-    """
-    return {"type": "Feature", "id": feature.get("id", feature.get("properties", {}).get("id")),
-            "geometry": feature["geometry"], "properties": dict(feature.get("properties") or {})}
 
 
 def _feedback(row: tuple[Any, ...]) -> Feedback:

@@ -32,6 +32,7 @@ from stationmap.store.base import (
     check_change,
     check_feedback_transition,
     dump_json,
+    stored_feature,
     utc_now,
 )
 
@@ -343,7 +344,7 @@ class SQLiteStore(Store):
             edits = []
             for change, row in zip(changes, currents, strict=True):
                 version = 1 if row is None else int(row[1]) + 1
-                after = _with_version_free(change.after)
+                after = stored_feature(change.after)
                 after_text = dump_json(after)
                 cursor = db.execute(
                     "INSERT INTO edits (changeset_id, station_id, action, version, user, recorded_at, effective_at, "
@@ -559,12 +560,6 @@ def _edit(row: tuple[Any, ...]) -> Edit:
 def _user(row: tuple[Any, ...]) -> User:
     return User(name=row[0], role=row[1], districts=tuple(json.loads(row[2])), password_hash=row[3],
                 created_at=_time(row[4]), disabled=bool(row[5]), session_epoch=int(row[6]))
-
-
-def _with_version_free(feature: dict[str, Any]) -> dict[str, Any]:
-    """The Feature as stored: a plain copy (the version lives in its own column, never in the properties)."""
-    return {"type": "Feature", "id": feature.get("id", feature.get("properties", {}).get("id")),
-            "geometry": feature["geometry"], "properties": dict(feature.get("properties") or {})}
 
 
 def _feedback(row: tuple[Any, ...]) -> Feedback:
