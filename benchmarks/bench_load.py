@@ -35,7 +35,7 @@ BASELINE_S = 5.0
 PROBE_PAUSE_S = 0.05  # the worker's page asks about 20 times a second
 
 
-def _get(port: int, path: str, *, timeout: float) -> int:
+def get_status(port: int, path: str, *, timeout: float) -> int:
     """GET `path` on a fresh connection and return the status, or 0 on a timeout or connection error."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
@@ -68,7 +68,7 @@ def _load(port: int, threads: int, duration_s: float, adcodes: list[str], out: m
     def client(seed: int) -> None:
         rng = random.Random(seed)
         while time.monotonic() < stop:
-            status = _get(port, _load_paths(adcodes, rng), timeout=max(1.0, stop - time.monotonic() + 5))
+            status = get_status(port, _load_paths(adcodes, rng), timeout=max(1.0, stop - time.monotonic() + 5))
             with guard:
                 counts[status] += 1
             if status == 503:
@@ -82,19 +82,19 @@ def _load(port: int, threads: int, duration_s: float, adcodes: list[str], out: m
     out.put(dict(counts))
 
 
-def _probe(port: int, until: float, lon: float, lat: float) -> tuple[list[float], int]:
+def probe_nearest(port: int, until: float, lon: float, lat: float) -> tuple[list[float], int]:
     """Ask /api/nearest until `until`; return latencies in ms and the number of failures (non-200 or timeout)."""
     latencies, failures = [], 0
     while time.monotonic() < until:
         started = time.perf_counter()
-        status = _get(port, f"/api/nearest?lon={lon}&lat={lat}&k=5", timeout=10)
+        status = get_status(port, f"/api/nearest?lon={lon}&lat={lat}&k=5", timeout=10)
         latencies.append((time.perf_counter() - started) * 1000)
         failures += status != 200
         time.sleep(PROBE_PAUSE_S)
     return latencies, failures
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
@@ -109,19 +109,19 @@ def main() -> None:
         settings = Settings(data_dir=BUNDLED_DATA_DIR, host=HOST, port=0, cache_dir=Path(cache))
         with running_server(settings) as server:
             port = server.effective_port
-            _get(port, f"/api/nearest?lon={lon}&lat={lat}", timeout=30)  # warm up
-            base, base_fail = _probe(port, time.monotonic() + BASELINE_S, lon, lat)
+            get_status(port, f"/api/nearest?lon={lon}&lat={lat}", timeout=30)  # warm up
+            base, base_fail = probe_nearest(port, time.monotonic() + BASELINE_S, lon, lat)
             out: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
             load = multiprocessing.get_context("spawn").Process(
                 target=_load, args=(port, threads, duration_s, adcodes, out))
             load.start()
             time.sleep(1.0)  # the load process imports and starts its clients
-            loaded, loaded_fail = _probe(port, time.monotonic() + duration_s - 1.0, lon, lat)
+            loaded, loaded_fail = probe_nearest(port, time.monotonic() + duration_s - 1.0, lon, lat)
             counts = out.get(timeout=duration_s + 120)
             load.join(timeout=30)
             load_avg = os.getloadavg()
-    p50, p99 = _pct(loaded, 50), _pct(loaded, 99)
-    b50, b99 = _pct(base, 50), _pct(base, 99)
+    p50, p99 = percentile(loaded, 50), percentile(loaded, 99)
+    b50, b99 = percentile(base, 50), percentile(base, 99)
     print(f"load: {threads} client threads for {duration_s:g} s on reports and planner "
           f"({os.cpu_count()} CPUs); statuses {dict(sorted(counts.items()))} (0 = timeout/error)")
     print(f"load 503s: {counts.get(503, 0)} of {sum(counts.values())} requests")

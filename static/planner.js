@@ -384,7 +384,14 @@
     });
     var link = $("pl-worker-link");
     link.href = link.pathname + "?lang=" + state.lang;
+    qrLink();
     renderCoverage(); renderGaps(); renderSites(); renderWhatIf();
+  }
+
+  function qrLink() {  // the chosen district's QR sheet, in the page's language
+    var qr = $("pl-qr");
+    if (!qr || !state.district) { return; }
+    qr.href = qr.getAttribute("data-href").replace("ADCODE", encodeURIComponent(state.district)) + "?lang=" + state.lang;
   }
 
   function switchLanguage() {
@@ -428,7 +435,7 @@
         var url = new URL(window.location.href);
         url.searchParams.set("district", state.district);
         window.history.replaceState(null, "", url.toString());
-        loadAll(true); loadStations();
+        loadAll(true); loadStations(); qrLink();
       } else {
         drawWhatIf(); loadAll(false);
       }

@@ -5,6 +5,9 @@
  * /api/stations/<id>. Every string that comes from data is written with textContent or as a DOM attribute,
  * never as HTML. Coordinates are [lon, lat] everywhere in this file except where Leaflet wants [lat, lon] (marked).
  * On phones the list is a bottom sheet over the map (collapsed / half / full); on wide screens a side list.
+ * /?station=<id> (the printed QR codes) opens the page centred on that station with its detail open. Each detail
+ * carries the workers' feedback form (POST /api/stations/<id>/feedback, no account): "here and open" in one tap,
+ * a 1-5 rating, or a problem; it is sent at once or not at all (never queued for later).
  */
 (function () {
   "use strict";
@@ -16,7 +19,8 @@
     map: null, cfg: null, lang: "zh", position: null, positionDatum: "wgs84", selectedId: null,
     viewAbort: null, nearAbort: null, searchAbort: null, detailAbort: null, viewTimer: null, detailId: null,
     nearest: [], partial: [], nothingWithin: null, need: null, mode: "walk",
-    day: null, time: "", lastBody: null
+    day: null, time: "", lastBody: null,
+    fb: null, fbPick: false
   };
   var layers = {};
 
@@ -438,7 +442,7 @@
     (partial ? p.missing || [] : []).forEach(function (key) {
       chips.appendChild(el("li", { className: "sm-amenity sm-missing", text: t("missing_item", { what: vocab("need_groups", key) }) }));
     });
-    var verified = p.last_verified ? el("span", { className: "sm-item-verified", text: t("verified_on", { date: p.last_verified }) }) : null;
+    var verified = p.last_verified ? el("span", { className: "sm-item-verified sm-verified-" + (p.last_verified_source || "union"), text: verifiedText(p, "card_") }) : null;
     var button = el("button", {
       type: "button", className: "sm-item", "data-station-id": p.id,
       onclick: function () { focusStation(feature); }
@@ -587,8 +591,9 @@
       row(t("area_capacity"), area),
       row(t("phone"), phone),
       row(t("complaint"), complaint),
-      row(t("last_verified"), p.last_verified)
+      row(t("last_verified"), p.last_verified ? el("span", { className: "sm-verified", text: verifiedText(p, "verified_") }) : null)
     ].filter(Boolean));
+    body.appendChild(feedbackSection(p));
     body.appendChild(list);
     panel.hidden = false;
     document.body.classList.add("sm-detail-open");
@@ -599,6 +604,339 @@
     $("sm-detail").hidden = true;
     document.body.classList.remove("sm-detail-open");
     state.detailId = null;
+    endPick();
+  }
+
+  // "last verified": the record's date (the union's clerks and editors) or a worker's "here and open", whichever is later
+  function verifiedText(p, prefix) {
+    var source = p.last_verified_source === "worker" ? "worker" : "union";
+    return t("feedback_form." + prefix + source, { date: p.last_verified });
+  }
+
+  /* ---- workers' feedback on a station: here and open, a rating, a problem --------------------------- */
+
+  var FB_KINDS = ["broken_facility", "closed_at_stated_hours", "wrong_location", "unsafe_or_dirty", "other"];
+  var FB_FIELDS = ["kind", "amenity", "location", "text", "phone", "rating"];
+
+  function ft(key, vars) { return t("feedback_form." + key, vars); }
+
+  // The form's state for one station: kept across re-renders of the detail (a language switch redraws it).
+  function feedbackState(id) {
+    if (!state.fb || state.fb.id !== id) {
+      if (layers.report) { layers.report.clearLayers(); }
+      state.fb = { id: id, open: false, kind: null, amenity: null, location: null, text: "", phone: "", rating: null,
+                   busy: false, message: null, errors: {} };
+    }
+    return state.fb;
+  }
+
+  function chinaDate(iso) {  // YYYY-MM-DD of a moment in China (UTC+8)
+    var d = new Date(new Date(iso).getTime() + 8 * 3600 * 1000);
+    return d.getUTCFullYear() + "-" + String(d.getUTCMonth() + 1).padStart(2, "0") + "-" + String(d.getUTCDate()).padStart(2, "0");
+  }
+
+  function chip(text, pressed, onclick, attrs) {
+    var node = el("button", { type: "button", className: "sm-chip sm-fb-chip", "aria-pressed": pressed ? "true" : "false", text: text, onclick: onclick });
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    return node;
+  }
+
+  // The place next to a field where its problem is said (empty and hidden while there is none).
+  function fieldError(fb, name) {
+    var message = fb.errors[name];
+    return el("p", { id: "sm-fb-" + name + "-error", className: "sm-fb-error", role: message ? "alert" : null,
+                     "data-fb-error": message ? name : null, hidden: !message, text: message || "" });
+  }
+
+  function feedbackSection(p) {
+    var fb = feedbackState(p.id);
+    var box = el("section", { id: "sm-fb", className: "sm-fb", "aria-labelledby": "sm-fb-h" });
+    box.appendChild(el("h3", { id: "sm-fb-h", className: "sm-h3", text: ft("title") }));
+    box.appendChild(el("p", { className: "sm-hint sm-fb-hint", text: ft("confirm_hint") }));
+    box.appendChild(el("button", {
+      type: "button", id: "sm-fb-confirm", className: "sm-btn sm-btn-primary sm-fb-confirm", text: ft("confirm"),
+      disabled: fb.busy, onclick: function () { sendFeedback(p, { kind: "confirm_open" }); }
+    }));
+    var stars = el("div", { className: "sm-fb-stars", role: "group", "aria-labelledby": "sm-fb-rate" });
+    for (var n = 1; n <= 5; n += 1) {
+      (function (value) {
+        stars.appendChild(el("button", {
+          type: "button", className: "sm-fb-star", "data-rating": String(value), "aria-pressed": fb.rating === value ? "true" : "false",
+          "aria-label": ft("rate_n", { n: value }), text: "★",
+          onclick: function () { fb.rating = fb.rating === value ? null : value; delete fb.errors.rating; redrawFeedback(p); }
+        }));
+      })(n);
+    }
+    for (var i = 0; i < 5; i += 1) { stars.childNodes[i].classList.toggle("sm-on", fb.rating !== null && i < fb.rating); }
+    box.appendChild(el("p", { id: "sm-fb-rate", className: "sm-fb-label", text: ft("rate") }));
+    box.appendChild(stars);
+    box.appendChild(fieldError(fb, "rating"));
+    box.appendChild(el("button", {
+      type: "button", id: "sm-fb-report", className: "sm-btn sm-fb-toggle", "aria-expanded": fb.open ? "true" : "false",
+      "aria-controls": "sm-fb-form", text: ft("report"),
+      onclick: function () { fb.open = !fb.open; redrawFeedback(p); }
+    }));
+    if (fb.open) { box.appendChild(problemForm(p, fb)); }
+    var message = fb.message;
+    box.appendChild(el("p", {
+      id: "sm-fb-status", className: "sm-fb-status" + (message ? " sm-fb-" + message.tone : ""), role: "status", "aria-live": "polite",
+      text: message ? message.text : ""
+    }));
+    return box;
+  }
+
+  function problemForm(p, fb) {
+    var form = el("form", { id: "sm-fb-form", className: "sm-fb-form", novalidate: true });
+    form.addEventListener("submit", function (event) { event.preventDefault(); submitProblem(p, fb); });
+    var kinds = el("div", { className: "sm-fb-kinds", role: "group", "aria-labelledby": "sm-fb-kind-h" });
+    FB_KINDS.forEach(function (kind) {
+      kinds.appendChild(chip(ft("kind_" + kind), fb.kind === kind, function () {
+        fb.kind = kind; fb.errors = {}; redrawFeedback(p);
+      }, { "data-kind": kind }));
+    });
+    form.appendChild(el("p", { id: "sm-fb-kind-h", className: "sm-fb-label", text: ft("kind_label") }));
+    form.appendChild(kinds);
+    form.appendChild(fieldError(fb, "kind"));
+    if (fb.kind === "broken_facility") {
+      form.appendChild(el("p", { id: "sm-fb-amenity-h", className: "sm-fb-label", text: ft("amenity_label") }));
+      var listed = p.amenities || [];
+      if (!listed.length) { form.appendChild(el("p", { className: "sm-hint", text: ft("no_amenities") })); }
+      var amenities = el("div", { className: "sm-fb-amenities", role: "group", "aria-labelledby": "sm-fb-amenity-h" });
+      listed.forEach(function (key) {
+        amenities.appendChild(chip(vocab("amenities", key), fb.amenity === key, function () {
+          fb.amenity = key; delete fb.errors.amenity; redrawFeedback(p);
+        }, { "data-amenity": key }));
+      });
+      form.appendChild(amenities);
+      form.appendChild(fieldError(fb, "amenity"));
+    }
+    if (fb.kind === "wrong_location") {
+      form.appendChild(el("button", {
+        type: "button", id: "sm-fb-pick", className: "sm-btn", text: ft(fb.location ? "pick_again" : "pick"),
+        onclick: function () { startPick(p); }
+      }));
+      if (fb.location) {
+        form.appendChild(el("p", { className: "sm-fb-picked", text: ft("picked", { lon: fb.location.lon.toFixed(6), lat: fb.location.lat.toFixed(6) }) }));
+      }
+      form.appendChild(fieldError(fb, "location"));
+    }
+    var textArea = el("textarea", { id: "sm-fb-text", name: "text", rows: "3", "aria-describedby": fb.errors.text ? "sm-fb-text-error" : null });
+    textArea.value = fb.text;
+    textArea.addEventListener("input", function () { fb.text = textArea.value; });
+    form.appendChild(el("label", { className: "sm-fb-label", "for": "sm-fb-text", text: ft(fb.kind === "other" ? "text_label_required" : "text_label") }));
+    form.appendChild(textArea);
+    form.appendChild(fieldError(fb, "text"));
+    var phone = el("input", {
+      id: "sm-fb-phone", name: "phone", type: "tel", inputmode: "numeric", autocomplete: "tel",
+      "aria-describedby": "sm-fb-phone-hint" + (fb.errors.phone ? " sm-fb-phone-error" : "")
+    });
+    phone.value = fb.phone;
+    phone.addEventListener("input", function () { fb.phone = phone.value; });
+    form.appendChild(el("label", { className: "sm-fb-label", "for": "sm-fb-phone", text: ft("phone_label") }));
+    form.appendChild(phone);
+    form.appendChild(el("p", { id: "sm-fb-phone-hint", className: "sm-hint sm-fb-private", text: ft("phone_hint") }));
+    form.appendChild(fieldError(fb, "phone"));
+    form.appendChild(el("div", { className: "sm-row sm-fb-actions" }, [
+      el("button", { type: "submit", id: "sm-fb-send", className: "sm-btn sm-btn-primary", text: ft(fb.busy ? "sending" : "send"), disabled: fb.busy }),
+      el("button", { type: "button", className: "sm-btn sm-btn-ghost", text: ft("cancel"), onclick: function () {
+        fb.open = false; fb.errors = {}; redrawFeedback(p);
+      } })
+    ]));
+    return form;
+  }
+
+  function redrawFeedback(p, focusId) {
+    var old = $("sm-fb");
+    if (!old || $("sm-detail").getAttribute("data-station-id") !== p.id) { return; }
+    var active = focusId || (document.activeElement && document.activeElement.id);
+    var fresh = feedbackSection(p);
+    old.parentNode.replaceChild(fresh, old);
+    var target = active && $(active);
+    if (target) { target.focus({ preventScroll: true }); }
+  }
+
+  // The problem form's own checks, before anything is sent; the server checks again (and its 400 lands here too).
+  function checkProblem(p, fb) {
+    var errors = {};
+    if (!fb.kind) { errors.kind = ft("err_kind"); }
+    if (fb.kind === "broken_facility" && !fb.amenity) { errors.amenity = ft("err_amenity"); }
+    if (fb.kind === "wrong_location" && !fb.location) { errors.location = ft("err_location"); }
+    if (fb.kind === "other" && !fb.text.trim()) { errors.text = ft("err_text"); }
+    return errors;
+  }
+
+  function submitProblem(p, fb) {
+    fb.errors = checkProblem(p, fb);
+    if (Object.keys(fb.errors).length) {
+      fb.message = null;
+      redrawFeedback(p);
+      var first = document.querySelector("#sm-fb [data-fb-error]");
+      if (first) { first.scrollIntoView({ block: "center" }); }
+      return;
+    }
+    var body = { kind: fb.kind };
+    if (fb.kind === "broken_facility") { body.amenity = fb.amenity; }
+    if (fb.kind === "wrong_location") { body.location = fb.location; }
+    if (fb.text.trim()) { body.text = fb.text; }
+    sendFeedback(p, body);
+  }
+
+  // The server's 400 names each problem ("text has 501 characters; at most 500 are kept"); show a translated
+  // word next to the field it names, with the limit the server stated.
+  function serverErrors(message) {
+    var errors = {};
+    var text = String(message || "");
+    var pieces = text.indexOf("refused: ") >= 0 ? text.slice(text.indexOf("refused: ") + 9).split("; ") : [text];
+    var problems = [];
+    pieces.forEach(function (piece) {  // "text has 501 characters; at most 500 are kept" is one problem
+      var named = /^(kind|amenity|location|text|phone|rating|unknown)\b/.test(piece) || /feedback kind/.test(piece);
+      if (named || !problems.length) { problems.push(piece); } else { problems[problems.length - 1] += "; " + piece; }
+    });
+    problems.forEach(function (problem) {
+      var limit = (/at most (\d+)/.exec(problem) || [])[1] || "?";
+      var field = /needs a short text/.test(problem) ? "text" : /needs a location/.test(problem) ? "location"
+        : FB_FIELDS.filter(function (name) { return problem.indexOf(name) === 0; })[0]
+        || (/feedback kind/.test(problem) ? "kind" : "other");
+      if (field === "text") { errors.text = /control characters/.test(problem) ? ft("err_text_control") : /at most/.test(problem) ? ft("err_text_long", { n: limit }) : ft("err_text"); }
+      else if (field === "phone") { errors.phone = ft("err_phone", { n: limit }); }
+      else if (field === "amenity") { errors.amenity = ft("err_amenity"); }
+      else if (field === "location") { errors.location = ft("err_location"); }
+      else if (field === "rating") { errors.rating = ft("err_rating"); }
+      else if (field === "kind") { errors.kind = ft("err_kind"); }
+      else { errors.other = ft("err_other"); }
+    });
+    return errors;
+  }
+
+  function sendFeedback(p, body) {
+    var fb = feedbackState(p.id);
+    if (fb.busy) { return; }
+    var phone = fb.phone.replace(/[\s-]/g, "");
+    if (fb.open && phone) { body.phone = phone; }
+    if (fb.rating !== null) { body.rating = fb.rating; }
+    fb.message = null;
+    if (navigator.onLine === false) {  // said plainly, never queued for later
+      fb.message = { tone: "warn", text: ft("offline") };
+      redrawFeedback(p);
+      showOutcome(false);
+      return;
+    }
+    fb.busy = true;
+    fb.message = { tone: "info", text: ft("sending") };
+    redrawFeedback(p);
+    var url = apiUrl("/stations/" + encodeURIComponent(p.id) + "/feedback", {});
+    fetch(url, {
+      method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body), credentials: "omit", cache: "no-store"
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (answer) {
+        fb.busy = false;
+        if (response.status === 201) {
+          fb.errors = {};
+          if (body.kind === "confirm_open") {
+            var today = chinaDate(answer.created_at || new Date().toISOString());
+            fb.message = { tone: "ok", text: ft("thanks_confirm", { date: today }) };
+            p.last_verified = today;
+            p.last_verified_source = "worker";
+            var dd = document.querySelector("#sm-detail .sm-verified");
+            if (dd) { dd.textContent = verifiedText(p, "verified_"); }
+          } else {
+            var due = new Date(new Date(answer.deadline).getTime() - 1000).toISOString();  // the end of a working day
+            fb.message = { tone: "ok", text: ft("thanks_report", { id: answer.id, date: chinaDate(due) }) };
+            fb.open = false; fb.kind = null; fb.amenity = null; fb.location = null; fb.text = ""; fb.phone = "";
+            layers.report.clearLayers();
+          }
+          fb.rating = null;
+        } else if (response.status === 429) {
+          var seconds = Number(response.headers.get("Retry-After")) || 60;
+          fb.message = { tone: "warn", text: ft("too_many", { n: Math.max(1, Math.ceil(seconds / 60)) }) };
+        } else if (response.status === 400 || response.status === 422) {
+          fb.errors = serverErrors(answer.error);
+          if (fb.errors.other || (!fb.open && Object.keys(fb.errors).length)) { fb.message = { tone: "warn", text: ft("err_other") }; }
+        } else if (response.status === 404) {
+          fb.message = { tone: "warn", text: ft("station_unknown", { id: p.id }) };
+        } else {
+          fb.message = { tone: "warn", text: ft("failed") };
+        }
+        redrawFeedback(p);
+        showOutcome(response.status === 400 || response.status === 422);
+      });
+    }, function () {  // no answer at all: offline, or the server is unreachable
+      fb.busy = false;
+      fb.message = { tone: "warn", text: navigator.onLine === false ? ft("offline") : ft("failed") };
+      redrawFeedback(p);
+      showOutcome(false);
+    });
+  }
+
+  // The answer is said where the worker looks: a refusal at the first problem next to its field, else the message.
+  function showOutcome(refused) {
+    var target = (refused && document.querySelector("#sm-fb [data-fb-error]")) || $("sm-fb-status");
+    if (target && target.textContent) { target.scrollIntoView({ block: "nearest" }); }
+  }
+
+  // "Wrong location": the detail steps aside and the next tap on the map is where the station really is, in the
+  // tiles' datum (GCJ-02 on Amap tiles), which the report names.
+  function startPick(p) {
+    state.fbPick = p;
+    $("sm-detail").hidden = true;
+    $("sm-fb-pickbar").hidden = false;
+    $("sm-fb-pick-cancel").focus({ preventScroll: true });
+  }
+
+  function endPick() {
+    if (!state.fbPick) { return; }
+    state.fbPick = false;
+    $("sm-fb-pickbar").hidden = true;
+  }
+
+  function picked(latlng) {
+    var p = state.fbPick;
+    endPick();
+    var fb = feedbackState(p.id);
+    fb.location = { lon: Number(latlng.lng.toFixed(7)), lat: Number(latlng.lat.toFixed(7)), datum: state.cfg.map_datum };
+    delete fb.errors.location;
+    layers.report.clearLayers();
+    L.circleMarker(latlng, { radius: 10, color: "#fff", weight: 3, fillColor: "#8a3b00", fillOpacity: 1, interactive: false }).addTo(layers.report);
+    $("sm-detail").hidden = false;
+    redrawFeedback(p, "sm-fb-pick");
+    var button = $("sm-fb-pick");
+    if (button) { button.scrollIntoView({ block: "center" }); }
+  }
+
+  function cancelPick() {
+    endPick();
+    $("sm-detail").hidden = false;
+    var button = $("sm-fb-pick");
+    if (button) { button.focus({ preventScroll: true }); }
+  }
+
+  // /?station=<id>: centred on the station with its detail open (the URL the printed QR codes carry)
+  function openFromLink(id) {
+    var params = { lang: state.lang, map_datum: state.cfg.map_datum, mode: state.mode };
+    fetch(apiUrl("/stations/" + encodeURIComponent(id), params)).then(function (response) {
+      if (response.status === 404) { return null; }
+      return response.json().then(function (body) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return body;
+      });
+    }).then(function (feature) {
+      if (!feature) {
+        showAnswer();
+        $("sm-status").textContent = ft("station_unknown", { id: id });
+        $("sm-status").classList.add("sm-status-warn");
+        return;
+      }
+      state.detailId = id;
+      state.selectedId = id;
+      var where = toLatLng(mapLonLat(feature));
+      centreOn(where, 17);
+      drawSelected(where);
+      renderDetail(feature);
+    }).catch(function (err) {
+      showAnswer();
+      $("sm-status").textContent = t("load_failed") + err.message;
+    });
   }
 
   /* ---- search: names, addresses and needs (充电, 热饭, 厕所 ...), nearest first ------------------------ */
@@ -705,7 +1043,8 @@
     layers.cells = L.layerGroup();
     layers.position = L.layerGroup();
     layers.selected = L.layerGroup();
-    [layers.points, layers.cells, layers.selected, layers.position].forEach(function (layer) { layer.addTo(map); });
+    layers.report = L.layerGroup();
+    [layers.points, layers.cells, layers.selected, layers.position, layers.report].forEach(function (layer) { layer.addTo(map); });
 
     if (state.cfg.bounds) {
       var b = state.cfg.bounds;  // [west, south, east, north]
@@ -713,8 +1052,10 @@
     }
     map.on("moveend", function () { scheduleView(); });
     map.on("click", function (event) {
+      if (state.fbPick) { picked(event.latlng); return; }  // where a wrongly placed station really is
       setPosition([event.latlng.lng, event.latlng.lat], state.cfg.map_datum);
     });
+    $("sm-fb-pick-cancel").addEventListener("click", cancelPick);
 
     $("sm-locate").addEventListener("click", locate);
     $("sm-lang").addEventListener("click", switchLanguage);
@@ -728,6 +1069,7 @@
     forEach(".sm-mode", function (node) { node.addEventListener("click", function () { setMode(node.getAttribute("data-mode")); }); });
     document.addEventListener("keydown", function (event) {
       if (event.key !== "Escape") { return; }
+      if (state.fbPick) { cancelPick(); return; }
       if (!$("sm-panel").hidden) { closePanel(); } else if (!$("sm-detail").hidden) { closeDetail(); }
     });
     $("sm-search").addEventListener("submit", function (event) { event.preventDefault(); search($("sm-q").value.trim()); });
@@ -744,7 +1086,9 @@
     applyLanguage();
     scheduleView(0);
     setTimeout(function () { map.invalidateSize(); }, 0);
+    var linked = new URL(window.location.href).searchParams.get("station");
+    if (linked) { openFromLink(linked.trim()); }
   }
 
-  window.stationmap = { attach: attach, setPosition: setPosition };
+  window.stationmap = { attach: attach, setPosition: setPosition, state: state };
 })();

@@ -14,7 +14,8 @@
  *   the same URL from the cache, or for /api/view the newest cached view (the area last viewed); otherwise a
  *   network error, as without a worker. Clients get {type: "stationmap-offline", fetchedAt} or
  *   {type: "stationmap-online"} messages.
- * - Never cached here: other origins (map tiles keep the browser's own HTTP cache), anything not GET, requests
+ * - Never cached or replayed here: other origins (map tiles keep the browser's own HTTP cache), anything not GET
+ *   (a worker's feedback, POST /api/stations/<id>/feedback, goes to the network or fails; the page says so), requests
  *   with Authorization or a CSRF header, every other /api/ path (/api/me, /api/edits, history, login, ...),
  *   answers marked no-store or private, and every other page (/planner, /edit, /login).
  */

@@ -19,7 +19,7 @@ import click
 import pandas as pd
 
 from stationmap import districts as district_mod
-from stationmap import geo, hours, importer, membership, register_update, rubric, stations, validation
+from stationmap import geo, hours, importer, membership, register_update, retention, rubric, stations, validation
 from stationmap.analysis import rating
 from stationmap.config import Settings
 from stationmap.errors import (
@@ -37,6 +37,7 @@ from stationmap.parameters import (
     CELL_M,
     DATUMS,
     DUPLICATE_M,
+    FEEDBACK_DISTRICT,
     GRID_M,
     HEADLINE_RADIUS_M,
     LANGS,
@@ -56,6 +57,7 @@ from stationmap.parameters import (
     TOP,
     ParamSpec,
 )
+from stationmap.store import FEEDBACK_STATES
 
 __all__ = ["main"]
 
@@ -526,6 +528,19 @@ def history(ctx: click.Context, station_id: str, database_url: str | None, stati
 
 
 @main.command()
+@_database_option
+@click.option("--stations", "stations_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="The station files whose register serve keeps (when no --database is given).")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+@click.pass_context
+@_domain_errors
+def prune(ctx: click.Context, database_url: str | None, stations_paths: tuple[Path, ...], lang: str) -> None:
+    """Forget personal data and old rows past their retention periods (the server does it at start; run daily)."""
+    store = _open_register(ctx, database_url, stations_paths)
+    click.echo(retention.prune(store).describe(lang))
+
+
+@main.command()
 @click.option("--district", "district_code", metavar="NAME",
               help="District, city or province by adcode or name (default: every station loaded).")
 @_stations_option
@@ -587,25 +602,26 @@ def _feedback_triggers(ctx: click.Context, paths: tuple[Path, ...], frame: Any,
     The downgrade triggers workers' reports fire on `frame`'s stations, read from the register (--database /
     --as-of; the check is made at the end of the --as-of day, else now); None when the stations came from files.
     """
+    read = _register_reports(ctx, paths, frame)
+    return None if read is None else rating.feedback_triggers(read[0], rules, now=read[1])
+
+
+def _register_reports(ctx: click.Context, paths: tuple[Path, ...], frame: Any) -> tuple[list[Any], Any] | None:
+    """
+    Workers' reports on `frame`'s stations from the register (--database / --as-of) and the moment they are
+    judged at (the end of the --as-of day, else now); None when the stations came from files.
+    """
     wanted = ctx.meta.get(_REGISTER_META)
     if not wanted:
         return None
+    from stationmap.feedback import reports_on
     from stationmap.store import utc_now
 
     store = _open_register(ctx, wanted.get("database_url"), paths)
     day = wanted.get("as_of")
     now = hours.day_end_utc(day.date()) if day is not None else utc_now()
     codes = sorted({str(c) for c in frame["district_code"].dropna()}) if "district_code" in frame else None
-    ids = {str(i) for i in frame["id"]}
-    reports: list[Any] = []
-    before: int | None = None
-    while True:
-        page = store.feedback_for(codes, limit=1000, before_id=before)
-        reports.extend(r for r in page if r.station_id in ids)
-        if len(page) < 1000:
-            break
-        before = page[-1].id
-    return rating.feedback_triggers(reports, rules, now=now)
+    return reports_on(store, frame["id"], codes), now
 
 
 @main.command()
@@ -1432,7 +1448,8 @@ def build_reports(ctx: click.Context, files: tuple[Path, ...], database_url: str
         state, cache = app_state(app), app.extensions["stationmap_reports"]
         built = 0
         for adcode, fmt, lang, seconds in build_ahead(state, cache, langs=langs or LANGS,
-                                                      formats=formats or ("html", "pdf")):
+                                                      formats=formats or ("html", "pdf"),
+                                                      store=app.extensions["stationmap_store"]):
             built += 1
             click.echo(f"{state.districts[adcode].label} ({adcode}) {lang} {fmt}: {seconds:.1f} s")
         click.echo(f"{built} report(s) ready in {cache.folder}")
@@ -1504,6 +1521,7 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
                                   candidates_osm=candidates_osm_path, region=region)
     day = ctx.meta.get(_REGISTER_META, {}).get("as_of")
     as_of = day.date() if day is not None else None
+    read = _register_reports(ctx, stations_paths, frame)  # workers' reports: only with a register
     streets = read_walk_network(osm_path, largest_component=False) if osm_path is not None else None
     built = []
     with _stderr_bar(len(chosen) * 7, f"building {len(chosen)} district report(s)") as bar:
@@ -1514,7 +1532,8 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
                 candidates=inputs.candidates_in(district.geometry), candidates_from=inputs.candidates_from,
                 k_sites=k_sites,
                 on=on.date() if on is not None else None, as_of=as_of, network=streets,
-                progress=lambda _step: bar.update(1)))
+                progress=lambda _step: bar.update(1), feedback=read[0] if read else None,
+                feedback_at=read[1] if read else None))
     files = report_mod.write_report(built, output, lang=lang, pdf=not no_pdf)
     for name, path in files.items():
         click.echo(f"wrote {path}" if name != "report.html" else f"wrote {path}  <- open this")
@@ -1525,6 +1544,47 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
     empty = [r.title for r in built if r.inventory.n_stations == 0]
     if empty:
         click.echo(f"no stations in {len(empty)} district(s), reported as uncovered: {'、'.join(empty)}")
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Check --base-url while the command line is parsed: http(s) with a host, else exit 2."""
+    from stationmap.report.qr_sheet import check_base_url
+
+    try:
+        return check_base_url(value) if value is not None else None
+    except BadRequestError as err:
+        raise click.BadParameter(str(err), ctx, param) from err
+
+
+@main.command()
+@click.option("--district", "district_code", metavar="NAME", required=True,
+              help="One district by adcode or name (610111, 灞桥区).")
+@_stations_option
+@click.option("--base-url", required=True, callback=_base_url, metavar="URL",
+              help="Where workers open the station map: http(s)://host[/path]; each code opens "
+                   "<URL>/?station=<id>.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The sheet: .pdf (A4, needs stationmap[pdf]) or .html.")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+@click.pass_context
+@_domain_errors
+def qr(ctx: click.Context, district_code: str, stations_paths: tuple[Path, ...], base_url: str, output: Path,
+       lang: str) -> None:
+    """Print a district's QR sheet: one code per open station, opening its page with the feedback form."""
+    from stationmap.files import atomic_write
+    from stationmap.report import qr_sheet  # matplotlib and WeasyPrint load only for this command
+
+    selection, parts, _frame = _planner_inputs(_settings(ctx), district_code, None, None, stations_paths)
+    if len(parts) != 1:
+        raise click.UsageError(f"{selection.name} has {len(parts)} districts; name one district for a QR sheet.")
+    district, frame = parts[0]
+    sheet = qr_sheet.build_qr_sheet(frame, district, base_url=base_url, lang=lang)
+    html = output.suffix.lower() in (".html", ".htm")
+    body = qr_sheet.render_qr_html(sheet).encode("utf-8") if html else qr_sheet.render_qr_pdf(sheet)
+    with atomic_write(output) as tmp:
+        tmp.write_bytes(body)
+    left = f"; {sheet.n_left_out} closed or temporarily closed left out" if sheet.n_left_out else ""
+    click.echo(f"wrote {output}: {len(sheet.cards)} station(s) of {sheet.title} on {sheet.n_pages} A4 page(s){left}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1686,3 +1746,119 @@ def token_revoke(ctx: click.Context, name: str, label: str | None, database_url:
     finally:
         store.close()
     click.echo(f"revoked {count} token(s) of {name!r}" + (f" labelled {label!r}" if label is not None else ""))
+
+
+@main.group("feedback")
+def feedback_group() -> None:
+    """Workers' reports on stations: the editors' queue, read and handled from the command line."""
+
+
+@feedback_group.command("list")
+@_database_option
+@click.option("--district", "district_code", type=_Checked(FEEDBACK_DISTRICT), metavar="ADCODE",
+              help="Only this district's reports (default: every district).")
+@click.option("--state", type=click.Choice(FEEDBACK_STATES), help="Only reports in this state.")
+@click.option("--overdue", is_flag=True, help="Only reports still open and past their deadline.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
+              help="A table, JSON, or CSV (text a spreadsheet would run as a formula is quoted; with -o a file "
+                   "for Excel: UTF-8 with BOM).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the CSV or JSON to this file instead of the terminal.")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+@click.pass_context
+@_domain_errors
+def feedback_list(ctx: click.Context, database_url: str | None, district_code: str | None, state: str | None,
+                  overdue: bool, fmt: str, output: Path | None, lang: str) -> None:
+    """List workers' reports, newest first: state, overdue, deadline (China time), station, kind, text, phone."""
+    from stationmap import feedback
+
+    store = _open_register(ctx, database_url)
+    reports = feedback.select_reports(store, district=district_code, states=[state] if state else [],
+                                      overdue=overdue)
+    rows = feedback.queue_rows(reports, feedback.station_names(store, [r.station_id for r in reports]), lang=lang,
+                               spreadsheet=fmt == "csv")
+    if fmt == "text":
+        _feedback_table(rows, lang)
+    elif fmt == "json":
+        _write_or_echo(json.dumps({"reports": rows}, ensure_ascii=False, indent=1), output, bom=False)
+    else:
+        _write_or_echo(_csv_text(rows, columns=list(rows[0]) if rows else ["id"]), output, bom=True)
+
+
+def _csv_text(rows: list[dict[str, Any]], *, columns: list[str]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _write_or_echo(text: str, output: Path | None, *, bom: bool) -> None:
+    """Print `text`, or write it to `output` atomically (with a BOM for a CSV: Excel then reads Chinese)."""
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from stationmap.files import atomic_write
+
+    with atomic_write(output) as tmp:
+        tmp.write_text(("\ufeff" if bom else "") + text, encoding="utf-8", newline="")
+    click.echo(f"wrote {output}", err=True)
+
+
+def _feedback_table(rows: list[dict[str, Any]], lang: str) -> None:
+    """The reports as aligned columns (a Chinese character is two terminal columns); long text is cut."""
+    if not rows:
+        click.echo("没有符合条件的报告" if lang == "zh" else "no reports match")
+        return
+    heads = (("编号", "状态", "逾期", "截止", "站点", "名称", "类型", "设施", "评分", "电话", "内容") if lang == "zh" else
+             ("id", "state", "overdue", "deadline", "station", "name", "kind", "amenity", "rating", "phone", "text"))
+    overdue_word = "逾期" if lang == "zh" else "OVERDUE"
+    cells = [[f"#{r['id']}", r["state_label"], overdue_word if r["overdue"] else "", r["deadline"][:16].replace(
+        "T", " "), r["station_id"], _cut(r["station_name"], 24), r["kind_label"], r["amenity_label"] or "",
+        "" if r["rating"] is None else f"{r['rating']}/5", r["phone"], _cut(" ".join(r["text"].split()), 40)]
+        for r in rows]
+    widths = [max(_display_width(str(c[i])) for c in [list(heads), *cells]) for i in range(len(heads))]
+    for line in [list(heads), *cells]:
+        click.echo("  ".join(_ljust(str(c), w) for c, w in zip(line, widths, strict=True)).rstrip())
+    n_overdue = sum(bool(r["overdue"]) for r in rows)
+    click.echo(f"共 {len(rows)} 条，逾期 {n_overdue} 条" if lang == "zh" else
+               f"{len(rows)} report(s), {n_overdue} overdue")
+
+
+def _cut(text: str, columns: int) -> str:
+    """`text` cut to at most `columns` terminal columns, with an ellipsis when cut."""
+    out, used = "", 0
+    for ch in text:
+        width = _display_width(ch)
+        if used + width > columns - 1:
+            return out + "…"
+        out, used = out + ch, used + width
+    return out
+
+
+@feedback_group.command("set")
+@click.argument("feedback_id", type=click.IntRange(min=1), metavar="ID")
+@click.argument("state", type=click.Choice(FEEDBACK_STATES), metavar="STATE")
+@click.option("--user", "user_name", required=True, help="The account that handles it (admin, or the district's "
+                                                         "editor): the queue records it.")
+@click.option("--note", default=None, help="A note for the record (why it is rejected, what was done).")
+@click.option("--expected-state", type=click.Choice(FEEDBACK_STATES),
+              help="Refuse (exit 1) if the report is no longer in this state.")
+@_database_option
+@click.pass_context
+@_domain_errors
+def feedback_set(ctx: click.Context, feedback_id: int, state: str, user_name: str, note: str | None,
+                 expected_state: str | None, database_url: str | None) -> None:
+    """Move report ID to STATE (acknowledged, resolved, rejected) as account --user, with an optional --note."""
+    from stationmap import feedback
+
+    store = _open_register(ctx, database_url)
+    account = store.get_user(user_name)
+    if account is None:
+        raise click.UsageError(f"No account {user_name!r} in the register (stationmap user list).")
+    report = feedback.change_state(store, feedback_id, account, state=state, note=note, expected_state=expected_state)
+    click.echo(f"#{report.id} {report.station_id}: {report.state} by {report.state_changed_by}"
+               + (f" ({report.note})" if report.note else ""))

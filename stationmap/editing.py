@@ -28,7 +28,7 @@ from stationmap.errors import (
     StationNotFoundError,
 )
 from stationmap.membership import check_features, merge_problems
-from stationmap.store import Change, Edit, StationRecord, Store, User
+from stationmap.store import Change, Edit, FeedbackChange, StationRecord, Store, User
 from stationmap.validation import ValidationReport, validate_features
 
 __all__ = [
@@ -272,7 +272,7 @@ def add_station(store: Store, feature: Mapping[str, Any], *, user: User | None, 
 
 def update_station(store: Store, station_id: str, patch: Mapping[str, Any], *, user: User | None,
                    expected_version: int | None, places: Places, comment: str | None = None,
-                   datum: str = "wgs84", replace: bool = False) -> Edit:
+                   datum: str = "wgs84", replace: bool = False, feedback: FeedbackChange | None = None) -> Edit:
     """
     Change a station: a partial Feature whose ``properties`` merge into the record (RFC 7396) and/or a new geometry.
 
@@ -295,6 +295,9 @@ def update_station(store: Store, station_id: str, patch: Mapping[str, Any], *, u
     replace
         Replace the record whole (HTTP ``PUT``): `patch` is a complete Feature, with ``properties`` and
         ``geometry``; fields it leaves out are removed.
+    feedback
+        A worker's report moved along the queue in the same transaction (`stationmap.feedback.change_state`
+        resolving with an edit): if either is refused, neither happens.
 
     Raises
     ------
@@ -332,7 +335,7 @@ def update_station(store: Store, station_id: str, patch: Mapping[str, Any], *, u
     check_may_edit(user, {current.district_code, code})
     action = _status_action(current, clean)
     return store.apply([Change(station_id, action, clean, code, expected_version=version)],
-                       user=writer.name, comment=text)[0]
+                       user=writer.name, comment=text, feedback=feedback)[0]
 
 
 def _status_action(current: StationRecord, after: Mapping[str, Any]) -> str:

@@ -10,23 +10,26 @@ at once. Nothing here knows HTTP; `stationmap.web.feedback` calls these function
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from stationmap import geo
+from stationmap import editing, geo
 from stationmap.errors import (
     AuthenticationError,
     BadRequestError,
     DatumError,
     PermissionDeniedError,
+    StationNotFoundError,
     TooManyAttemptsError,
 )
+from stationmap.files import is_formula_text
 from stationmap.parameters import (
     FEEDBACK_CLIENT_PER_HOUR,
     FEEDBACK_PHONE_MAX_DIGITS,
@@ -34,8 +37,17 @@ from stationmap.parameters import (
     FEEDBACK_STATION_PER_DAY,
     FEEDBACK_TEXT_MAX_CHARS,
 )
-from stationmap.schema import Term, Vocabulary
-from stationmap.store import FEEDBACK_STATES, Feedback, StationRecord, Store, User, utc_now
+from stationmap.schema import AMENITIES, Term, Vocabulary
+from stationmap.store import (
+    FEEDBACK_STATES,
+    Feedback,
+    FeedbackChange,
+    NthLatest,
+    StationRecord,
+    Store,
+    User,
+    utc_now,
+)
 
 __all__ = [
     "KINDS",
@@ -44,10 +56,15 @@ __all__ = [
     "check_rate_limits",
     "check_report",
     "client_key",
+    "edit_comment",
     "editor_json",
     "is_overdue",
     "list_feedback",
     "public_json",
+    "queue_rows",
+    "reports_on",
+    "select_reports",
+    "station_names",
     "submit_feedback",
     "working_deadline",
 ]
@@ -203,17 +220,23 @@ def is_overdue(report: Feedback, now: datetime | None = None) -> bool:
     return report.state in _OPEN_STATES and (now or utc_now()) > report.deadline
 
 
-def _limit(times: list[datetime], limit: int, window: timedelta, now: datetime, what: str) -> None:
-    if len(times) >= limit:
-        frees_at = times[limit - 1] + window  # the oldest report that counts leaves the window
+def _limit(nth_latest: datetime | None, limit: int, window: timedelta, now: datetime, what: str) -> None:
+    if nth_latest is not None:
+        frees_at = nth_latest + window  # the oldest report that counts leaves the window
         retry_after_s = max(1, math.ceil((frees_at - now).total_seconds()))
         msg = f"Too many reports {what}; try again in {max(1, math.ceil(retry_after_s / 60))} minute(s)."
         raise TooManyAttemptsError(msg, retry_after_s=retry_after_s)
 
 
-def check_rate_limits(store: Store, *, key: str, station_id: str, now: datetime) -> None:
+def check_rate_limits(nth_latest: NthLatest, *, key: str, station_id: str, now: datetime) -> None:
     """
     Refuse a report beyond the limits: 10 per client per hour, 100 per station and 5,000 per register per day.
+
+    Parameters
+    ----------
+    nth_latest
+        `Store.nth_latest_feedback_time`, or the function `Store.add_feedback` passes its check inside the
+        transaction that keeps the report (so concurrent posts cannot overshoot a limit).
 
     Raises
     ------
@@ -221,11 +244,11 @@ def check_rate_limits(store: Store, *, key: str, station_id: str, now: datetime)
         With ``retry_after_s`` (429, ``Retry-After``).
     """
     hour, day = timedelta(hours=1), timedelta(days=1)
-    _limit(store.recent_feedback_times(now - hour, limit=FEEDBACK_CLIENT_PER_HOUR, client_key=key),
+    _limit(nth_latest(now - hour, FEEDBACK_CLIENT_PER_HOUR, client_key=key),
            FEEDBACK_CLIENT_PER_HOUR, hour, now, f"from this address ({FEEDBACK_CLIENT_PER_HOUR} an hour)")
-    _limit(store.recent_feedback_times(now - day, limit=FEEDBACK_STATION_PER_DAY, station_id=station_id),
+    _limit(nth_latest(now - day, FEEDBACK_STATION_PER_DAY, station_id=station_id),
            FEEDBACK_STATION_PER_DAY, day, now, f"on this station ({FEEDBACK_STATION_PER_DAY} a day)")
-    _limit(store.recent_feedback_times(now - day, limit=FEEDBACK_REGISTER_PER_DAY),
+    _limit(nth_latest(now - day, FEEDBACK_REGISTER_PER_DAY),
            FEEDBACK_REGISTER_PER_DAY, day, now, f"today ({FEEDBACK_REGISTER_PER_DAY} a day for the register)")
 
 
@@ -257,12 +280,12 @@ def submit_feedback(store: Store, station_id: str, body: Mapping[str, Any], *, c
     station = store.get(station_id)
     fields = check_report(body, station)
     key = client_key(client, secret)
-    check_rate_limits(store, key=key, station_id=station.id, now=now)
     done = fields["kind"] == "confirm_open"  # asks nothing of the editors
     return store.add_feedback(Feedback(
         id=0, station_id=station.id, district_code=station.district_code, created_at=now,
         deadline=now if done else working_deadline(now, deadline_days), client_key=key,
-        state="resolved" if done else "new", state_changed_at=now if done else None, **fields))
+        state="resolved" if done else "new", state_changed_at=now if done else None, **fields),
+        check=functools.partial(check_rate_limits, key=key, station_id=station.id, now=now))
 
 
 def _check_handler(user: User | None, district_codes: Sequence[str]) -> User:
@@ -299,22 +322,60 @@ def list_feedback(store: Store, user: User | None, *, district: str | None = Non
     return store.feedback_for(codes, states=states, limit=limit, before_id=before_id)
 
 
-def change_state(store: Store, feedback_id: int, user: User | None, *, state: str, note: str | None = None,
-                 expected_state: str | None = None, now: datetime | None = None) -> Feedback:
+def edit_comment(report: Feedback, note: str = "") -> str:
     """
-    Move a report along the queue, as an admin or an editor of its district.
+    The comment of the edit that resolves `report`: ``反馈 #12: `` and the editor's note, else the kind (and amenity).
+
+    At most `editing.COMMENT_MAX_CHARS` characters (a long note is cut with an ellipsis).
+    """
+    amenity = AMENITIES.label(report.amenity, "zh") if report.amenity in AMENITIES else report.amenity
+    what = note or KINDS.label(report.kind, "zh") + (f"（{amenity}）" if amenity else "")
+    text = f"反馈 #{report.id}: {what}"
+    limit = editing.COMMENT_MAX_CHARS
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _version(value: Any) -> int | None:
+    """The station version ``if_match`` names: a whole number, or its ETag text (``"3"``); None if not given."""
+    if value is None:
+        return None
+    text = str(value).strip().removeprefix("W/").strip('"') if isinstance(value, str) else value
+    if isinstance(text, bool) or not (isinstance(text, int) or (isinstance(text, str) and text.isdigit()
+                                                                 and len(text) <= 12)):
+        msg = f"if_match must be the station's version (a whole number, its ETag), got {str(value)[:40]!r}."
+        raise BadRequestError(msg)
+    return int(text)
+
+
+def change_state(store: Store, feedback_id: int, user: User | None, *, state: str, note: str | None = None,
+                 expected_state: str | None = None, now: datetime | None = None,
+                 edit: Mapping[str, Any] | None = None, if_match: Any = None,
+                 places: editing.Places | None = None) -> Feedback:
+    """
+    Move a report along the queue, as an admin or an editor of its district; resolving may edit the station.
 
     Parameters
     ----------
     expected_state
         The state the editor saw; a report moved since is refused (409). Default: its state now.
+    edit
+        With ``state="resolved"`` only: a change of the reported station as `editing.update_station` takes it
+        (``{"properties": {...merge patch...}, "geometry": {...}}``, WGS-84 lon/lat), made as a normal edit
+        whose comment names the report (`edit_comment`); the report records its id. The edit and the state
+        change happen in one transaction: if either is refused, neither happens.
+    if_match
+        The station version the edit is based on (its ETag); required with `edit` (428 without, 412 if stale).
+    places
+        Where district boundaries come from; required with `edit`.
 
     Raises
     ------
     AuthenticationError, PermissionDeniedError, StationNotFoundError, EditConflictError
     BadRequestError
-        For an unknown state, a transition the queue does not allow, or a note too long or with control
-        characters.
+        For an unknown state, a transition the queue does not allow, an edit with a state other than
+        ``resolved``, or a note too long or with control characters.
+    PreconditionRequiredError, VersionConflictError, StationDataError
+        From the edit, as the edit API gives them (428, 412, 422).
     """
     if user is None:
         _check_handler(user, ())
@@ -324,10 +385,27 @@ def change_state(store: Store, feedback_id: int, user: User | None, *, state: st
         raise BadRequestError(STATES.unknown_message(str(state)[:40]) + ".")
     problems: list[str] = []
     text = _text(note, "note", problems)
+    if state == "rejected" and not text and not problems:
+        problems.append(f"Rejecting report {feedback_id} needs a note saying why (the worker's report is evidence "
+                        "for the star review)")
     if problems:
         raise BadRequestError(problems[0] + ".")
-    return store.set_feedback_state(feedback_id, state=state, user=handler.name, note=text,
-                                    expected_state=expected_state or report.state, at=now)
+    move = FeedbackChange(feedback_id, state=state, user=handler.name, note=text,
+                          expected_state=expected_state or report.state, at=now)
+    if edit is None:
+        return store.set_feedback_state(feedback_id, state=move.state, user=move.user, note=move.note,
+                                        expected_state=move.expected_state, at=now)
+    if state != "resolved":
+        msg = f"An edit of the station goes with state 'resolved' only, not {str(state)[:40]!r}."
+        raise BadRequestError(msg)
+    if not isinstance(edit, Mapping):
+        raise BadRequestError('"edit" must be an object: {"properties": {...}} and/or {"geometry": {...}}.')
+    if places is None:
+        msg = "Resolving with an edit needs to know where district boundaries come from (places)."
+        raise BadRequestError(msg)
+    editing.update_station(store, report.station_id, edit, user=user, expected_version=_version(if_match),
+                           places=places, comment=edit_comment(report, text), feedback=move)
+    return store.get_feedback(feedback_id)
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -340,11 +418,95 @@ def public_json(report: Feedback) -> dict[str, Any]:
             "created_at": _iso(report.created_at), "deadline": _iso(report.deadline)}
 
 
-def editor_json(report: Feedback, now: datetime | None = None) -> dict[str, Any]:
-    """A report as the editors' queue shows it: everything but the client hash, with ``overdue``."""
-    return {**public_json(report), "district_code": report.district_code, "amenity": report.amenity or None,
+def editor_json(report: Feedback, now: datetime | None = None, *, station_name: str | None = None) -> dict[str, Any]:
+    """A report as the editors' queue shows it: everything but the client hash, with ``overdue`` (and the name)."""
+    return {**public_json(report), "station_name": station_name, "district_code": report.district_code,
+            "amenity": report.amenity or None,
             "text": report.text, "rating": report.rating,
             "location": None if report.lon is None else {"lon": report.lon, "lat": report.lat},
             "phone": report.phone or None, "state_changed_at": _iso(report.state_changed_at),
             "state_changed_by": report.state_changed_by or None, "note": report.note,
-            "overdue": is_overdue(report, now)}
+            "edit_id": report.edit_id, "overdue": is_overdue(report, now)}
+
+
+def station_names(store: Store, station_ids: Sequence[str]) -> dict[str, str]:
+    """The current name of each station reported on ("" for one the register no longer holds)."""
+    names: dict[str, str] = {}
+    for sid in dict.fromkeys(station_ids):
+        try:
+            names[sid] = str(store.get(sid).feature.get("properties", {}).get("name") or "")
+        except StationNotFoundError:
+            names[sid] = ""
+    return names
+
+
+def select_reports(store: Store, *, district: str | None = None, states: Sequence[str] = (), overdue: bool = False,
+                   now: datetime | None = None, page: int = 500) -> list[Feedback]:
+    """
+    Return every report of `district` (None: all districts) in `states` (empty: all), newest first.
+
+    For the command line, which reads the register directly (no account: whoever holds the database URL reads it
+    all). With `overdue`, only reports still open and past their deadline at `now` (default now).
+    """
+    wanted = [s for s in (states or FEEDBACK_STATES) if not overdue or s in _OPEN_STATES]
+    if not wanted:
+        return []
+    out: list[Feedback] = []
+    before: int | None = None
+    while True:
+        batch = store.feedback_for([district] if district else None, states=wanted, limit=page, before_id=before)
+        out.extend(r for r in batch if not overdue or is_overdue(r, now))
+        if len(batch) < page:
+            return out
+        before = batch[-1].id
+
+
+def reports_on(store: Store, station_ids: Iterable[str], district_codes: Sequence[str] | None, *,
+               page: int = 1000) -> list[Feedback]:
+    """
+    Return every report, in any state, on the stations `station_ids`, newest first.
+
+    Read page by page from the reports of `district_codes` (None: every district), for the star review
+    (`stationmap.analysis.rating.feedback_triggers`) and the district reports' feedback figures.
+    """
+    ids = {str(i) for i in station_ids}
+    out: list[Feedback] = []
+    before: int | None = None
+    while True:
+        batch = store.feedback_for(district_codes, limit=page, before_id=before)
+        out.extend(r for r in batch if r.station_id in ids)
+        if len(batch) < page:
+            return out
+        before = batch[-1].id
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, quoted (``'=HYPERLINK(...)``); anything else as it is."""
+    return "'" + value if is_formula_text(value) else value
+
+
+def queue_rows(reports: Sequence[Feedback], names: Mapping[str, str], *, lang: str = "zh",
+               now: datetime | None = None, spreadsheet: bool = False) -> list[dict[str, Any]]:
+    """
+    The reports as flat rows for a table or CSV: ids, labels in `lang`, times in China time, ``overdue``.
+
+    Parameters
+    ----------
+    names
+        Station id -> name (`station_names`).
+    spreadsheet
+        Quote text a spreadsheet would run as a formula (CSV for Excel or WPS), as `stationmap export` does.
+    """
+    now = now or utc_now()
+    rows = []
+    for r in reports:
+        row = {"id": r.id, "state": r.state, "state_label": STATES.label(r.state, lang), "overdue": is_overdue(r, now),
+               "created_at": _iso(r.created_at), "deadline": _iso(r.deadline), "district_code": r.district_code,
+               "station_id": r.station_id, "station_name": names.get(r.station_id, ""), "kind": r.kind,
+               "kind_label": KINDS.label(r.kind, lang), "amenity": r.amenity,
+               "amenity_label": AMENITIES.label(r.amenity, lang) if r.amenity in AMENITIES else r.amenity,
+               "rating": r.rating, "text": r.text, "phone": r.phone, "note": r.note,
+               "state_changed_at": _iso(r.state_changed_at), "state_changed_by": r.state_changed_by,
+               "edit_id": r.edit_id}
+        rows.append({k: _cell(v) for k, v in row.items()} if spreadsheet else row)
+    return rows

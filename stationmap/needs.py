@@ -26,9 +26,10 @@ only some of the needs, each ``{"id", "name", "distance_m", "travel_min", "missi
 "toilet", "open_now", "lon", "lat"}``). Each feature's properties add, to the station's record:
 ``rank``, ``distance_m``, ``walk_min`` (kept for old clients), ``travel_min`` and ``mode``, ``straight_line``,
 ``score``, ``matched`` (the wanted and plus amenity keys it has, in that order), ``toilet`` (``onsite`` /
-``nearby`` / ``none``; absent when unknown), ``last_verified`` and ``stars`` where recorded, ``honour`` (best
-honour level or null), ``open_now`` / ``state_text`` / ``next_change``, and ``navigation`` (``amap``, ``baidu``,
-``apple``, ``geo``, ``osm`` links for the mode). Group keys in ``missing`` are `RequirementGroup.key`
+``nearby`` / ``none``; absent when unknown), ``last_verified`` (the later of the record's date and the latest
+worker's "here and open", with ``last_verified_source``: ``worker`` or ``union``) and ``stars`` where recorded,
+``honour`` (best honour level or null), ``open_now`` / ``state_text`` / ``next_change``, and ``navigation``
+(``amap``, ``baidu``, ``apple``, ``geo``, ``osm`` links for the mode). Group keys in ``missing`` are `RequirementGroup.key`
 (``charging``, ``water``, ``toilet``, ``parking``, ``open``); their labels are in ``client_strings()["needs"]``.
 
 ``GET /api/stations?q=充电&lon=&lat=`` also matches needs words (`match_terms`): ``q_matches`` at the top level

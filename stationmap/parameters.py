@@ -52,6 +52,10 @@ __all__ = [
     "FEEDBACK_TEXT_MAX_CHARS",
     "GRID_M",
     "HEADLINE_RADIUS_M",
+    "KEEP_CLIENT_KEY_DAYS",
+    "KEEP_CLOSED_REPORT_DAYS",
+    "KEEP_LOGIN_FAILURE_DAYS",
+    "KEEP_PHONE_DAYS",
     "LANG",
     "LANGS",
     "LAT",
@@ -580,6 +584,7 @@ FEEDBACK_STATION_PER_DAY = 100
 #: Reports the whole register takes per day (24 h) before 429, so a flood cannot fill the disk (5,000 reports of
 #: at most a few kB each).
 FEEDBACK_REGISTER_PER_DAY = 5000
+
 FEEDBACK_DISTRICT = ParamSpec(
     "district", "string", "Only this district's reports (6-digit adcode); default every district the account may "
                           "see.", pattern=r"^\d{6}$", example="610111")
@@ -591,6 +596,18 @@ FEEDBACK_LIMIT = ParamSpec("limit", "integer", "Reports per page, newest first."
 BEFORE_FEEDBACK = ParamSpec("before", "integer", "Only reports older than this report id (the `next` link gives it).",
                             minimum=1, maximum=999_999_999_999, example=1200,
                             reason="Whole numbers are read up to 12 digits.")
+
+# how long the register keeps what (stationmap.retention)
+
+#: Days a report keeps the keyed hash of its sender's address: the rate limits look back one day at most.
+KEEP_CLIENT_KEY_DAYS = 2
+#: Days a closed (resolved or rejected) report keeps the phone number left for a reply.
+KEEP_PHONE_DAYS = 30
+#: Days a closed report is kept: the yearly star review looks back 12 months, so two years leaves a full review
+#: period plus the one before it for comparison. Open reports are kept until they are closed.
+KEEP_CLOSED_REPORT_DAYS = 730
+#: Days a failed sign-in is kept: the lockout counts the last 15 minutes.
+KEEP_LOGIN_FAILURE_DAYS = 1
 
 # --------------------------------------------------------------------------------------------------------------
 # serving

@@ -543,7 +543,7 @@ def test_stars_shows_downgrade_triggers_from_overdue_reports(runner, database_ur
         made = feedback.submit_feedback(store, sid, body, client=f"198.51.100.{day}", secret="s" * 32,
                                         deadline_days=3, now=start + timedelta(days=day))
         if state:
-            made = feedback.change_state(store, made.id, admin, state=state, now=start + timedelta(days=day + 1))
+            made = feedback.change_state(store, made.id, admin, state=state, note="核实", now=start + timedelta(days=day + 1))
         return made
 
     closed = [report("610111-003", {"kind": "closed_at_stated_hours"}, d, "acknowledged") for d in (0, 2)]

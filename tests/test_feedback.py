@@ -15,7 +15,7 @@ from stationmap.errors import (
     StationNotFoundError,
     TooManyAttemptsError,
 )
-from stationmap.store import FEEDBACK_STATES, Change, StationRecord, User
+from stationmap.store import FEEDBACK_STATES, Change, Feedback, StationRecord, User
 
 T0 = datetime(2025, 6, 6, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
 SID = "610111-001"
@@ -174,6 +174,8 @@ def test_states_move_along_the_queue_only(register):
                                                                           T0 + timedelta(hours=1))
     with pytest.raises(EditConflictError, match="is 'acknowledged' now, not 'new'"):
         feedback.change_state(register, report.id, ADMIN, state="resolved", expected_state="new")
+    with pytest.raises(BadRequestError, match="needs a note saying why"):
+        feedback.change_state(register, report.id, ADMIN, state="rejected", note="  ")
     done = feedback.change_state(register, report.id, ADMIN, state="rejected", note="核实正常开放")
     assert (done.state, done.note) == ("rejected", "核实正常开放")
     with pytest.raises(BadRequestError, match="may become nothing"):
@@ -200,3 +202,98 @@ def test_only_admins_and_the_districts_editors_handle_reports(register):
     assert feedback.list_feedback(register, GUANDU) == []
     assert [r.id for r in feedback.list_feedback(register, BAQIAO)] == [report.id]
     assert [r.id for r in feedback.list_feedback(register, ADMIN)] == [report.id]
+
+
+# --- resolving with an edit of the station (one transaction) -------------------------------------------------------
+
+
+@pytest.fixture
+def bundled(store, settings):
+    """The register with the bundled 610111 stations."""
+    import json
+
+    features = json.loads((settings.data_dir / "stations" / "610111.geojson").read_text(encoding="utf-8"))["features"]
+    store.apply([Change(f["id"], "add", f, "610111") for f in features], user="stationmap", comment="filled")
+    return store
+
+
+def test_resolving_with_an_edit_records_it_and_a_refusal_changes_nothing(bundled, settings, boundary_cache):
+    from stationmap import editing
+    from stationmap.errors import PreconditionRequiredError, VersionConflictError
+
+    places = editing.Places(settings.data_dir, boundary_cache)
+    amenities = bundled.get(SID).feature["properties"]["amenities"]
+    report = _submit(bundled, {"kind": "broken_facility", "amenity": amenities[0]})
+    kept = {"properties": {"amenities": amenities[1:]}}
+    with pytest.raises(VersionConflictError):
+        feedback.change_state(bundled, report.id, BAQIAO, state="resolved", edit=kept, if_match=2, places=places)
+    with pytest.raises(PreconditionRequiredError):
+        feedback.change_state(bundled, report.id, BAQIAO, state="resolved", edit=kept, places=places)
+    with pytest.raises(PermissionDeniedError):
+        feedback.change_state(bundled, report.id, GUANDU, state="resolved", edit=kept, if_match=1, places=places)
+    with pytest.raises(BadRequestError, match="state 'resolved' only"):
+        feedback.change_state(bundled, report.id, BAQIAO, state="rejected", note="重复", edit=kept, if_match=1,
+                              places=places)
+    assert bundled.get_feedback(report.id).state == "new" and bundled.get(SID).version == 1
+
+    done = feedback.change_state(bundled, report.id, BAQIAO, state="resolved", note="已更换", edit=kept, if_match='"1"',
+                                 places=places, now=T0 + timedelta(hours=3))
+    [_added, edit] = bundled.history(SID)
+    assert (done.state, done.edit_id, done.note, done.state_changed_by) == ("resolved", edit.edit_id, "已更换", "baqiao")
+    assert (edit.user, edit.comment, edit.version) == ("baqiao", f"反馈 #{report.id}: 已更换", 2)
+    assert edit.after["properties"]["amenities"] == amenities[1:]
+    assert feedback.editor_json(done)["edit_id"] == edit.edit_id
+
+
+def test_the_edit_comment_names_the_report_and_its_kind():
+    report = Feedback(12, SID, "610111", "broken_facility", T0, T0, amenity="meal_heating")
+    assert feedback.edit_comment(report) == "反馈 #12: 设施损坏或缺失（热饭）"
+    assert feedback.edit_comment(report, "换了新微波炉") == "反馈 #12: 换了新微波炉"
+    long = feedback.edit_comment(report, "字" * 600)
+    assert len(long) == 500 and long.endswith("…")
+
+
+def test_an_older_register_gets_the_edit_id_column(database_url, tmp_path):
+    from stationmap.store import open_store
+
+    with open_store(database_url) as store:
+        kept = store.add_feedback(Feedback(0, SID, "610111", "other", T0, T0, text="旧的"))
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        db = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+        with db:
+            db.execute("ALTER TABLE feedback DROP COLUMN edit_id")
+        db.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(database_url) as pg:
+            pg.execute("ALTER TABLE feedback DROP COLUMN edit_id")
+    with open_store(database_url) as store:
+        old = store.get_feedback(kept.id)
+        assert (old.text, old.edit_id) == ("旧的", None)
+        moved = store.set_feedback_state(kept.id, state="rejected", user="admin", note="", expected_state="new")
+        assert moved.state == "rejected"
+
+
+def test_concurrent_posts_cannot_overshoot_a_limit(register):
+    """24 posts from one address at once: the limit is checked in the transaction that keeps each report, so
+    exactly 10 are kept (checked before the insert, outside it, 11 to 24 got through under load)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(24)
+
+    def post(i: int) -> str:
+        barrier.wait()
+        try:
+            _submit(register, {"kind": "confirm_open"}, client="203.0.113.99", now=T0 + timedelta(seconds=i))
+        except TooManyAttemptsError:
+            return "429"
+        return "201"
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = sorted(pool.map(post, range(24)))
+    assert answers.count("201") == feedback.FEEDBACK_CLIENT_PER_HOUR == 10
+    assert len(register.feedback_for(None, limit=100)) == 10

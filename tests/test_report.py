@@ -203,3 +203,169 @@ def test_proposed_sites_say_no_demand_data_was_used(qixing):
     assert rep.sites is not None and rep.sites.demand_source == "area (no demand data)"
     assert "未使用需求数据" in report.render_html([rep], lang="zh")
     assert "No demand data was used" in report.render_html([rep], lang="en")
+
+
+# --- workers' feedback in the report (issue 14) ------------------------------------------------------------------
+
+T0 = dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in China
+AS_OF_END = dt.datetime(2026, 11, 28, 15, 59, 59, 999999, tzinfo=dt.UTC)  # the end of 2026-11-28 in China
+HOSTILE_TEXT = "<script>alert('x')</script>"
+
+
+def _report(sid, kind, created, *, state="new", resolved_after=None, rid=0, **fields):
+    from stationmap.store import Feedback
+
+    changed = None if state == "new" else created + (resolved_after or dt.timedelta(hours=1))
+    return Feedback(id=rid, station_id=sid, district_code="450305", kind=kind, created_at=created,
+                    deadline=created + dt.timedelta(days=3), state=state, state_changed_at=changed, **fields)
+
+
+def test_feedback_figures_count_as_by_hand():
+    from stationmap.report.compose import feedback_figures
+
+    day = dt.timedelta(days=1)
+    reports = [
+        _report("A", "unsafe_or_dirty", T0, state="resolved", resolved_after=1 * day, rid=1, rating=2),
+        _report("A", "other", T0, state="resolved", resolved_after=2 * day, rid=2, text="脏"),
+        _report("B", "broken_facility", T0, state="resolved", resolved_after=5 * day, rid=3, amenity="water"),
+        _report("B", "other", T0, rid=4, text="x", rating=5),  # open, due 11-05: overdue at the end of 11-28
+        _report("C", "unsafe_or_dirty", AS_OF_END - 2 * day, rid=5),  # open, not yet due
+        _report("C", "other", T0, state="resolved", resolved_after=40 * day, rid=6),  # resolved after the end:
+        _report("D", "confirm_open", T0, state="resolved", resolved_after=dt.timedelta(0), rid=7, rating=4),
+        _report("D", "confirm_open", T0 + day, state="resolved", resolved_after=dt.timedelta(0), rid=8),
+        _report("E", "confirm_open", T0, state="resolved", resolved_after=dt.timedelta(0), rid=9),
+        _report("E", "other", dt.datetime(2025, 11, 28, 15, 0, tzinfo=dt.UTC), rid=10),  # 11-28 China: before
+        _report("E", "other", AS_OF_END + dt.timedelta(seconds=1), rid=11),  # after the end: not seen
+    ]
+    f = feedback_figures(reports, now=AS_OF_END)
+    assert (f.start, f.end) == (dt.date(2025, 11, 29), dt.date(2026, 11, 28))
+    assert f.n_reports == 9  # 1-9; 10 was filed the day before the 12 months, 11 after their end
+    assert {k: (n, o) for k, n, o in f.by_kind} == {
+        "broken_facility": (1, 0), "closed_at_stated_hours": (0, 0), "wrong_location": (0, 0),
+        "unsafe_or_dirty": (2, 1), "confirm_open": (3, 0), "other": (3, 2)}
+    assert f.resolve_days == (1.0, 2.0, 5.0) and f.median_resolve_days == 2.0  # 6 counts as new at the end
+    # open at the end: 4 (overdue), 5 (due 12-01), 6 (resolved later), 10 (filed 2025, overdue)
+    assert (f.n_open, f.n_overdue, f.pct_overdue) == (4, 3, 75.0)
+    assert (f.n_ratings, f.mean_rating) == (3, pytest.approx(11 / 3))
+    assert (f.n_confirmations, f.n_confirmed_stations) == (3, 2)
+    few = feedback_figures(reports[:2], now=AS_OF_END)
+    assert (few.n_ratings, few.mean_rating, few.pct_overdue) == (1, None, None)  # one rating: no mean printed
+
+
+def test_without_a_register_the_report_says_feedback_is_not_available(qixing):
+    _stations, _district, rep = qixing
+    assert rep.feedback is None
+    assert "工人反馈：不可用" in report.render_html([rep], lang="zh")
+    assert "Workers&#39; feedback: not available" in report.render_html([rep], lang="en")  # ' escaped
+
+
+def _fill_qixing(store, data_dir):
+    """The bundled 450305 stations in `store`, and the reports of `test_feedback_figures_count_as_by_hand`'s kind."""
+    import json
+
+    from stationmap.store import Change
+
+    features = json.loads((data_dir / "stations" / "450305.geojson").read_text(encoding="utf-8"))["features"]
+    store.apply([Change(f["id"], "add", f, "450305") for f in features], user="test", comment="")
+    ids = sorted(f["id"] for f in features)
+    day = dt.timedelta(days=1)
+
+    def add(sid, kind, created, *, state="new", after=dt.timedelta(hours=1), **fields):
+        kept = store.add_feedback(_report(sid, kind, created, **fields))
+        if state != "new":
+            store.set_feedback_state(kept.id, state="acknowledged", user="t", note="", expected_state="new",
+                                     at=created + dt.timedelta(minutes=5))
+        if state == "resolved":
+            store.set_feedback_state(kept.id, state="resolved", user="t", note="", expected_state="acknowledged",
+                                     at=created + after)
+
+    add(ids[0], "unsafe_or_dirty", T0, state="resolved", after=1 * day, rating=2)
+    add(ids[0], "other", T0, state="resolved", after=2 * day, text="门口太脏", rating=4)
+    add(ids[1], "broken_facility", T0, state="resolved", after=5 * day, amenity="drinking_water", rating=3)
+    add(ids[2], "other", T0, text=HOSTILE_TEXT)  # overdue: fires complaints_ignored
+    add(ids[2], "unsafe_or_dirty", AS_OF_END - 2 * day)
+    add(ids[3], "confirm_open", T0, state="resolved", after=dt.timedelta(minutes=5))
+    add(ids[5], "closed_at_stated_hours", T0, state="acknowledged")  # two confirmed: shut_at_stated_hours
+    add(ids[5], "closed_at_stated_hours", T0 + 2 * day, state="acknowledged")
+    return ids
+
+
+def _report_command(database_url, out, *extra):
+    from click.testing import CliRunner
+
+    from stationmap.cli import main
+
+    result = CliRunner().invoke(main, ["report", "--district", "450305", "--database", database_url, "--as-of",
+                                       "2026-11-28", "--sites", "0", "-o", str(out), *extra])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_the_register_report_shows_feedback_figures_and_triggers(database_url, settings, tmp_path):
+    from stationmap.store import open_store
+
+    with open_store(database_url) as store:
+        ids = _fill_qixing(store, settings.data_dir)
+    out = _report_command(database_url, tmp_path / "zh", "--no-pdf")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "2025-11-29 至 2026-11-28（近 12 个月）共收到 8 条反馈。" in page
+    assert "<tr><td>开放时间内未开门</td><td>2</td><td>2</td></tr>" in page
+    assert "解决用时中位数：2.0 天（自然日，3 条已解决的问题报告" in page
+    assert "未结报告中已超期：3 / 4（75.0%），截至 2026-11-28 日终。" in page  # the 2 closed reports and the other
+    assert "评分：3 条，平均 3.0 分（1–5 分）。" in page
+    assert "“在这里，开着”确认：1 次，涉及 1 个站点。" in page
+    assert HOSTILE_TEXT not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    triggers = page[page.index("因工人反馈触发降星的站点"):]
+    assert f"<td>{ids[2]} " in triggers and f"<td>{ids[5]} " in triggers and f"<td>{ids[0]} " not in triggers
+    assert "#7 开放时间内未开门，2026-11-02 提交，期限 2026-11-05 10:00，已受理" in triggers
+    review = pd.read_csv(out / "stars_review.csv", encoding="utf-8-sig")
+    shut = review[review["station_id"] == ids[5]]["downgrades"].iloc[0]
+    assert "工人报告开放时间内未开门" in shut  # the star review counts the trigger too
+    english = (_report_command(database_url, tmp_path / "en", "--no-pdf", "--lang", "en") / "report.html")
+    text = english.read_text(encoding="utf-8")
+    assert "Median time to resolve: 2.0 days (calendar days, 3 resolved problem reports" in text
+    assert "Open reports overdue: 3 of 4 (75.0%), at the end of 2026-11-28." in text
+    assert "Ratings: 3, mean 3.0 (1-5)." in text
+
+
+@pytest.mark.slow
+def test_hostile_feedback_text_prints_as_text_in_the_pdf(settings, tmp_path):
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils not installed (./scripts/test installs it)")
+    from stationmap.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'register.db'}"
+    with open_store(url) as store:
+        _fill_qixing(store, settings.data_dir)
+    out = _report_command(url, tmp_path / "zh")
+    text = "".join(_pdf_text(out / "report.pdf").split())
+    # the evidence cell wraps, and pdftotext reads the next column's line between its lines
+    assert "新报告：“<script>alert('x')</" in text and "script>”" in text
+    assert "未结报告中已超期：3/4（75.0%）" in text
+
+
+def test_a_served_report_is_rebuilt_when_feedback_changes(database_url, settings, tmp_path):
+    from stationmap.store import open_store
+    from stationmap.web import create_app
+    from stationmap.web.live import app_state
+    from stationmap.web.reports import ReportCache, report_key
+
+    app = create_app(settings.replace(database_url=database_url, cache_dir=tmp_path / "cache",
+                                      stations=(settings.data_dir / "stations" / "450305.geojson",)))
+    cache = app.extensions["stationmap_reports"] = ReportCache(folder=tmp_path / "reports", feedback_ttl_s=0)
+    client = app.test_client()
+    try:
+        first = client.get("/report/450305.html")
+        assert first.status_code == 200 and "共收到 0 条反馈" in first.get_data(as_text=True)
+        # no feedback yet: the report keeps the name of its stations alone
+        assert [f.name for f in (tmp_path / "reports").iterdir()] == [
+            report_key(app_state(app), "450305", fmt="html", lang="zh")]
+        with open_store(database_url) as store:
+            store.add_feedback(_report("450305-001", "other", dt.datetime.now(dt.UTC), text=HOSTILE_TEXT))
+        second = client.get("/report/450305.html")
+        assert "共收到 1 条反馈" in second.get_data(as_text=True)
+        assert HOSTILE_TEXT not in second.get_data(as_text=True)
+        assert cache.builds == 2 and len(list((tmp_path / "reports").iterdir())) == 2
+        assert client.get("/report/450305.html").data == second.data and cache.builds == 2  # unchanged: kept
+    finally:
+        app.extensions["stationmap_store"].close()

@@ -241,6 +241,29 @@ def test_revision_grows_with_every_edit(store: Store):
     assert seen == [0, 1, 3, 4]
 
 
+def test_latest_confirmations_are_the_newest_confirm_open_per_station(store: Store):
+    from stationmap.store import Feedback
+
+    t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+    def report(station_id: str, kind: str, hours: int) -> None:
+        at = t0 + timedelta(hours=hours)
+        store.add_feedback(Feedback(id=0, station_id=station_id, district_code="610111", kind=kind, created_at=at,
+                                    deadline=at, state="resolved" if kind == "confirm_open" else "new"))
+
+    assert store.latest_confirmations() == {}
+    report("A", "confirm_open", 0)
+    report("A", "confirm_open", 5)
+    report("A", "closed_at_stated_hours", 9)  # not a confirmation
+    report("B", "confirm_open", 2)
+    report("C", "other", 3)
+    assert store.latest_confirmations() == {"A": t0 + timedelta(hours=5), "B": t0 + timedelta(hours=2)}
+    assert store.latest_confirmations(since=t0 + timedelta(hours=2)) == {"A": t0 + timedelta(hours=5),
+                                                                          "B": t0 + timedelta(hours=2)}
+    assert store.latest_confirmations(since=t0 + timedelta(hours=3)) == {"A": t0 + timedelta(hours=5)}
+    assert store.latest_confirmations(since=t0 + timedelta(hours=6)) == {}
+
+
 def test_recent_edits_pages_newest_first(store: Store):
     for station_id in "ABCDE":
         store.apply([add(station_id)], user="u", comment=f"加{station_id}")

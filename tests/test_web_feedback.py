@@ -146,3 +146,174 @@ def test_every_feedback_route_is_documented(app):
     assert "post" in paths["/api/stations/{id}/feedback"]
     assert paths["/api/feedback"]["get"]["security"]
     assert "post" in paths["/api/feedback/{feedback_id}/state"]
+
+
+def _version(client, sid: str) -> int:
+    response = client.get(f"/api/stations/{sid}")
+    return int(response.headers["ETag"].strip('"'))
+
+
+def test_resolving_removes_the_broken_amenity_as_an_edit_in_the_history(app, tokens):
+    client = app.test_client()
+    sid, amenities = _station_of(app, BAQIAO)
+    broken = amenities[0]
+    report = _post(client, sid, {"kind": "broken_facility", "amenity": broken, "text": "坏了"}).get_json()
+    version = _version(client, sid)
+    kept = [a for a in amenities if a != broken]
+    answer = client.post(f"/api/feedback/{report['id']}/state", headers=_auth(tokens["baqiao"]),
+                         json={"state": "resolved", "note": "已撤下", "expected_state": "new",
+                               "edit": {"properties": {"amenities": kept}}, "if_match": version})
+    assert answer.status_code == 200, answer.get_json()
+    resolved = answer.get_json()
+    assert (resolved["state"], resolved["note"], resolved["state_changed_by"]) == ("resolved", "已撤下", "baqiao")
+    station = client.get(f"/api/stations/{sid}").get_json()
+    assert broken not in station["properties"]["amenities"] and station["properties"]["amenities"] == kept
+    assert station["version"] == version + 1
+    last = client.get(f"/api/stations/{sid}/history", headers=_auth(tokens["baqiao"])).get_json()["edits"][-1]
+    assert (last["edit_id"], last["user"], last["action"]) == (resolved["edit_id"], "baqiao", "modify")
+    assert last["comment"] == f"反馈 #{report['id']}: 已撤下"
+    assert broken in last["before"]["properties"]["amenities"] and broken not in last["after"]["properties"]["amenities"]
+    queue = client.get(f"/api/feedback?district={BAQIAO}", headers=_auth(tokens["baqiao"])).get_json()["reports"]
+    assert [r["edit_id"] for r in queue if r["id"] == report["id"]] == [resolved["edit_id"]]
+
+
+def test_a_refused_edit_leaves_the_report_and_the_station_as_they_were(app, tokens):
+    client = app.test_client()
+    sid, amenities = _station_of(app, BAQIAO)
+    report = _post(client, sid, {"kind": "broken_facility", "amenity": amenities[0]}).get_json()
+    url = f"/api/feedback/{report['id']}/state"
+    version = _version(client, sid)
+    before = client.get(f"/api/stations/{sid}").get_json()
+    edit = {"properties": {"amenities": amenities[1:]}}
+    stale = client.post(url, json={"state": "resolved", "edit": edit, "if_match": version - 1 or 99},
+                        headers=_auth(tokens["baqiao"]))
+    assert stale.status_code == 412 and "someone changed it" in stale.get_json()["error"]
+    assert stale.get_json()["current"]["version"] == version
+    assert_error(client.post(url, json={"state": "resolved", "edit": edit}, headers=_auth(tokens["baqiao"])), 428,
+                 "If-Match")
+    invalid = client.post(url, json={"state": "resolved", "edit": {"properties": {"stars": 9}}, "if_match": version},
+                          headers=_auth(tokens["baqiao"]))
+    assert invalid.status_code == 422 and "stars" in invalid.get_json()["error"]
+    assert_error(client.post(url, json={"state": "acknowledged", "edit": edit, "if_match": version},
+                             headers=_auth(tokens["baqiao"])), 400, "state 'resolved' only")
+    assert_error(client.post(url, json={"state": "resolved", "edit": edit, "if_match": version},
+                             headers=_auth(tokens["guandu"])), 403, "not of 610111")
+    assert_error(client.post(url, json={"state": "resolved", "edit": edit, "if_match": "v3"},
+                             headers=_auth(tokens["baqiao"])), 400, "if_match must be the station's version")
+    [shown] = [r for r in client.get(f"/api/feedback?district={BAQIAO}", headers=_auth(tokens["baqiao"]))
+               .get_json()["reports"] if r["id"] == report["id"]]
+    assert (shown["state"], shown["edit_id"], shown["state_changed_by"]) == ("new", None, None)
+    assert client.get(f"/api/stations/{sid}").get_json() == before
+
+
+def test_a_report_moved_since_refuses_the_edit_too(app, tokens):
+    client = app.test_client()
+    sid, amenities = _station_of(app, BAQIAO)
+    report = _post(client, sid, {"kind": "broken_facility", "amenity": amenities[0]}).get_json()
+    url = f"/api/feedback/{report['id']}/state"
+    assert client.post(url, json={"state": "rejected", "note": "重复"}, headers=_auth(tokens["admin"])).status_code \
+        == 200
+    version = _version(client, sid)
+    refused = client.post(url, json={"state": "resolved", "expected_state": "new", "if_match": version,
+                                     "edit": {"properties": {"amenities": amenities[1:]}}},
+                          headers=_auth(tokens["baqiao"]))
+    assert_error(refused, 409, "Reload the queue")
+    assert _version(client, sid) == version  # the edit rolled back with the refused state change
+    assert amenities[0] in client.get(f"/api/stations/{sid}").get_json()["properties"]["amenities"]
+
+
+def test_resolving_a_wrong_location_moves_the_station_there(app, tokens):
+    client = app.test_client()
+    sid, _ = _station_of(app, BAQIAO)
+    lon, lat = client.get(f"/api/stations/{sid}").get_json()["geometry"]["coordinates"][:2]
+    there = {"lon": round(lon + 0.001, 6), "lat": round(lat + 0.001, 6)}  # ~140 m north-east, still in 灞桥区
+    report = _post(client, sid, {"kind": "wrong_location", "location": there}).get_json()
+    answer = client.post(f"/api/feedback/{report['id']}/state", headers=_auth(tokens["admin"]),
+                         json={"state": "resolved", "if_match": _version(client, sid),
+                               "edit": {"geometry": {"type": "Point", "coordinates": [there["lon"], there["lat"]]}}})
+    assert answer.status_code == 200, answer.get_json()
+    assert client.get(f"/api/stations/{sid}").get_json()["geometry"]["coordinates"][:2] == [there["lon"], there["lat"]]
+    last = client.get(f"/api/stations/{sid}/history", headers=_auth(tokens["admin"])).get_json()["edits"][-1]
+    assert last["comment"] == f"反馈 #{report['id']}: 位置不对"
+
+
+def test_a_confirmation_becomes_last_verified_without_an_edit(app):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    client = app.test_client()
+    live = app.extensions["stationmap"]
+    sid, _ = _station_of(app, BAQIAO)
+    recorded = app.extensions["stationmap_store"].get(sid).feature["properties"]["last_verified"]
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    assert recorded < today  # the demo's dates are all in the past
+    before = client.get(f"/api/stations/{sid}").get_json()["properties"]
+    assert (before["last_verified"], before["last_verified_source"]) == (recorded, "union")
+    revision = app.extensions["stationmap_store"].revision()
+
+    live.confirmations_every_s = 3600  # not yet due: the state still shows the record's date
+    assert _post(client, sid, {"kind": "confirm_open"}).status_code == 201
+    assert client.get(f"/api/stations/{sid}").get_json()["properties"]["last_verified"] == recorded
+    live.confirmations_every_s = 0  # due: the next request reads the new confirmation
+    after = client.get(f"/api/stations/{sid}").get_json()["properties"]
+    assert (after["last_verified"], after["last_verified_source"]) == (today, "worker")
+    feature = client.get(f"/api/stations/{sid}").get_json()
+    lon, lat = feature["geometry"]["coordinates"]
+    near = client.get(f"/api/nearest?lon={lon}&lat={lat}&k=1").get_json()["features"][0]["properties"]
+    assert (near["id"], near["last_verified"], near["last_verified_source"]) == (sid, today, "worker")
+    need = client.get(f"/api/nearest?lon={lon}&lat={lat}&need=any&k=1").get_json()["features"][0]["properties"]
+    assert (need["id"], need["last_verified"], need["last_verified_source"]) == (sid, today, "worker")
+    # a confirmation is not an edit: the register's record and revision are unchanged
+    assert app.extensions["stationmap_store"].get(sid).feature["properties"]["last_verified"] == recorded
+    assert app.extensions["stationmap_store"].revision() == revision
+
+
+def test_a_flood_of_ten_thousand_posts_is_bounded_and_the_worker_page_answers_the_same(app, database_url):
+    """10,000 posts from 10,000 addresses, 150 of them at one station: the register takes its 5,000 a day, the
+    station its 100, every other post gets 429 with Retry-After, the disk grows by at most 5,000 reports of the
+    longest kind, and the worker page's answer is unchanged (its speed: benchmarks/bench_flood.py)."""
+    from stationmap.parameters import FEEDBACK_REGISTER_PER_DAY, FEEDBACK_STATION_PER_DAY, FEEDBACK_TEXT_MAX_CHARS
+
+    client = app.test_client()
+    store = app.extensions["stationmap_store"]
+    ids = [str(i) for i in app_state(app).stations["id"]]
+    nearest = "/api/nearest?lon=109.06&lat=34.27&k=5&at=2026-11-24T05:10"  # a fixed moment: same open states
+    before = client.get(nearest).get_json()
+    size = _register_bytes(database_url)
+    body = {"kind": "other", "text": "字" * FEEDBACK_TEXT_MAX_CHARS, "phone": "1" * 20}
+    answers: dict[int, int] = {}
+    retry_after_ok = True
+    for i in range(10_000):
+        sid = ids[0] if i < 150 else ids[i % len(ids)]
+        response = _post(client, sid, body, addr=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+        answers[response.status_code] = answers.get(response.status_code, 0) + 1
+        if response.status_code == 429:
+            retry_after_ok &= int(response.headers["Retry-After"]) > 0
+    assert answers == {201: FEEDBACK_REGISTER_PER_DAY, 429: 10_000 - FEEDBACK_REGISTER_PER_DAY}
+    assert retry_after_ok
+    kept = store.feedback_for(None, limit=10_000)
+    assert len(kept) == FEEDBACK_REGISTER_PER_DAY
+    assert sum(r.station_id == ids[0] for r in kept) == FEEDBACK_STATION_PER_DAY
+    if size is not None:  # SQLite: 5,000 reports of 500 CJK characters (1,500 bytes) take under 4 kB each
+        assert _register_bytes(database_url) - size < FEEDBACK_REGISTER_PER_DAY * 4096
+    assert client.get(nearest).get_json()["features"] == before["features"]
+
+
+def _register_bytes(database_url: str) -> int | None:
+    """The SQLite register's size on disk with its WAL (bytes); None for PostgreSQL."""
+    if not database_url.startswith("sqlite"):
+        return None
+    from stationmap.store.sqlite import sqlite_path
+
+    path = sqlite_path(database_url)
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def test_the_queue_page_carries_its_strings_and_the_worker_page_does_not(app):
+    client = app.test_client()
+    page = client.get("/feedback?lang=en")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "feedback queue" in html and "queue.js" in html and '"queue.conflict"' in html
+    assert '"queue.conflict"' not in client.get("/").get_data(as_text=True)
+    assert "工人反馈处理" in client.get("/feedback?lang=zh").get_data(as_text=True)

@@ -6,6 +6,8 @@ Three jobs, one module each:
 - :mod:`~stationmap.report.figures` draws its map and charts with matplotlib in a CJK font;
 - :mod:`~stationmap.report.render` lays it out in Chinese or English through a Jinja2 template, as HTML and PDF,
   and writes the report with its tables (:func:`write_report`).
+
+Beside the report, :mod:`~stationmap.report.qr_sheet` lays out a district's printable QR cards, one per open station.
 """
 
 from __future__ import annotations

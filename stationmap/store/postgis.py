@@ -15,7 +15,8 @@ at once do not collide.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,8 @@ from stationmap.store.base import (
     Change,
     Edit,
     Feedback,
+    FeedbackChange,
+    NthLatest,
     Snapshot,
     StationRecord,
     Store,
@@ -49,6 +52,7 @@ _CONNECT_TIMEOUT_S = 30
 _POOL_TIMEOUT_S = 30.0  # a thread waits this long for a free connection before giving up with StorageError
 _SCHEMA_LOCK = 0x73746D_0001  # advisory lock keys ("stm" ...): table creation, and the register's writer
 _WRITE_LOCK = 0x73746D_0002
+_FEEDBACK_LOCK = 0x73746D_0003  # workers' reports are kept one at a time, so the rate limits hold under concurrency
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value JSONB NOT NULL);
@@ -126,12 +130,14 @@ CREATE TABLE IF NOT EXISTS feedback (
     state TEXT NOT NULL,
     state_changed_at TIMESTAMPTZ,
     state_changed_by TEXT NOT NULL,
-    note TEXT NOT NULL
+    note TEXT NOT NULL,
+    edit_id BIGINT
 );
 CREATE INDEX IF NOT EXISTS feedback_district ON feedback (district_code, id);
 CREATE INDEX IF NOT EXISTS feedback_client ON feedback (client_key, created_at);
 CREATE INDEX IF NOT EXISTS feedback_station ON feedback (station_id, created_at);
 CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at);
+CREATE INDEX IF NOT EXISTS feedback_confirm ON feedback (kind, created_at, station_id);
 """
 
 
@@ -215,6 +221,14 @@ class PostGISStore(Store):
                 # a register made before the feedback table gets it here (CREATE ... IF NOT EXISTS)
                 if db.execute("SELECT to_regclass('feedback')").fetchone()[0] is None:
                     self._create_tables(db)
+                # a register made before reports recorded their resolving edit: the column is added (older code
+                # ignores it, so the schema version stays)
+                if db.execute("SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('feedback') AND "
+                              "attname = 'edit_id' AND NOT attisdropped").fetchone() is None:
+                    db.execute("ALTER TABLE feedback ADD COLUMN edit_id BIGINT")
+                # a register made before "last verified" read workers' confirmations gets their index
+                if db.execute("SELECT to_regclass('feedback_confirm')").fetchone()[0] is None:
+                    db.execute("CREATE INDEX feedback_confirm ON feedback (kind, created_at, station_id)")
                 found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if found is None:
                     db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s::jsonb)",
@@ -315,7 +329,7 @@ class PostGISStore(Store):
         return [_record(r) for r in rows], now
 
     def apply(self, changes: Sequence[Change], *, user: str, comment: str,
-              effective_at: datetime | None = None) -> list[Edit]:
+              effective_at: datetime | None = None, feedback: FeedbackChange | None = None) -> list[Edit]:
         ids = [c.station_id for c in changes]
         if len(set(ids)) != len(ids):
             msg = "One changeset may change each station once; split the changes."
@@ -373,6 +387,8 @@ class PostGISStore(Store):
                                   action=change.action, version=version, user=user, recorded_at=now,
                                   effective_at=effective, comment=comment, before=before, after=after,
                                   district_code=change.district_code, reverts=change.reverts))
+            if feedback is not None:  # refused: the whole changeset rolls back
+                _move_feedback(db, feedback, edit_id=edits[0].edit_id if edits else None)
         return edits
 
     def history(self, station_id: str) -> list[Edit]:
@@ -477,8 +493,11 @@ class PostGISStore(Store):
 
     # --- workers' feedback ----------------------------------------------------------------------------------
 
-    def add_feedback(self, report: Feedback) -> Feedback:
+    def add_feedback(self, report: Feedback, *, check: Callable[[NthLatest], None] | None = None) -> Feedback:
         with self._write() as db:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_FEEDBACK_LOCK,))  # one report at a time
+            if check is not None:
+                check(functools.partial(_nth_latest, db))
             row = db.execute(
                 "INSERT INTO feedback (station_id, district_code, kind, amenity, text, rating, lon, lat, phone, "
                 "client_key, created_at, deadline, state, state_changed_at, state_changed_by, note) VALUES "
@@ -516,34 +535,37 @@ class PostGISStore(Store):
     def set_feedback_state(self, feedback_id: int, *, state: str, user: str, note: str, expected_state: str,
                            at: datetime | None = None) -> Feedback:
         with self._write() as db:
-            row = db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = %s FOR UPDATE", (int(feedback_id),)).fetchone()
-            if row is None:
-                msg = f"No feedback report {feedback_id}."
-                raise StationNotFoundError(msg)
-            check_feedback_transition(_feedback(row), state, expected_state)
-            row = db.execute("UPDATE feedback SET state = %s, state_changed_at = %s, state_changed_by = %s, "
-                             f"note = %s WHERE id = %s RETURNING {_FEEDBACK_FIELDS}",
-                             (state, _aware(at or utc_now()), user, note, int(feedback_id))).fetchone()
-        return _feedback(row)
+            return _move_feedback(db, FeedbackChange(feedback_id, state, user, note, expected_state, at))
 
-    def recent_feedback_times(self, since: datetime, *, limit: int, client_key: str | None = None,
-                              station_id: str | None = None) -> list[datetime]:
-        where: list[str] = ["created_at > %s"]
-        args: list[Any] = [_aware(since)]
-        if client_key is not None:
-            where.append("client_key = %s")
-            args.append(client_key)
-        if station_id is not None:
-            where.append("station_id = %s")
-            args.append(station_id)
+    def nth_latest_feedback_time(self, since: datetime, n: int, *, client_key: str | None = None,
+                                 station_id: str | None = None) -> datetime | None:
         with self._read() as db:
-            rows = db.execute(f"SELECT created_at FROM feedback WHERE {' AND '.join(where)} "
-                              "ORDER BY created_at DESC LIMIT %s", (*args, int(limit))).fetchall()
-        return [_utc(r[0]) for r in rows]
+            return _nth_latest(db, since, n, client_key=client_key, station_id=station_id)
+
+    def latest_confirmations(self, *, since: datetime | None = None) -> dict[str, datetime]:
+        after, args = ("AND created_at >= %s ", (_aware(since),)) if since is not None else ("", ())
+        with self._read() as db:
+            rows = db.execute("SELECT station_id, MAX(created_at) FROM feedback WHERE kind = 'confirm_open' "
+                              f"{after}GROUP BY station_id", args).fetchall()
+        return {str(r[0]): _utc(r[1]) for r in rows}
+
+    def prune(self, *, login_before: datetime, client_key_before: datetime, phone_closed_before: datetime,
+              closed_before: datetime) -> dict[str, int]:
+        closed = "state IN ('resolved', 'rejected') AND state_changed_at < %s"
+        with self._write() as db:  # deleting before blanking, so each row is counted once
+            return {
+                "login_failures": db.execute("DELETE FROM login_failures WHERE at < %s",
+                                             (_aware(login_before),)).rowcount,
+                "reports": db.execute(f"DELETE FROM feedback WHERE {closed}", (_aware(closed_before),)).rowcount,
+                "client_keys": db.execute("UPDATE feedback SET client_key = '' WHERE client_key != '' AND "
+                                          "created_at < %s", (_aware(client_key_before),)).rowcount,
+                "phones": db.execute(f"UPDATE feedback SET phone = '' WHERE phone != '' AND {closed}",
+                                     (_aware(phone_closed_before),)).rowcount,
+            }
 
 
 _FEEDBACK_FIELDS = ("id, station_id, district_code, kind, amenity, text, rating, lon, lat, phone, client_key, "
-                    "created_at, deadline, state, state_changed_at, state_changed_by, note")
+                    "created_at, deadline, state, state_changed_at, state_changed_by, note, edit_id")
 _FEEDBACK_COLUMNS = f"SELECT {_FEEDBACK_FIELDS} FROM feedback"
 _EDIT_COLUMNS = ("SELECT edit_id, changeset_id, station_id, action, version, username, recorded_at, effective_at, "
                  "comment, before, after, district_code, reverts FROM edits")
@@ -577,4 +599,34 @@ def _feedback(row: tuple[Any, ...]) -> Feedback:
                     text=row[5], rating=None if row[6] is None else int(row[6]), lon=row[7], lat=row[8],
                     phone=row[9], client_key=row[10], created_at=_utc(row[11]), deadline=_utc(row[12]),
                     state=row[13], state_changed_at=None if row[14] is None else _utc(row[14]),
-                    state_changed_by=row[15], note=row[16])
+                    state_changed_by=row[15], note=row[16], edit_id=None if row[17] is None else int(row[17]))
+
+
+def _move_feedback(db: Any, change: FeedbackChange, *, edit_id: int | None = None) -> Feedback:
+    """Move a report in the caller's write transaction (`Store.set_feedback_state`), recording `edit_id`."""
+    row = db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = %s FOR UPDATE", (int(change.feedback_id),)).fetchone()
+    if row is None:
+        msg = f"No feedback report {change.feedback_id}."
+        raise StationNotFoundError(msg)
+    check_feedback_transition(_feedback(row), change.state, change.expected_state)
+    row = db.execute("UPDATE feedback SET state = %s, state_changed_at = %s, state_changed_by = %s, note = %s, "
+                     f"edit_id = %s WHERE id = %s RETURNING {_FEEDBACK_FIELDS}",
+                     (change.state, _aware(change.at or utc_now()), change.user, change.note, edit_id,
+                      int(change.feedback_id))).fetchone()
+    return _feedback(row)
+
+
+def _nth_latest(db: Any, since: datetime, n: int, *, client_key: str | None = None,
+                station_id: str | None = None) -> datetime | None:
+    """`Store.nth_latest_feedback_time` on an open connection (inside a write transaction for the rate limits)."""
+    where: list[str] = ["created_at > %s"]
+    args: list[Any] = [_aware(since)]
+    if client_key is not None:
+        where.append("client_key = %s")
+        args.append(client_key)
+    if station_id is not None:
+        where.append("station_id = %s")
+        args.append(station_id)
+    row = db.execute(f"SELECT created_at FROM feedback WHERE {' AND '.join(where)} "
+                     "ORDER BY created_at DESC LIMIT 1 OFFSET %s", (*args, max(0, int(n) - 1))).fetchone()
+    return None if row is None else _utc(row[0])

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,8 @@ from stationmap.store.base import (
     Change,
     Edit,
     Feedback,
+    FeedbackChange,
+    NthLatest,
     Snapshot,
     StationRecord,
     Store,
@@ -114,12 +116,14 @@ CREATE TABLE IF NOT EXISTS feedback (
     state TEXT NOT NULL,
     state_changed_at TEXT,
     state_changed_by TEXT NOT NULL,
-    note TEXT NOT NULL
+    note TEXT NOT NULL,
+    edit_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS feedback_district ON feedback (district_code, id);
 CREATE INDEX IF NOT EXISTS feedback_client ON feedback (client_key, created_at);
 CREATE INDEX IF NOT EXISTS feedback_station ON feedback (station_id, created_at);
 CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at);
+CREATE INDEX IF NOT EXISTS feedback_confirm ON feedback (kind, created_at, station_id);
 """
 
 
@@ -195,6 +199,9 @@ class SQLiteStore(Store):
             # statement by statement: executescript would commit the transaction
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
+            # a register made before reports recorded their resolving edit: the column is added (older code ignores it)
+            if "edit_id" not in {row[1] for row in db.execute("PRAGMA table_info(feedback)")}:
+                db.execute("ALTER TABLE feedback ADD COLUMN edit_id INTEGER")
             found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if found is None:
                 db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -320,7 +327,7 @@ class SQLiteStore(Store):
         return [_record(r) for r in rows], now
 
     def apply(self, changes: Sequence[Change], *, user: str, comment: str,
-              effective_at: datetime | None = None) -> list[Edit]:
+              effective_at: datetime | None = None, feedback: FeedbackChange | None = None) -> list[Edit]:
         ids = [c.station_id for c in changes]
         if len(set(ids)) != len(ids):
             msg = "One changeset may change each station once; split the changes."
@@ -369,6 +376,8 @@ class SQLiteStore(Store):
                                   effective_at=_time(effective), comment=comment,
                                   before=None if row is None else json.loads(row[2]), after=after,
                                   district_code=change.district_code, reverts=change.reverts))
+            if feedback is not None:  # refused: the whole changeset rolls back
+                _move_feedback(db, feedback, edit_id=edits[0].edit_id if edits else None)
         return edits
 
     def history(self, station_id: str) -> list[Edit]:
@@ -470,8 +479,10 @@ class SQLiteStore(Store):
 
     # --- workers' feedback ----------------------------------------------------------------------------------
 
-    def add_feedback(self, report: Feedback) -> Feedback:
+    def add_feedback(self, report: Feedback, *, check: Callable[[NthLatest], None] | None = None) -> Feedback:
         with self._write() as db:
+            if check is not None:
+                check(functools.partial(_nth_latest, db))
             cursor = db.execute(
                 "INSERT INTO feedback (station_id, district_code, kind, amenity, text, rating, lon, lat, phone, "
                 "client_key, created_at, deadline, state, state_changed_at, state_changed_by, note) VALUES "
@@ -509,33 +520,37 @@ class SQLiteStore(Store):
     def set_feedback_state(self, feedback_id: int, *, state: str, user: str, note: str, expected_state: str,
                            at: datetime | None = None) -> Feedback:
         with self._write() as db:
-            row = db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = ?", (int(feedback_id),)).fetchone()
-            if row is None:
-                msg = f"No feedback report {feedback_id}."
-                raise StationNotFoundError(msg)
-            check_feedback_transition(_feedback(row), state, expected_state)
-            db.execute("UPDATE feedback SET state = ?, state_changed_at = ?, state_changed_by = ?, note = ? "
-                       "WHERE id = ?", (state, _text_time(at or utc_now()), user, note, int(feedback_id)))
-            return _feedback(db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = ?", (int(feedback_id),)).fetchone())
+            return _move_feedback(db, FeedbackChange(feedback_id, state, user, note, expected_state, at))
 
-    def recent_feedback_times(self, since: datetime, *, limit: int, client_key: str | None = None,
-                              station_id: str | None = None) -> list[datetime]:
-        where: list[str] = ["created_at > ?"]
-        args: list[Any] = [_text_time(since)]
-        if client_key is not None:
-            where.append("client_key = ?")
-            args.append(client_key)
-        if station_id is not None:
-            where.append("station_id = ?")
-            args.append(station_id)
+    def nth_latest_feedback_time(self, since: datetime, n: int, *, client_key: str | None = None,
+                                 station_id: str | None = None) -> datetime | None:
         with self._read() as db:
-            rows = db.execute(f"SELECT created_at FROM feedback WHERE {' AND '.join(where)} "
-                              "ORDER BY created_at DESC LIMIT ?", (*args, int(limit))).fetchall()
-        return [_time(r[0]) for r in rows]
+            return _nth_latest(db, since, n, client_key=client_key, station_id=station_id)
+
+    def latest_confirmations(self, *, since: datetime | None = None) -> dict[str, datetime]:
+        after, args = ("AND created_at >= ? ", (_text_time(since),)) if since is not None else ("", ())
+        with self._read() as db:
+            rows = db.execute("SELECT station_id, MAX(created_at) FROM feedback WHERE kind = 'confirm_open' "
+                              f"{after}GROUP BY station_id", args).fetchall()
+        return {str(r[0]): _time(r[1]) for r in rows}
+
+    def prune(self, *, login_before: datetime, client_key_before: datetime, phone_closed_before: datetime,
+              closed_before: datetime) -> dict[str, int]:
+        closed = "state IN ('resolved', 'rejected') AND state_changed_at < ?"
+        with self._write() as db:  # deleting before blanking, so each row is counted once
+            return {
+                "login_failures": db.execute("DELETE FROM login_failures WHERE at < ?",
+                                             (_text_time(login_before),)).rowcount,
+                "reports": db.execute(f"DELETE FROM feedback WHERE {closed}", (_text_time(closed_before),)).rowcount,
+                "client_keys": db.execute("UPDATE feedback SET client_key = '' WHERE client_key != '' AND "
+                                          "created_at < ?", (_text_time(client_key_before),)).rowcount,
+                "phones": db.execute(f"UPDATE feedback SET phone = '' WHERE phone != '' AND {closed}",
+                                     (_text_time(phone_closed_before),)).rowcount,
+            }
 
 
 _FEEDBACK_COLUMNS = ("SELECT id, station_id, district_code, kind, amenity, text, rating, lon, lat, phone, client_key, "
-                     "created_at, deadline, state, state_changed_at, state_changed_by, note FROM feedback")
+                     "created_at, deadline, state, state_changed_at, state_changed_by, note, edit_id FROM feedback")
 _EDIT_COLUMNS = ("SELECT edit_id, changeset_id, station_id, action, version, user, recorded_at, effective_at, "
                  "comment, before, after, district_code, reverts FROM edits")
 _USER_COLUMNS = "SELECT name, role, districts, password_hash, created_at, disabled, session_epoch FROM users"
@@ -567,4 +582,33 @@ def _feedback(row: tuple[Any, ...]) -> Feedback:
                     text=row[5], rating=None if row[6] is None else int(row[6]), lon=row[7], lat=row[8],
                     phone=row[9], client_key=row[10], created_at=_time(row[11]), deadline=_time(row[12]),
                     state=row[13], state_changed_at=None if row[14] is None else _time(row[14]),
-                    state_changed_by=row[15], note=row[16])
+                    state_changed_by=row[15], note=row[16], edit_id=None if row[17] is None else int(row[17]))
+
+
+def _move_feedback(db: sqlite3.Connection, change: FeedbackChange, *, edit_id: int | None = None) -> Feedback:
+    """Move a report in the caller's write transaction (`Store.set_feedback_state`), recording `edit_id`."""
+    row = db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = ?", (int(change.feedback_id),)).fetchone()
+    if row is None:
+        msg = f"No feedback report {change.feedback_id}."
+        raise StationNotFoundError(msg)
+    check_feedback_transition(_feedback(row), change.state, change.expected_state)
+    db.execute("UPDATE feedback SET state = ?, state_changed_at = ?, state_changed_by = ?, note = ?, edit_id = ? "
+               "WHERE id = ?", (change.state, _text_time(change.at or utc_now()), change.user, change.note, edit_id,
+                                int(change.feedback_id)))
+    return _feedback(db.execute(f"{_FEEDBACK_COLUMNS} WHERE id = ?", (int(change.feedback_id),)).fetchone())
+
+
+def _nth_latest(db: Any, since: datetime, n: int, *, client_key: str | None = None,
+                station_id: str | None = None) -> datetime | None:
+    """`Store.nth_latest_feedback_time` on an open connection (inside a write transaction for the rate limits)."""
+    where: list[str] = ["created_at > ?"]
+    args: list[Any] = [_text_time(since)]
+    if client_key is not None:
+        where.append("client_key = ?")
+        args.append(client_key)
+    if station_id is not None:
+        where.append("station_id = ?")
+        args.append(station_id)
+    row = db.execute(f"SELECT created_at FROM feedback WHERE {' AND '.join(where)} "
+                     "ORDER BY created_at DESC LIMIT 1 OFFSET ?", (*args, max(0, int(n) - 1))).fetchone()
+    return None if row is None else _time(row[0])

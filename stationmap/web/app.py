@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from stationmap import retention
 from stationmap.config import Settings
 from stationmap.seeding import open_register
 from stationmap.web.live import LiveRegister, app_state
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
     inputs = load_inputs(settings)  # a bad demand or candidates file fails here, before anything is served
     store = open_register(settings)
+    pruned = retention.prune(store)  # personal data past its retention period goes at every start, and daily
+    logger.info("%s", pruned.describe("en"))
     app.extensions["stationmap_store"] = store
     app.extensions["stationmap"] = LiveRegister(settings, store)
     state = app_state(app)

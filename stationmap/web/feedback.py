@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from stationmap import feedback
+from stationmap import editing, feedback
 from stationmap.parameters import BEFORE_FEEDBACK, FEEDBACK_DISTRICT, FEEDBACK_LIMIT, FEEDBACK_STATE
 from stationmap.store import Store, utc_now
 from stationmap.web import auth
@@ -43,14 +43,16 @@ def submit(station_id: str) -> Response:
 
 @bp.get("/feedback")
 def queue() -> Response:
-    """The reports of a district, newest first, for its editors and admins; ``?state=&before=&limit=``."""
+    """The reports of a district, newest first, with station names, for its editors and admins; ``?state=&before=``."""
     limit = int(parse_param(request.args, FEEDBACK_LIMIT))
     before, state = parse_param(request.args, BEFORE_FEEDBACK), parse_param(request.args, FEEDBACK_STATE)
     reports = feedback.list_feedback(_store(), auth.current_user(), district=parse_param(request.args,
                                      FEEDBACK_DISTRICT), states=[state] if state else [], limit=limit,
                                      before_id=None if before is None else int(before))
     now = utc_now()
-    body: dict[str, object] = {"reports": [feedback.editor_json(r, now) for r in reports]}
+    names = feedback.station_names(_store(), [r.station_id for r in reports])
+    body: dict[str, object] = {"reports": [feedback.editor_json(r, now, station_name=names[r.station_id])
+                                           for r in reports]}
     if len(reports) == limit:
         query: dict[str, object] = {**request.args, "before": reports[-1].id}
         body["next"] = url_for("feedback.queue", _external=True, **query)  # type: ignore[arg-type]
@@ -59,9 +61,12 @@ def queue() -> Response:
 
 @bp.post("/feedback/<int:feedback_id>/state")
 def change(feedback_id: int) -> Response:
-    """Move a report along the queue: ``{"state", "note", "expected_state"}``."""
+    """Move a report along the queue: ``{"state", "note", "expected_state"}``; resolving with ``edit`` + ``if_match``."""
     user = auth.current_user()
     body = json_body()
+    settings = current_app.extensions["stationmap"].settings
     report = feedback.change_state(_store(), feedback_id, user, state=str(body.get("state")),
-                                   note=body.get("note"), expected_state=body.get("expected_state"))
+                                   note=body.get("note"), expected_state=body.get("expected_state"),
+                                   edit=body.get("edit"), if_match=body.get("if_match"),
+                                   places=editing.Places(data_dir=settings.data_dir, cache_dir=settings.cache_dir))
     return _private(json_response(feedback.editor_json(report)))

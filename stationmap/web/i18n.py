@@ -30,7 +30,7 @@ _PAGE_NEEDS = ("sanitation", "delivery_rider", "courier", "truck_driver")
 
 
 #: Sub-tables of ``[web]`` whose strings only their own page needs (``[web.edit]`` for /edit ...).
-PAGE_SECTIONS = ("edit", "login")
+PAGE_SECTIONS = ("edit", "login", "queue")
 
 
 @cache

@@ -4,6 +4,11 @@ Every request asks the store for its revision (one indexed query). When another 
 committed an edit since, the stations edited are fetched and the app state is rebuilt from the kept columns with
 only those rows replaced, before the request is answered: an edit is visible to the next request in every worker
 process. Closed stations stay in the register but not in the served state (workers are never sent to them).
+
+Workers' "here and open" confirmations are not edits and do not move the revision: each process reads the new ones
+at most every `CONFIRMATIONS_EVERY_S` seconds (one indexed query over the last minutes' reports, on the first request
+after that time) and swaps only the confirmation dates into its state, so "last verified" shows a confirmation
+within that time in every process, without a rebuild and without a query per station or per request.
 """
 
 from __future__ import annotations
@@ -11,8 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -26,11 +35,12 @@ from stationmap.errors import StorageError
 from stationmap.rubric import Rubric, default_rubric_path, load_rubric
 from stationmap.snapshot_cache import RegisterColumns, load_columns, save_columns
 from stationmap.stations import stations_from_features
-from stationmap.store import StationRecord, Store
+from stationmap.store import StationRecord, Store, utc_now
 from stationmap.web.register import served_districts
 from stationmap.web.state import AppState, state_from_stations
 
-__all__ = ["BACKGROUND_FROM", "COLUMN_COPY_FROM", "LiveRegister", "app_state", "columns_districts", "merge_changes", "read_columns"]
+__all__ = ["BACKGROUND_FROM", "COLUMN_COPY_FROM", "CONFIRMATIONS_EVERY_S", "LiveRegister", "app_state",
+           "columns_districts", "merge_changes", "read_columns"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +56,17 @@ def _frame(records: list[StationRecord]) -> gpd.GeoDataFrame:
 BACKGROUND_FROM = 50_000
 #: Registers from this many stations keep a signed column copy on disk for a fast start (`snapshot_cache`).
 COLUMN_COPY_FROM = 20_000
+#: Seconds between two reads of the workers' new confirmations by one process: the longest a "here and open" waits
+#: to show in "last verified". Each read is one indexed query over the last minutes' reports.
+CONFIRMATIONS_EVERY_S = 2.0
+#: How far back each read of confirmations looks again: reports committed late, or stamped by another server's clock.
+_CONFIRMATIONS_OVERLAP = timedelta(minutes=10)
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _china_day(when: datetime) -> str:
+    """The Asia/Shanghai date of a UTC time, ``YYYY-MM-DD``."""
+    return when.astimezone(_SHANGHAI).date().isoformat()
 
 
 def read_columns(store: Store) -> RegisterColumns:
@@ -134,14 +155,22 @@ class LiveRegister:
     background_from
         Registers of this many stations or more are refreshed in the background (see `current`). A size, not a
         measured time, so whether a request sees an edit never depends on how busy the machine was.
+    confirmations_every_s
+        Seconds between two reads of new confirmations (0: at every request; tests).
     """
 
     def __init__(self, settings: Settings, store: Store, *, column_copy_from: int = COLUMN_COPY_FROM,
-                 background_from: int = BACKGROUND_FROM) -> None:
+                 background_from: int = BACKGROUND_FROM,
+                 confirmations_every_s: float = CONFIRMATIONS_EVERY_S) -> None:
         self.settings = settings
         self.store = store
         self.background_from = background_from
+        self.confirmations_every_s = confirmations_every_s
         self._lock = threading.Lock()
+        self._confirmed_read_at = time.monotonic()
+        self._confirmed_since = utc_now() - _CONFIRMATIONS_OVERLAP
+        self._confirmed: dict[str, str] = {sid: _china_day(when)
+                                           for sid, when in store.latest_confirmations().items()}
         rubric_path = default_rubric_path(settings.data_dir)
         self._rubric: Rubric | None = load_rubric(rubric_path) if rubric_path.is_file() else None
         copied = load_columns(store, Path(settings.cache_dir)) if store.count() >= column_copy_from else None
@@ -166,7 +195,7 @@ class LiveRegister:
     def _build(self, columns: RegisterColumns, districts: dict[str, District]) -> AppState:
         return state_from_stations(self.settings, columns.stations, columns.metadata, rubric=self._rubric,
                                    districts=districts, district_codes=columns.codes, revision=columns.revision,
-                                   versions=columns.versions)
+                                   versions=columns.versions, confirmed=self._confirmed)
 
     @property
     def revision(self) -> int:
@@ -182,7 +211,11 @@ class LiveRegister:
         national register takes seconds) is rebuilt by one background thread while requests go on with the
         state before the edit; `is_stale` tells the few answers that must be exact (a station's record and
         version) to read the database instead.
+
+        Workers' confirmations are read first when `confirmations_every_s` has passed (`_read_confirmations`).
         """
+        if time.monotonic() - self._confirmed_read_at >= self.confirmations_every_s:
+            self._read_confirmations()
         if self.store.revision() == self._columns.revision:
             return self._state
         if len(self._columns.versions) < self.background_from:
@@ -191,6 +224,31 @@ class LiveRegister:
         elif not self._lock.locked():
             threading.Thread(target=self._catch_up_in_background, name="stationmap-refresh", daemon=True).start()
         return self._state
+
+    def _read_confirmations(self) -> None:
+        """
+        Read the confirmations made since the last read (with `_CONFIRMATIONS_OVERLAP`) into the served state.
+
+        Only the confirmation dates of the state are replaced (`AppState.confirmed`); the stations and their
+        lookups are shared. Skipped while another thread rebuilds or reads (the next request tries again), so a
+        rebuild never drops a confirmation read beside it.
+        """
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            started = utc_now()
+            found = self.store.latest_confirmations(since=self._confirmed_since)
+            self._confirmed_since = started - _CONFIRMATIONS_OVERLAP
+            self._confirmed_read_at = time.monotonic()
+            newer = {sid: day for sid, when in found.items()
+                     if (day := _china_day(when)) > self._confirmed.get(sid, "")}
+            if newer:
+                self._confirmed = {**self._confirmed, **newer}  # a new dict: states already handed out keep theirs
+                self._state = replace(self._state, confirmed=MappingProxyType(dict(self._confirmed)))
+        except StorageError as err:  # the dates shown stay as they were; the next request tries again
+            logger.warning("Could not read the workers' confirmations: %s", err)
+        finally:
+            self._lock.release()
 
     def is_stale(self) -> bool:
         """Whether edits have been committed that the served state does not show yet."""

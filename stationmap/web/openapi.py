@@ -55,6 +55,7 @@ from stationmap.parameters import (
 )
 from stationmap.schema import AMENITIES
 from stationmap.schema import TOILET as TOILET_VALUES
+from stationmap.store import FEEDBACK_STATES
 
 __all__ = ["openapi_document", "query_parameter"]
 
@@ -205,6 +206,23 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                               "503": {"description": "Reports are being built; retry after `Retry-After` seconds.",
                                       "content": {"application/json": {
                                           "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+            "/qr/{adcode}.pdf": {"get": {
+                "summary": "A district's printable QR sheet (A4 PDF): one code per open station, with its name and id.",
+                "description": "Each code opens this server's worker page of one station with its feedback form, "
+                               "`<server>/?station=<id>` (`&lang=en` for English). Built on the report pool and "
+                               "not kept; while the pool is full the answer is 503 with `Retry-After`.",
+                "parameters": [
+                    {"name": "adcode", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "A district served: its adcode or Chinese name."},
+                    lang],
+                "responses": {"200": {"description": "The sheet.", "content": {"application/pdf": {}}},
+                              "400": error, "404": error,
+                              "422": {"description": "The district has no open station.",
+                                      "content": {"application/json": {
+                                          "schema": {"$ref": "#/components/schemas/Error"}}}},
+                              "503": {"description": "Reports are being built; retry after `Retry-After` seconds.",
+                                      "content": {"application/json": {
+                                          "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
             "/api/openapi.json": {"get": {"summary": "This document.",
                                           "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
         },
@@ -292,8 +310,8 @@ def _register_paths(settings: Settings,
                           "429": refusal("Too many reports from this client (10 an hour), on this station (100 a "
                                          "day) or in the register (5,000 a day): see Retry-After.")}}},
         "/api/feedback": {"get": {
-            "summary": "Workers' reports of a district, newest first, with `overdue` and the phone (admins and the "
-                       "district's editors; viewers 403); `next` pages on.",
+            "summary": "Workers' reports of a district, newest first, with `overdue`, the station's name, the phone "
+                       "and `edit_id` (admins and the district's editors; viewers 403); `next` pages on.",
             "parameters": [query_parameter(FEEDBACK_DISTRICT, settings), query_parameter(FEEDBACK_STATE, settings),
                            query_parameter(FEEDBACK_LIMIT, settings), query_parameter(BEFORE_FEEDBACK, settings)],
             "security": secured, "responses": {"200": {"description": "`reports`, and `next` when there are more."},
@@ -301,13 +319,26 @@ def _register_paths(settings: Settings,
                                                "403": refusals["403"]}}},
         "/api/feedback/{feedback_id}/state": {"post": {
             "summary": "Move a report: JSON {state, note, expected_state}; new -> acknowledged, resolved or "
-                       "rejected; acknowledged -> resolved or rejected (editors of its district, admins).",
+                       "rejected; acknowledged -> resolved or rejected (editors of its district, admins). Resolving "
+                       "may edit the station in the same call: `edit` ({properties: merge patch, geometry}, WGS-84, "
+                       "as PATCH /api/stations/{id} takes it) with `if_match` (the station's version): a normal "
+                       "edit whose comment names the report, its id kept as the report's `edit_id`; if the edit is "
+                       "refused (403, 412, 422, 428) the report does not change.",
             "parameters": [{"name": "feedback_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["state"],
+                "properties": {"state": {"type": "string", "enum": list(FEEDBACK_STATES)},
+                               "note": {"type": "string", "maxLength": 500},
+                               "expected_state": {"type": "string", "enum": list(FEEDBACK_STATES)},
+                               "edit": {"type": "object", "description": "With state resolved only."},
+                               "if_match": {"type": "integer", "description": "The station's version (ETag)."}}}}}},
             "security": secured,
-            "responses": {"200": {"description": "The report after the change."}, "400": refusals["400"],
-                          "401": refusals["401"], "403": refusals["403"], "404": refusal("No such report."),
-                          "409": refusal("The report was moved since (`expected_state` differs).")}}},
+            "responses": {"200": {"description": "The report after the change (`edit_id` when it edited)."},
+                          "400": refusals["400"], "401": refusals["401"], "403": refusals["403"],
+                          "404": refusal("No such report."),
+                          "409": refusal("The report was moved since (`expected_state` differs)."),
+                          "412": versioned["412"], "422": refusal("The edit does not validate (`problems`)."),
+                          "428": refusal("`edit` without `if_match`.")}}},
         "/api/login": {"post": {
             "summary": "Sign in: JSON {name, password}; sets the session cookie and returns the CSRF token.",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},

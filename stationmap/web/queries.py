@@ -175,7 +175,7 @@ def list_stations(state: AppState, args: Args, *, base_url: str, now: datetime |
         links.append(_page_link(base_url, args, offset=offset + limit, rel="next"))
     if offset > 0:
         links.append(_page_link(base_url, args, offset=max(0, offset - limit), rel="prev"))
-    features = state.features(page)
+    features = state.features(page, verified=True)
     for feature in features:
         _with_display(feature, parsed["map_datum"])
     body: dict[str, Any] = {
@@ -302,7 +302,7 @@ def nearest(state: AppState, args: Args, *, now: datetime | None = None) -> dict
                                min_stars=filters.min_stars, toilet=filters.toilet,
                                max_distance_m=parsed["max_distance_m"])
     moment = filters.open_at or hours.resolve_when(None, now=now)
-    features = state.features([s.row for s in result.stations])
+    features = state.features([s.row for s in result.stations], verified=True)
     mode = get_mode(parsed["mode"]) if parsed["mode"] else None
     for rank, (feature, found) in enumerate(zip(features, result.stations, strict=True), start=1):
         props = feature["properties"]
@@ -387,7 +387,7 @@ def _nearest_for_need(state: AppState, parsed: dict[str, Any], lon: float, lat: 
 def _need_features(state: AppState, result: NeedResult, found: tuple[NeedMatch, ...],
                    parsed: dict[str, Any]) -> list[dict[str, Any]]:
     rows = np.array([m.row for m in found], dtype=np.intp)
-    features = state.features(rows)
+    features = state.features(rows, verified=True)
     honours = state.best_honours(rows) if len(rows) else []
     for rank, (feature, match, honour) in enumerate(zip(features, found, honours, strict=True), start=1):
         props = feature["properties"]
@@ -456,7 +456,7 @@ def station_detail(state: AppState, station_id: str, args: Args, *, now: datetim
     if row is None:
         msg = f"Station {station_id!r} not found."
         raise StationNotFoundError(msg)
-    feature = state.features([row])[0]
+    feature = state.features([row], verified=True)[0]
     props = feature["properties"]
     props.update(_state_properties(props, moment, lang))
     text = props.get("opening_hours")

@@ -3,30 +3,39 @@
 A report takes seconds to build. Builds run on a `BoundedPool` smaller than the server's threads, so that downloads
 never take every server thread: when it is full the request answers 503 with ``Retry-After`` (`ReportBusyError`).
 Each built report is written to ``Settings.cache_dir/reports/`` under a name holding its adcode, language, format,
-the digest of the district's station data and the package version, so a restart or another worker process reuses
-it, and any change to the stations or the code builds a fresh one.
+the digest of the district's station data, of its workers' reports (and the day, which moves deadlines past) and
+the package version, so a restart or another worker process reuses it, and any change to the stations, the
+feedback or the code builds a fresh one.
+
+A district's QR sheet (`district_qr_sheet`) is built on the same pool but never kept: its codes hold the address
+the request came to, and a sheet per client-chosen ``Host`` must not fill the disk.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import shapely
 
 import stationmap
-from stationmap import report
+from stationmap import hours, report
 from stationmap.errors import BadRequestError, StationNotFoundError
+from stationmap.feedback import reports_on
 from stationmap.files import atomic_write
 from stationmap.i18n import LANGS
+from stationmap.report import qr_sheet
+from stationmap.store import Feedback, Store, utc_now
 from stationmap.web.pool import BoundedPool, PoolBusyError
 from stationmap.web.state import AppState
 
-__all__ = ["REPORT_FORMATS", "ReportBusyError", "ReportCache", "build_ahead", "district_report", "report_key", "report_pool"]
+__all__ = ["REPORT_FORMATS", "ReportBusyError", "ReportCache", "build_ahead", "district_qr_sheet", "district_report",
+           "feedback_digest", "report_key", "report_pool"]
 
 REPORT_FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
@@ -60,12 +69,17 @@ class ReportCache:
         Where reports are built; concurrent requests for one report share one build.
     disk_hits, builds
         Counters, for tests and logs.
+    feedback_ttl_s
+        How long a district's workers' reports, read for the report's name, are reused before they are read
+        again (seconds): a new report or state change shows in the next report within this time.
     """
 
     folder: Path | None = None
     pool: BoundedPool = field(default_factory=report_pool)
     disk_hits: int = 0
     builds: int = 0
+    feedback_ttl_s: float = 30.0
+    _feedback: dict[str, tuple[float, list[Feedback], str]] = field(default_factory=dict, repr=False)
     _done: dict[str, bytes] = field(default_factory=dict, repr=False)
     _digests: dict[str, tuple[AppState, str]] = field(default_factory=dict, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -84,12 +98,25 @@ class ReportCache:
             return found
         return self.pool.run(key, lambda: self._load_or_build(key, build))
 
-    def key(self, state: AppState, adcode: str, *, fmt: str, lang: str) -> str:
+    def key(self, state: AppState, adcode: str, *, fmt: str, lang: str, feedback_digest: str = "") -> str:
         """Return `report_key`, hashing a district's data once per app state rather than on every request."""
         memo = self._digests.get(adcode)
         if memo is None or memo[0] is not state:  # the state is immutable: the same object means the same data
             memo = self._digests[adcode] = (state, _data_digest(state, adcode))
-        return _file_name(adcode, memo[1], fmt=fmt, lang=lang)
+        return _file_name(adcode, _with_feedback(memo[1], feedback_digest), fmt=fmt, lang=lang)
+
+    def feedback(self, store: Store, adcode: str, station_ids: Sequence[str]) -> tuple[list[Feedback], str]:
+        """
+        Return the workers' reports on a district's stations and their digest (with today's date, China time).
+
+        Read from the register at most once per `feedback_ttl_s` per district.
+        """
+        now = time.monotonic()
+        memo = self._feedback.get(adcode)
+        if memo is None or now - memo[0] >= self.feedback_ttl_s:
+            reports = reports_on(store, station_ids, [adcode])
+            memo = self._feedback[adcode] = (now, reports, feedback_digest(reports))
+        return memo[1], memo[2]
 
     def _load_or_build(self, key: str, build: Callable[[], bytes]) -> bytes:
         path = self.folder / key if self.folder is not None else None
@@ -122,6 +149,27 @@ def report_key(state: AppState, adcode: str, *, fmt: str, lang: str) -> str:
     return _file_name(adcode, _data_digest(state, adcode), fmt=fmt, lang=lang)
 
 
+def feedback_digest(reports: Sequence[Feedback], *, today: dt.date | None = None) -> str:
+    """
+    Return a digest of workers' reports as a report shows them: each one's id, state, deadline and last change,
+    and `today` (China time, default today), since deadlines pass and the 12-month window moves with the day;
+    "" for none.
+    """
+    if not reports:  # no feedback: the report's name stays that of its stations alone
+        return ""
+    digest = hashlib.sha256((today or utc_now().astimezone(hours.TZ).date()).isoformat().encode())
+    for r in sorted(reports, key=lambda r: r.id):
+        changed = r.state_changed_at.isoformat() if r.state_changed_at else ""
+        digest.update(f"|{r.id}:{r.state}:{r.deadline.isoformat()}:{changed}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _with_feedback(data_digest: str, feedback: str) -> str:
+    if not feedback:
+        return data_digest
+    return hashlib.sha256(f"{data_digest}:{feedback}".encode()).hexdigest()[:16]
+
+
 def _data_digest(state: AppState, adcode: str) -> str:
     rows = (state.district_codes == adcode).nonzero()[0]
     digest = hashlib.sha256()
@@ -137,11 +185,14 @@ def _file_name(adcode: str, digest: str, *, fmt: str, lang: str) -> str:
     return f"{adcode}-{lang}-{digest}-v{stationmap.__version__}.{fmt}"
 
 
-def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: str, lang: str) -> bytes:
+def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: str, lang: str,
+                    store: Store | None = None) -> bytes:
     """
     Return the coverage report of a district served, named by adcode or name, as HTML or PDF bytes.
 
     A district served without stations (named on the command line) gets its report too: nothing of it is covered.
+    With the register's `store`, the report has the workers' feedback figures and the star review counts the
+    downgrades they trigger; without, it says feedback is not available.
 
     Raises
     ------
@@ -166,21 +217,52 @@ def district_report(state: AppState, cache: ReportCache, adcode: str, *, fmt: st
         msg = "No star rubric is loaded (data/rubric/stars-v1.toml); reports need one."
         raise StationNotFoundError(msg)
 
+    stations = state.stations.iloc[rows]
+    feedback, digest = (cache.feedback(store, adcode, [str(i) for i in stations["id"]]) if store is not None
+                        else (None, ""))
+
     def build() -> bytes:
-        built = report.build_district_report(state.stations.iloc[rows], district, rubric=rubric)
+        built = report.build_district_report(stations, district, rubric=rubric, feedback=feedback)
         page = report.render_html([built], lang=lang)
         return page.encode("utf-8") if fmt == "html" else report.render_pdf(page)
 
-    return cache.get(cache.key(state, adcode, fmt=fmt, lang=lang), build)
+    return cache.get(cache.key(state, adcode, fmt=fmt, lang=lang, feedback_digest=digest), build)
+
+
+def district_qr_sheet(state: AppState, cache: ReportCache, adcode: str, *, base_url: str,
+                      lang: str) -> tuple[str, bytes]:
+    """
+    Return a served district's adcode and its QR sheet as A4 PDF bytes, built on the report pool, not kept.
+
+    Raises
+    ------
+    BadRequestError
+        If `lang` or `base_url` is refused, or the name fits several districts served.
+    StationNotFoundError
+        If the district is not served.
+    EmptyInputError
+        If the district has no open station (422).
+    ReportBusyError
+        If too many reports are being built (503, ``Retry-After``).
+    """
+    if lang not in LANGS:
+        msg = f"parameter 'lang': expected 'zh' or 'en', got {lang!r}."
+        raise BadRequestError(msg)
+    district = state.district(adcode)
+    rows = (state.district_codes == district.adcode).nonzero()[0]
+    sheet = qr_sheet.build_qr_sheet(state.stations.iloc[rows], district, base_url=base_url, lang=lang)
+    return district.adcode, cache.pool.run(("qr", sheet), lambda: qr_sheet.render_qr_pdf(sheet))
 
 
 def build_ahead(state: AppState, cache: ReportCache, *, langs: tuple[str, ...] = LANGS,
-                formats: tuple[str, ...] = tuple(REPORT_FORMATS)) -> Iterator[tuple[str, str, str, float]]:
+                formats: tuple[str, ...] = tuple(REPORT_FORMATS),
+                store: Store | None = None) -> Iterator[tuple[str, str, str, float]]:
     """
     Build the report of every served district that has stations into `cache`, one at a time, on its pool.
 
-    A report already in the cache (same stations, boundary, rubric and version) is not built again. Yields
-    (adcode, format, language, seconds) after each, so a command can say what it did.
+    A report already in the cache (same stations, boundary, rubric, workers' reports and version) is not built
+    again. Yields (adcode, format, language, seconds) after each, so a command can say what it did. With the
+    register's `store`, the reports have its workers' feedback.
 
     Raises
     ------
@@ -192,5 +274,5 @@ def build_ahead(state: AppState, cache: ReportCache, *, langs: tuple[str, ...] =
         for fmt in formats:
             for lang in langs:
                 started = time.perf_counter()
-                district_report(state, cache, adcode, fmt=fmt, lang=lang)
+                district_report(state, cache, adcode, fmt=fmt, lang=lang, store=store)
                 yield adcode, fmt, lang, time.perf_counter() - started

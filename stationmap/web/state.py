@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
@@ -23,7 +25,8 @@ from stationmap.rubric import Rubric
 from stationmap.schema import DEMO_NOTICE
 from stationmap.stations import json_safe
 
-__all__ = ["CLUSTER_CELL_PX", "AppState", "cluster_cell_deg", "state_from_stations"]
+__all__ = ["CLUSTER_CELL_PX", "VERIFIED_SOURCES", "AppState", "cluster_cell_deg", "last_verified",
+           "state_from_stations"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,34 @@ CLUSTER_CELL_PX = 80
 #: Zoom levels the cluster cells are prepared for at start-up (the ``zoom`` parameter's range).
 _ZOOMS = range(23)
 _HONOUR_RANK = {"national": 3, "provincial": 2, "city": 1}
+
+
+#: What ``last_verified_source`` says: a worker's "here and open" (``confirm_open``) or the record's own date, set
+#: by the union's clerks and editors (an editor's visit is an edit of ``last_verified``).
+VERIFIED_SOURCES = ("worker", "union")
+
+
+def last_verified(recorded: object, confirmed: str | None) -> tuple[str | None, str | None]:
+    """
+    Return the later of a record's ``last_verified`` date and its latest confirmation's date, and which it is.
+
+    Parameters
+    ----------
+    recorded
+        The record's ``last_verified`` (``YYYY-MM-DD`` or an ISO time; None or "" when unknown).
+    confirmed
+        The Asia/Shanghai date (``YYYY-MM-DD``) of the station's latest ``confirm_open`` report, or None.
+
+    Returns
+    -------
+    date, source
+        ``YYYY-MM-DD`` and ``"worker"`` or ``"union"`` (`VERIFIED_SOURCES`); a tie is the union's (an editor's
+        visit says more than a tap). ``(None, None)`` when neither is known.
+    """
+    own = str(recorded)[:10] if recorded not in (None, "") else None
+    if confirmed and (own is None or confirmed > own):
+        return confirmed, "worker"
+    return (own, "union") if own else (None, None)
 
 
 def cluster_cell_deg(zoom: int, *, cell_px: float = CLUSTER_CELL_PX) -> float:
@@ -91,6 +122,11 @@ class AppState:
         results are keyed by it, so an edit is never answered with a result from before it.
     versions
         Station id -> its version in the register (the HTTP ETag); empty for a state not built from a register.
+    confirmed
+        Station id -> the Asia/Shanghai date (``YYYY-MM-DD``) of its latest ``confirm_open`` report. `features`
+        serves ``last_verified`` as the later of it and the record's own date, with ``last_verified_source``
+        (`last_verified`). A live register replaces only this mapping when confirmations come in
+        (`stationmap.web.live.LiveRegister`); the record is never changed.
     """
 
     settings: Settings
@@ -106,6 +142,7 @@ class AppState:
     districts: dict[str, District] = field(default_factory=dict)
     revision: int = 0
     versions: dict[str, int] = field(default_factory=dict)
+    confirmed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     _columns: tuple[tuple[str, np.ndarray], ...] = field(repr=False, default=())
     _features: list[dict[str, Any] | None] = field(repr=False, default_factory=list)
     _lon_order: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=np.intp))
@@ -214,12 +251,14 @@ class AppState:
         msg = f"District {text!r} is not served here; the districts served are: {known}."
         raise StationNotFoundError(msg)
 
-    def features(self, rows: np.ndarray | list[int]) -> list[dict[str, Any]]:
+    def features(self, rows: np.ndarray | list[int], *, verified: bool = False) -> list[dict[str, Any]]:
         """
         Return RFC 7946 Features for `rows`, as fresh copies the caller may add properties to.
 
         Each station is converted once, from column arrays prepared at start-up, and kept: no request
-        touches the GeoDataFrame or a file.
+        touches the GeoDataFrame or a file. With `verified` (what workers are shown), ``last_verified`` is the
+        later of the record's date and the latest worker's confirmation (`confirmed`), with
+        ``last_verified_source`` (``worker`` or ``union``); without it, the properties are the record's.
         """
         out = []
         for r in rows:
@@ -227,8 +266,13 @@ class AppState:
             cached = self._features[r]
             if cached is None:
                 cached = self._features[r] = self._convert(r)  # a racing thread writes an identical dict
+            props = dict(cached["properties"])
+            if verified:
+                date, source = last_verified(props.get("last_verified"), self.confirmed.get(cached["id"]))
+                if date is not None:
+                    props.update({"last_verified": date, "last_verified_source": source})
             out.append({"type": "Feature", "id": cached["id"], "geometry": dict(cached["geometry"]),
-                        "properties": dict(cached["properties"])})
+                        "properties": props})
         return out
 
     def _convert(self, row: int) -> dict[str, Any]:
@@ -250,7 +294,8 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
                         metadata: list[dict[str, Any]] | None = None, *, rubric: Rubric | None = None,
                         districts: dict[str, District] | None = None,
                         district_codes: np.ndarray | None = None, revision: int = 0,
-                        versions: dict[str, int] | None = None) -> AppState:
+                        versions: dict[str, int] | None = None,
+                        confirmed: Mapping[str, str] | None = None) -> AppState:
     """
     Build the app state from an already loaded station frame.
 
@@ -271,6 +316,8 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
         ``district_code``.
     revision, versions
         The register's revision and each station's version (see `AppState`).
+    confirmed
+        Each station's latest worker's confirmation date (see `AppState`).
 
     Raises
     ------
@@ -322,6 +369,7 @@ def state_from_stations(settings: Settings, stations: gpd.GeoDataFrame,
         districts=dict(districts or {}),
         revision=int(revision),
         versions=dict(versions or {}),
+        confirmed=MappingProxyType(dict(confirmed or {})),
         _columns=tuple((name, stations[name].to_numpy(dtype=object)) for name in stations.columns
                        if name != stations.geometry.name),
         _features=[None] * len(stations),

@@ -20,7 +20,7 @@ from stationmap.web.errors import error_body
 from stationmap.web.i18n import UI, best_lang, client_strings, text
 from stationmap.web.jsonutil import json_response
 from stationmap.web.live import app_state
-from stationmap.web.reports import REPORT_FORMATS, ReportBusyError, district_report
+from stationmap.web.reports import REPORT_FORMATS, ReportBusyError, district_qr_sheet, district_report
 from stationmap.web.state import AppState
 
 __all__ = ["bp", "page_config", "planner_config"]
@@ -117,13 +117,30 @@ def report(adcode: str, fmt: str) -> Response:
     cache = current_app.extensions["stationmap_reports"]
     lang = request.args.get("lang", "zh")
     try:
-        body = district_report(_state(), cache, adcode, fmt=fmt, lang=lang)
+        body = district_report(_state(), cache, adcode, fmt=fmt, lang=lang,
+                               store=current_app.extensions.get("stationmap_store"))
     except ReportBusyError as err:  # busy, not broken: the JSON error shape, which the HTML handler off /api/ is not
         response = json_response(error_body(str(err), err.http_status), status=err.http_status)
         response.headers["Retry-After"] = str(err.retry_after_s)
         return response
     disposition = "inline" if fmt == "html" else f'attachment; filename="stationmap-report-{adcode}-{lang}.pdf"'
     return Response(body, mimetype=REPORT_FORMATS[fmt].split(";")[0], headers={"Content-Disposition": disposition})
+
+
+@bp.get("/qr/<adcode>.pdf")
+def qr_sheet(adcode: str) -> Response:
+    """A district's printable QR sheet (A4 PDF, ``?lang=en``): each code opens this server's page of one station."""
+    cache = current_app.extensions["stationmap_reports"]
+    lang = request.args.get("lang", "zh")
+    try:
+        code, body = district_qr_sheet(_state(), cache, adcode, base_url=url_for("views.index", _external=True),
+                                       lang=lang)
+    except ReportBusyError as err:  # as for the reports: busy, not broken
+        response = json_response(error_body(str(err), err.http_status), status=err.http_status)
+        response.headers["Retry-After"] = str(err.retry_after_s)
+        return response
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="stationmap-qr-{code}-{lang}.pdf"'})
 
 
 #: Choices on the planner page: radii in metres and times of day (Asia/Shanghai; "" is any time).
@@ -216,3 +233,24 @@ def edit_page() -> str:
 
     return render_template("edit.html", parts=render_map_parts(m), config=config, lang=lang, t=t,
                            notices=state.notices, demo=state.demo)
+
+
+@bp.get("/feedback")
+def feedback_page() -> str:
+    """Render the editors' queue of workers' reports: acknowledge, resolve (editing the station), reject."""
+    from stationmap.feedback import KINDS as FEEDBACK_KINDS
+    from stationmap.feedback import STATES as FEEDBACK_STATES
+
+    state = _state()
+    lang = best_lang(request.args.get("lang"), request.accept_languages)
+    strings = client_strings(("queue",))
+    config = {"lang": lang, "api": url_for("api.stations").rsplit("/", 1)[0],
+              "districts": {code: d.label for code, d in sorted(state.districts.items())},
+              "notices": list(state.notices), "strings": {"ui": strings["ui"], "amenities": strings["amenities"],
+                          **{name: {k: {"zh": v.label(k, "zh"), "en": v.label(k, "en")} for k in v.keys}
+                             for name, v in (("kinds", FEEDBACK_KINDS), ("states", FEEDBACK_STATES))}}}
+
+    def t(key: str) -> str:
+        return text(key, lang)
+
+    return render_template("feedback.html", config=config, lang=lang, t=t, notices=state.notices, demo=state.demo)
