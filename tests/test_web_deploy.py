@@ -66,6 +66,23 @@ def test_links_follow_the_proxy_with_one_hop(fixture_dir):
     assert hrefs and all(h.startswith("https://map.example.org/api/stations?") for h in hrefs), hrefs
 
 
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_waitress_passes_the_proxy_headers_on_only_when_proxies_are_trusted(fixture_dir, hops):
+    """The real server: with one trusted hop the links follow the proxy (and the rate limits see the client's
+    address); without, X-Forwarded-* from anyone is ignored."""
+    from stationmap.web.server import running_server
+
+    settings = Settings(data_dir=fixture_dir, host="127.0.0.1", port=0, proxy_hops=hops)
+    with running_server(settings) as server:
+        request = urllib.request.Request(f"http://127.0.0.1:{server.effective_port}/api/stations?limit=2",
+                                         headers=PROXIED)
+        with urllib.request.urlopen(request, timeout=30) as response:  # 127.0.0.1 only
+            body = json.loads(response.read().decode("utf-8"))
+    expected = "https://map.example.org/" if hops else f"http://127.0.0.1:{server.effective_port}/"
+    hrefs = [link["href"] for link in body["links"]]
+    assert hrefs and all(h.startswith(expected + "api/stations?") for h in hrefs), hrefs
+
 def test_forwarded_headers_are_ignored_without_proxies(client):
     body = strict_json(client.get("/api/stations?limit=2", headers=PROXIED))
     hrefs = [link["href"] for link in body["links"]]

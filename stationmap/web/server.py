@@ -187,7 +187,9 @@ def create_server(settings: Settings, *, app: Flask | None = None) -> BaseWSGISe
         max_request_body_size=settings.max_request_bytes + 1,
         max_request_header_size=MAX_HEADER_BYTES * _WAITRESS_HEADROOM,
         ident="stationmap",
-        clear_untrusted_proxy_headers=True,
+        # behind `proxy_hops` trusted proxies their X-Forwarded-* headers reach the app, whose ProxyFix trusts exactly
+        # that many hops (waitress would otherwise drop them, and every client would share the proxy's address)
+        clear_untrusted_proxy_headers=not settings.proxy_hops,
     )
     channel = _json_error_channel(settings.max_request_bytes)
     servers = server.map.values() if isinstance(server, MultiSocketServer) else [server]
