@@ -51,10 +51,12 @@ from stationmap.parameters import (
     RADIUS_M,
     REPORT_RADII_M,
     REPORT_SITES,
+    SCHEDULER,
     SITES_K,
     STREET_BUFFER_M,
     TIME_LIMIT_S,
     TOP,
+    WORKERS,
     ParamSpec,
 )
 from stationmap.store import FEEDBACK_STATES
@@ -949,6 +951,100 @@ def _minutes_radius(minutes: int | None, mode: str | None, *, radius_given: bool
                     "service_circle": words}
 
 
+def _national_units(settings: Settings, query: str | None, boundary: Path | None, *,
+                    forced: bool) -> tuple[str, list[Any]] | None:
+    """
+    The districts of a national run: 全国 (every province and county), a province (its counties), or with
+    --scheduler/--workers any division; None for a city or district without them (the single-machine path).
+    """
+    import re
+
+    from stationmap.analysis.national import NATION_NAMES, division_units
+    from stationmap.gazetteer import cnmaps_gazetteer
+
+    if boundary is not None or not query:
+        if forced:
+            raise click.UsageError("A run on Dask (--scheduler, --workers) needs --district 全国 or a division's "
+                                   "name or adcode.")
+        return None
+    text = query.strip()
+    if text not in NATION_NAMES and not forced:
+        if re.fullmatch(r"\d{6}", text) and (settings.data_dir / "boundaries" / f"{text}.geojson").is_file():
+            return None
+        if cnmaps_gazetteer().resolve(text).level != "province":
+            return None
+    return division_units(text, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
+
+
+def _coverage_national(national: tuple[str, list[Any]], stations_paths: tuple[Path, ...], *, radii: list[float],
+                       at: str | None, demand_path: Path | None, weight_col: str | None, demand_crs: str | None,
+                       scheduler: str, workers: int | None, fmt: str, extra: dict[str, Any]) -> None:
+    """Coverage of 全国 or a province on Dask: the whole, then one row per province and county (with its adcode)."""
+    import contextlib
+
+    from stationmap.analysis.national import national_coverage, open_chunked_demand, open_client
+
+    name, units = national
+    frame = _loaded_stations(stations_paths)
+    if frame is None:
+        raise click.UsageError(f"Give the stations of {name} with --stations FILE (or --database URL).")
+    demand = (open_chunked_demand(demand_path, weight_col=weight_col, crs=demand_crs)
+              if demand_path is not None else None)
+    results = []
+    with open_client(scheduler, workers=workers) as client, contextlib.ExitStack() as stack:
+        bars: list[Any] = []  # one bar per radius, made once the tiles are counted
+
+        def new_bar(n: int, label: str) -> None:
+            bars.append(stack.enter_context(_stderr_bar(n, label)))
+
+        for radius in radii:
+            results.append(national_coverage(
+                frame, units, client=client, radius_m=radius, when=at, demand=demand, region_name=name,
+                on_plan=functools.partial(new_bar, label=f"{radius:g} m tiles"),
+                progress=lambda k: bars[-1].update(k)))
+    said = {"demand_source": f"demand file {demand_path.name}"} if demand_path is not None else {}
+    tops = [u.adcode for u in units if u.whole]
+    whole = {"level": "nation", "adcode": "100000", "name": name}
+    if fmt == "json":
+        _echo_json([r.to_dict() | extra | said for r in results])
+    elif fmt == "csv":
+        rows = []
+        for r in results:
+            if len(tops) > 1:  # the nation: its own row, then each province's (a province's is its row)
+                figures = _coverage_row(r.whole)
+                rows.append({"radius_m": r.whole.radius_m} | whole | {"province": ""}
+                            | {k: figures[k] for k in _UNIT_FIGURES})
+            rows += [{"radius_m": r.whole.radius_m} | _unit_row(u) for u in r.units]
+        _echo_csv([row | extra | said for row in rows])
+    else:
+        if extra:
+            click.echo(f"service circle: {extra['service_circle']}")
+        if said:
+            click.echo(f"demand: {said['demand_source']}")
+        _coverage_table([r.whole for r in results])
+        for r in results:
+            click.echo(f"\n{r.whole.radius_m:g} m, {len(r.units)} districts, {r.n_tiles} tiles of {r.tile_deg:g}° on "
+                       f"{r.scheduler}")
+            click.echo(f"{'adcode':<7} {_ljust('district', 24)}{'stations':>8} {'area km²':>10} {'covered':>8} "
+                       f"{'≥2':>7} {'demand':>8}")
+            for u in r.units:
+                click.echo(f"{u.adcode:<7} {_ljust(u.name if u.level == 'county' else f'{u.name} (all)', 24)}"
+                           f"{u.n_used:>8} {_km2(u.region_area_m2):>10} {_pct(u.pct_area_covered):>8} "
+                           f"{_pct(u.pct_area_covered_twice):>7} {_pct(u.demand_pct_covered):>8}")
+
+
+_UNIT_FIGURES = ("n_stations", "n_used", "region_area_m2", "covered_area_m2", "pct_area_covered",
+                 "covered_twice_area_m2", "pct_area_covered_twice", "demand_total", "demand_covered",
+                 "demand_pct_covered", "demand_pct_covered_twice")
+
+
+def _unit_row(unit: Any) -> dict[str, Any]:
+    """One CSV row of a national run's district (`stationmap.analysis.national.UnitCoverage`)."""
+    d = unit.to_dict()
+    return {"level": d["level"], "adcode": d["adcode"], "name": d["name"], "province": d["province"]} | {
+        k: d[k] for k in _UNIT_FIGURES}
+
+
 @main.command()
 @_district_options
 @_planner_options
@@ -959,6 +1055,8 @@ def _minutes_radius(minutes: int | None, mode: str | None, *, radius_given: bool
 @click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OSM extract (.osm, .osm.bz2, .osm.pbf): measure walking distance along its streets too.")
 @_spec_option(STREET_BUFFER_M)
+@_spec_option(SCHEDULER, default=None, help=f"{SCHEDULER.description} Default local for 全国 or a province.")
+@_spec_option(WORKERS, default=None, help=f"{WORKERS.help_text()} Default: {WORKERS.default}.")
 @_fmt_option
 @click.pass_context
 @_domain_errors
@@ -966,17 +1064,30 @@ def coverage(ctx: click.Context, district_code: str | None, boundary: Path | Non
              stations_paths: tuple[Path, ...], at: str | None, demand_path: Path | None, weight_col: str | None,
              demand_crs: str | None, demand_osm_path: Path | None, radius_values: tuple[tuple[float, ...], ...],
              minutes: int | None,
-             mode: str | None, osm_path: Path | None, street_buffer_m: float, fmt: str) -> None:
+             mode: str | None, osm_path: Path | None, street_buffer_m: float, scheduler: str | None,
+             workers: int | None, fmt: str) -> None:
     """Share of a district's area (and demand) within reach of a station, covered once and twice.
 
     A city or province gives one row per district and one for all of them together. --minutes 15 --mode walk
-    gives the 15-minute circle (minutes x the mode's speed; along the streets with --osm)."""
+    gives the 15-minute circle (minutes x the mode's speed; along the streets with --osm). --district 全国 or a
+    province runs on Dask (--scheduler, --workers; docs/national.md), with one row per county; its --demand may be
+    a GeoTIFF or GeoParquet of cells, which the workers read window by window."""
     from stationmap import analysis
     from stationmap.network import read_walk_network
 
     settings = _settings(ctx)
     timed = _minutes_radius(minutes, mode, radius_given=bool(radius_values), network=osm_path is not None)
     _check_demand_usage(demand_path, demand_osm_path)
+    national = _national_units(settings, district_code, boundary, forced=scheduler is not None or workers is not None)
+    if national is not None:
+        if osm_path or demand_osm_path or fmt == "geojson":
+            raise click.UsageError("A national or provincial run (--scheduler) takes --demand FILE and gives text, "
+                                   "json or csv; --osm, --demand-osm and --format geojson are for one district.")
+        radii = [timed[0]] if timed else _radii(radius_values, settings.default_radius_m)
+        _coverage_national(national, stations_paths, radii=radii, at=at, demand_path=demand_path,
+                           weight_col=weight_col, demand_crs=demand_crs, scheduler=scheduler or "local",
+                           workers=workers, fmt=fmt, extra=timed[1] if timed else {})
+        return
     selection, parts, frame = _planner_inputs(settings, district_code, boundary, boundary_crs, stations_paths,
                                               need_district=osm_path is None)
     demand, source = _demand_and_source(demand_path, weight_col, demand_crs, demand_osm_path, parts)

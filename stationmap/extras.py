@@ -16,6 +16,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "rasterio": ("raster", "Population grids as GeoTIFF rasters"),
     "psycopg": ("postgis", "A register in PostgreSQL + PostGIS (postgresql:// database URLs)"),
     "psycopg_pool": ("postgis", "A register in PostgreSQL + PostGIS (postgresql:// database URLs)"),
+    "distributed": ("dask", "National and provincial coverage on a Dask cluster (--scheduler)"),
+    "pyarrow.parquet": ("dask", "Demand points in GeoParquet, read by row group"),
 }
 """Each optional module: the extra that installs it and what needs it."""
 
@@ -27,7 +29,7 @@ def import_extra(module: str) -> ModuleType:
     Parameters
     ----------
     module
-        ``weasyprint``, ``osmium``, ``highspy``, ``psycopg`` or ``psycopg_pool``.
+        ``weasyprint``, ``osmium``, ``highspy``, ``rasterio``, ``psycopg``, ``psycopg_pool`` or ``distributed``.
 
     Returns
     -------

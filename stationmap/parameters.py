@@ -81,16 +81,20 @@ __all__ = [
     "REMOVE",
     "REPORT_RADII_M",
     "REPORT_SITES",
+    "SCHEDULER",
+    "SCHEDULER_TIMEOUT_S",
     "SITES_K",
     "SPECS",
     "STATION_AT",
     "STREET_BUFFER_M",
     "STREET_SAMPLE_M",
+    "TILE_DEG",
     "TIME_LIMIT_S",
     "TOILET",
     "TOP",
     "WEB_BY",
     "WEB_SITES_K",
+    "WORKERS",
     "ZOOM",
     "ParamSpec",
     "ParamType",
@@ -610,6 +614,28 @@ KEEP_CLOSED_REPORT_DAYS = 730
 KEEP_LOGIN_FAILURE_DAYS = 1
 
 # --------------------------------------------------------------------------------------------------------------
+# national runs on Dask (stationmap.analysis.national)
+
+SCHEDULER = ParamSpec(
+    "scheduler", "string", "Where national and provincial coverage runs: 'local' (a cluster of --workers processes "
+    "on this machine) or the address of a running Dask scheduler, tcp://HOST:PORT.", default="local",
+    pattern=r"^(local|tcp://[A-Za-z0-9.\-]+:[0-9]{1,5})$", example="tcp://10.0.0.5:8786",
+    reason="Only a plain TCP address: TLS and other transports need a certificate setup the command line cannot "
+           "carry.")
+WORKERS = ParamSpec(
+    "workers", "integer", "Worker processes of the local cluster (one thread each).", minimum=1, maximum=256,
+    default=2, example=2,
+    reason="Default 2 for the 2-core machines the project runs on; 256 bounds a typo, not a machine.")
+TILE_DEG = ParamSpec(
+    "tile_deg", "number", "Side of a national run's tiles (one task each), in degrees.", unit="°", minimum=0.01,
+    maximum=6.0, default=1.0, example=1.0,
+    reason="1 degree gives about 1,000 tasks for China's land, each a 1-10 MB window of a 100 m grid; 6 degrees is "
+           "one UTM band, beyond which a tile would need two zones.")
+#: Seconds to wait for a scheduler at a tcp:// address before saying it does not answer.
+SCHEDULER_TIMEOUT_S = 10
+
+
+# --------------------------------------------------------------------------------------------------------------
 # serving
 
 PORT = ParamSpec("port", "integer", "Port to listen on (default 8000).", minimum=1, maximum=65535, example=8000)
@@ -622,5 +648,6 @@ SPECS: tuple[ParamSpec, ...] = (
     STREET_BUFFER_M, TOP, DUPLICATE_M, AT, LON, LAT, BBOX, ZOOM, NEAREST_K, LIMIT, OFFSET, MAX_DISTANCE_M,
     MIN_STARS, QUERY, DISTRICT_CODE, DISTRICT, AMENITY, TOILET, NEED, MODE, OPEN_AT, OPEN_NOW, STATION_AT, LANG, DATUM,
     ADD_DATUM, MAP_DATUM, PLANNER_MAP_DATUM, ADD, REMOVE, EXPORT_DISTRICT, EXPORT_DATUM, PORT, MAX_REQUEST_BYTES,
-    EDITS_LIMIT, BEFORE_EDIT, FEEDBACK_DISTRICT, FEEDBACK_STATE, FEEDBACK_LIMIT, BEFORE_FEEDBACK,
+    EDITS_LIMIT, BEFORE_EDIT, FEEDBACK_DISTRICT, FEEDBACK_STATE, FEEDBACK_LIMIT, BEFORE_FEEDBACK, SCHEDULER,
+    WORKERS, TILE_DEG,
 )

@@ -1,0 +1,83 @@
+"""Demand read a box at a time (`stationmap.demand_chunks`): every cell once, in windows or row groups, with
+refusals for files that do not say where they are. The national figures built on them are in test_national.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stationmap.demand import load_demand
+from stationmap.demand_chunks import PointDemand, open_parquet_demand, open_raster_demand
+from stationmap.errors import BadRequestError, DatumError
+
+rasterio = pytest.importorskip("rasterio")
+
+
+def north_up(west: float, north: float, cell: float) -> object:
+    """The affine transform of a north-up grid of square cells whose top-left corner is (west, north)."""
+    from rasterio.transform import Affine
+
+    return Affine(cell, 0.0, west, 0.0, -cell, north)
+
+
+@pytest.fixture(scope="module")
+def raster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 0.001-degree population grid (EPSG:4326) with zeros and no-data cells, stored in 16 x 16 blocks."""
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 50, size=(110, 120)).astype("float32")
+    values[rng.random(values.shape) < 0.05] = -1.0  # no-data
+    path = tmp_path_factory.mktemp("grid") / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=120, height=110, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=north_up(108.905, 34.33, 0.001), nodata=-1.0, tiled=True,
+                       blockxsize=16, blockysize=16) as dst:
+        dst.write(values, 1)
+    return path
+
+
+def test_raster_read_in_windows_gives_each_cell_once(raster):
+    source = open_raster_demand(raster)
+    cells = load_demand(raster)
+    west, south = 108.905, 34.22
+    boxes = [(west + a * 0.03, south + b * 0.03, west + (a + 1) * 0.03, south + (b + 1) * 0.03)
+             for a in range(4) for b in range(4)]
+    chunks = [source.read_box(*box) for box in boxes]
+    assert sum(len(c) for c in chunks) == len(cells)
+    assert sum(c.weight.sum() for c in chunks) == pytest.approx(cells["weight"].sum())
+    assert len({i for c in chunks for i in c.keys}) == len(cells)
+    assert chunks[5].cell_id(0).startswith("r")
+
+
+def test_parquet_without_geo_metadata_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"lon": [1.0], "lat": [2.0]}), tmp_path / "plain.parquet")
+    with pytest.raises(BadRequestError, match="without GeoParquet metadata"):
+        open_parquet_demand(tmp_path / "plain.parquet")
+
+
+def _write(path: Path, crs: str | None, origin: tuple[float, float]) -> Path:
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32", crs=crs,
+                       transform=north_up(*origin, 0.01)) as dst:
+        dst.write(np.ones((4, 4), dtype="float32"), 1)
+    return path
+
+
+def test_a_raster_without_crs_needs_one(tmp_path):
+    path = _write(tmp_path / "nocrs.tif", None, (108.95, 34.27))
+    with pytest.raises(DatumError, match="states no CRS"):
+        open_raster_demand(path)
+    assert len(open_raster_demand(path, crs="wgs84").read_box(108.9, 34.2, 109.0, 34.3)) == 16
+
+
+def test_points_are_cut_by_box_each_once():
+    import geopandas as gpd
+
+    frame = gpd.GeoDataFrame({"id": ["a", "b", "c"], "weight": [1.0, 2.0, 3.0]},
+                             geometry=gpd.points_from_xy([109.0, 109.5, 110.0], [34.0, 34.0, 34.0]), crs="EPSG:4326")
+    source = PointDemand.from_frame(frame)
+    west, east = source.read_box(108.5, 33.5, 109.5, 34.5), source.read_box(109.5, 33.5, 110.5, 34.5)
+    assert sorted(west.keys) == ["a"] and sorted(east.keys) == ["b", "c"]  # 109.5 is in [109.5, 110.5) only
+    assert east.weight.sum() == 5.0
