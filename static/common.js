@@ -1,4 +1,5 @@
-/* stationmap: helpers shared by the worker page (stationmap.js) and the planner (planner.js).
+/* stationmap: helpers shared by the worker page (stationmap.js), the planner (planner.js), the editing page
+ * (editor.js) and the feedback queue (queue.js).
  *
  * Every string that comes from data reaches the page through el(..., { text }) or a text node, never as HTML.
  */
@@ -47,5 +48,22 @@
     return base + path + (qs ? "?" + qs : "");
   }
 
-  window.smcommon = { el: el, clear: clear, translator: translator, apiUrl: apiUrl };
+  // One JSON request (the editing and queue pages' writes and reads): resolves to {ok, status, body} and never
+  // rejects, on an HTTP error or a network failure alike (status 0); a body that is not JSON becomes {error}.
+  function sendJson(url, method, headers, body) {
+    return fetch(url, {
+      method: method, headers: headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var parsed = null;
+        try { parsed = text ? JSON.parse(text) : null; } catch (err) { parsed = { error: text.slice(0, 200) }; }
+        return { ok: response.ok, status: response.status, body: parsed };
+      });
+    }, function (err) {
+      return { ok: false, status: 0, body: { error: err && err.message ? err.message : "network" } };
+    });
+  }
+
+  window.smcommon = { el: el, clear: clear, translator: translator, apiUrl: apiUrl, sendJson: sendJson };
 })();

@@ -52,18 +52,8 @@
     }
     if (options.version !== undefined && options.version !== null) { headers["If-Match"] = '"' + options.version + '"'; }
     busy(1);
-    return fetch(apiUrl(path, options.params), {
-      method: method, headers: headers, credentials: "same-origin",
-      body: options.body === undefined ? undefined : JSON.stringify(options.body)
-    }).then(function (response) {
-      return response.text().then(function (text) {
-        var body = null;
-        try { body = text ? JSON.parse(text) : null; } catch (err) { body = { error: text.slice(0, 200) }; }
-        return { ok: response.ok, status: response.status, body: body };
-      });
-    }, function (err) {
-      return { ok: false, status: 0, body: { error: err && err.message ? err.message : "network" } };
-    }).then(function (answer) { busy(-1); return answer; });
+    return window.smcommon.sendJson(apiUrl(path, options.params), method, headers, options.body)
+      .then(function (answer) { busy(-1); return answer; });
   }
 
   /* ---- messages ----------------------------------------------------------------------------------- */

@@ -39,18 +39,8 @@
       if (options.body !== undefined) { headers["Content-Type"] = "application/json"; }
     }
     busy(1);
-    return fetch(window.smcommon.apiUrl(state.cfg.api, path, options.params), {
-      method: method, headers: headers, credentials: "same-origin",
-      body: options.body === undefined ? undefined : JSON.stringify(options.body)
-    }).then(function (response) {
-      return response.text().then(function (text) {
-        var body = null;
-        try { body = text ? JSON.parse(text) : null; } catch (err) { body = { error: text.slice(0, 200) }; }
-        return { ok: response.ok, status: response.status, body: body };
-      });
-    }, function (err) {
-      return { ok: false, status: 0, body: { error: err && err.message ? err.message : "network" } };
-    }).then(function (answer) { busy(-1); return answer; });
+    return window.smcommon.sendJson(window.smcommon.apiUrl(state.cfg.api, path, options.params), method, headers, options.body)
+      .then(function (answer) { busy(-1); return answer; });
   }
 
   /* ---- messages ----------------------------------------------------------------------------------- */
