@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+from gridcheck import write_ones, write_population_grid  # tests/gridcheck.py
 
 from stationmap.demand import load_demand
 from stationmap.demand_chunks import PointDemand, open_parquet_demand, open_raster_demand
@@ -15,25 +15,10 @@ from stationmap.errors import BadRequestError, DatumError
 rasterio = pytest.importorskip("rasterio")
 
 
-def north_up(west: float, north: float, cell: float) -> object:
-    """The affine transform of a north-up grid of square cells whose top-left corner is (west, north)."""
-    from rasterio.transform import Affine
-
-    return Affine(cell, 0.0, west, 0.0, -cell, north)
-
-
 @pytest.fixture(scope="module")
 def raster(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 0.001-degree population grid (EPSG:4326) with zeros and no-data cells, stored in 16 x 16 blocks."""
-    rng = np.random.default_rng(7)
-    values = rng.integers(0, 50, size=(110, 120)).astype("float32")
-    values[rng.random(values.shape) < 0.05] = -1.0  # no-data
-    path = tmp_path_factory.mktemp("grid") / "pop.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=120, height=110, count=1, dtype="float32", crs="EPSG:4326",
-                       transform=north_up(108.905, 34.33, 0.001), nodata=-1.0, tiled=True,
-                       blockxsize=16, blockysize=16) as dst:
-        dst.write(values, 1)
-    return path
+    """A 0.001-degree population grid (EPSG:4326) with zeros and no-data cells (`gridcheck.write_population_grid`)."""
+    return write_population_grid(tmp_path_factory.mktemp("grid") / "pop.tif")
 
 
 def test_raster_read_in_windows_gives_each_cell_once(raster):
@@ -58,15 +43,8 @@ def test_parquet_without_geo_metadata_is_refused(tmp_path):
         open_parquet_demand(tmp_path / "plain.parquet")
 
 
-def _write(path: Path, crs: str | None, origin: tuple[float, float]) -> Path:
-    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32", crs=crs,
-                       transform=north_up(*origin, 0.01)) as dst:
-        dst.write(np.ones((4, 4), dtype="float32"), 1)
-    return path
-
-
 def test_a_raster_without_crs_needs_one(tmp_path):
-    path = _write(tmp_path / "nocrs.tif", None, (108.95, 34.27))
+    path = write_ones(tmp_path / "nocrs.tif", None, (108.95, 34.27))
     with pytest.raises(DatumError, match="states no CRS"):
         open_raster_demand(path)
     assert len(open_raster_demand(path, crs="wgs84").read_box(108.9, 34.2, 109.0, 34.3)) == 16

@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from gridcheck import write_ones, write_population_grid  # tests/gridcheck.py
 
 from stationmap import geo
 from stationmap.analysis.coverage import coverage_report, demand_coverage, select_in_service
@@ -88,23 +89,8 @@ def edge_units() -> list[AreaUnit]:
 
 @pytest.fixture(scope="module")
 def raster(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 0.001-degree population grid (EPSG:4326) over the box, with zeros and no-data cells."""
-    rng = np.random.default_rng(7)
-    values = rng.integers(0, 50, size=(110, 120)).astype("float32")
-    values[rng.random(values.shape) < 0.05] = -1.0  # no-data
-    path = tmp_path_factory.mktemp("grid") / "pop.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=120, height=110, count=1, dtype="float32", crs="EPSG:4326",
-                       transform=north_up(108.905, 34.33, 0.001), nodata=-1.0, tiled=True,
-                       blockxsize=16, blockysize=16) as dst:
-        dst.write(values, 1)
-    return path
-
-
-def north_up(west: float, north: float, cell: float) -> object:
-    """The affine transform of a north-up grid of square cells whose top-left corner is (west, north)."""
-    from rasterio.transform import Affine
-
-    return Affine(cell, 0.0, west, 0.0, -cell, north)
+    """A 0.001-degree population grid (EPSG:4326) with zeros and no-data cells (`gridcheck.write_population_grid`)."""
+    return write_population_grid(tmp_path_factory.mktemp("grid") / "pop.tif")
 
 
 def oracle_counts(stations: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -338,16 +324,9 @@ def test_bad_cluster_options(scheduler, workers, match):
 # --- bad demand ----------------------------------------------------------------------------------------------
 
 
-def _write(path: Path, crs: str | None, origin: tuple[float, float]) -> Path:
-    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32", crs=crs,
-                       transform=north_up(*origin, 0.01)) as dst:
-        dst.write(np.ones((4, 4), dtype="float32"), 1)
-    return path
-
-
 def test_a_raster_in_the_wrong_crs_is_refused(client, edge_stations, edge_units, tmp_path):
     # lon/lat numbers written as if they were UTM 33N metres: the grid lands near (10.5 E, 0 N)
-    path = _write(tmp_path / "wrong.tif", "EPSG:32633", (108.95, 34.27))
+    path = write_ones(tmp_path / "wrong.tif", "EPSG:32633", (108.95, 34.27))
     with pytest.raises(BadRequestError, match="is its CRS right"):
         national_coverage(edge_stations, edge_units, client=client, radius_m=R, tile_deg=TILE,
                           demand=open_raster_demand(path))
