@@ -177,10 +177,24 @@
 
   /* ---- the bottom sheet (phones) and the time/filter panel --------------------------------------- */
 
+  // The sheet's height animates (.18 s); while it does it carries data-moving, so whatever measures it (the
+  // end-to-end tests, which once read a card's place mid-rise on a busy machine) can wait for it to settle.
   function setSheet(which) {
-    $("sm-sheet").setAttribute("data-sheet", which);
+    var sheet = $("sm-sheet");
+    if (sheet.getAttribute("data-sheet") !== which && isPhone()) {
+      sheet.setAttribute("data-moving", "");
+      clearTimeout(state.sheetSettle);
+      state.sheetSettle = setTimeout(function () { sheet.removeAttribute("data-moving"); }, 1000);  // no transitionend
+    }
+    sheet.setAttribute("data-sheet", which);
     $("sm-sheet-handle").setAttribute("aria-expanded", which === "collapsed" ? "false" : "true");
     setTimeout(function () { state.map.invalidateSize(); }, 0);
+  }
+
+  function sheetSettled(event) {
+    if (event.target !== $("sm-sheet") || event.propertyName !== "height") { return; }
+    clearTimeout(state.sheetSettle);
+    $("sm-sheet").removeAttribute("data-moving");
   }
 
   function cycleSheet() {
@@ -1061,6 +1075,7 @@
     $("sm-lang").addEventListener("click", switchLanguage);
     $("sm-detail-close").addEventListener("click", closeDetail);
     $("sm-sheet-handle").addEventListener("click", cycleSheet);
+    $("sm-sheet").addEventListener("transitionend", sheetSettled);
     $("sm-when-open").addEventListener("click", function () { openPanel("sm-when"); });
     $("sm-filters-open").addEventListener("click", function () { openPanel("sm-more-filters"); });
     $("sm-panel-done").addEventListener("click", closePanel);

@@ -67,6 +67,7 @@ def test_phone_finds_nearest_and_opens_station(browser, base_url, page_watch, ar
     assert "米" in first.inner_text()
     assert "分钟" in first.inner_text()
     assert "直线估算" in first.inner_text()
+    page.wait_for_selector("#sm-sheet:not([data-moving])", state="attached")  # measured once it has risen
     box = first.bounding_box()  # the answer shows without scrolling: the sheet rises over the map
     assert box is not None and box["y"] + box["height"] <= 640
 
@@ -194,6 +195,7 @@ def _centre(base: str, adcode: str) -> tuple[float, float]:
 
 def _first_card_in_view(page) -> str:
     card = page.locator("#sm-list .sm-item").first
+    page.wait_for_selector("#sm-sheet:not([data-moving])", state="attached")  # measured once it has risen
     box = card.bounding_box()
     assert box is not None
     assert page.evaluate("window.scrollY") == 0
