@@ -1593,22 +1593,45 @@ def build_reports(ctx: click.Context, files: tuple[Path, ...], database_url: str
 @click.option("--osm", "osm_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OSM extract (.osm, .osm.bz2, .osm.pbf) whose streets the district maps draw as their base layer, "
                    "read offline (needs stationmap[osm]).")
+@_spec_option(SCHEDULER, default=None, help=f"{SCHEDULER.description} For 全国 or a province (default local).")
+@_spec_option(WORKERS, default=None, help=f"{WORKERS.help_text()} Default: {WORKERS.default}.")
 @click.pass_context
 @_domain_errors
 def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: tuple[Path, ...], output: Path,
            lang: str, radius_values: tuple[tuple[float, ...], ...], headline_radius_m: float, k_sites: int,
            rubric_file: Path | None, demand_path: Path | None, weight_col: str | None, demand_crs: str | None,
            demand_osm_path: Path | None, candidates_path: Path | None, candidates_osm_path: Path | None,
-           candidates_crs: str | None, no_pdf: bool, on: dt.datetime | None, osm_path: Path | None) -> None:
+           candidates_crs: str | None, no_pdf: bool, on: dt.datetime | None, osm_path: Path | None,
+           scheduler: str | None, workers: int | None) -> None:
     """Write a coverage report (HTML, PDF, CSV, GeoJSON) for districts, a city or a province, side by side.
 
     Its proposed sites use the demand and candidates given as `site` does (--demand or --demand-osm, --candidates
-    or --candidates-osm), and the report names both sources."""
+    or --candidates-osm), and the report names both sources. --district 全国 or a province writes one national or
+    provincial report computed on Dask (--scheduler, --workers; docs/national.md): a table of its provinces or
+    counties, a county map, the least-covered counties and districts.csv."""
     from stationmap import report as report_mod  # matplotlib loads only for this command
     from stationmap.demand import read_planning_inputs
     from stationmap.network import read_walk_network
 
     settings = _settings(ctx)
+    forced = scheduler is not None or workers is not None
+    nationals = [n for q in district_codes if (n := _national_units(settings, q, None, forced=forced)) is not None]
+    if nationals or forced:
+        if len(district_codes) != 1 or not nationals:
+            raise click.UsageError("A national or provincial report takes one --district (全国, or a province's name "
+                                   "or adcode); --scheduler and --workers are for it only.")
+        given = {"--osm": osm_path, "--demand-osm": demand_osm_path, "--candidates": candidates_path,
+                 "--candidates-osm": candidates_osm_path, "--rubric": rubric_file, "--date": on}
+        if wrong := [option for option, value in given.items() if value is not None]:
+            raise click.UsageError(f"{', '.join(wrong)}: for a district report; a national or provincial report "
+                                   "takes --stations, --demand FILE, --radius-m M, --scheduler and --workers.")
+        radii = _radii(radius_values, headline_radius_m)
+        if len(radii) != 1:
+            raise click.UsageError("A national or provincial report has one service radius: give one --radius-m.")
+        _report_national(ctx, nationals[0], stations_paths, output=output, lang=lang, radius_m=radii[0],
+                         demand_path=demand_path, weight_col=weight_col, demand_crs=demand_crs,
+                         scheduler=scheduler or "local", workers=workers, pdf=not no_pdf)
+        return
     rules = rubric.load_rubric(rubric_file or rubric.default_rubric_path(settings.data_dir))
     frame = _loaded_stations(stations_paths)
     codes = None if frame is None else district_mod.assign_districts(frame, data_dir=settings.data_dir,
@@ -1655,6 +1678,43 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
     empty = [r.title for r in built if r.inventory.n_stations == 0]
     if empty:
         click.echo(f"no stations in {len(empty)} district(s), reported as uncovered: {'、'.join(empty)}")
+
+
+def _report_national(ctx: click.Context, national: tuple[str, list[Any]], stations_paths: tuple[Path, ...], *,
+                     output: Path, lang: str, radius_m: float, demand_path: Path | None, weight_col: str | None,
+                     demand_crs: str | None, scheduler: str, workers: int | None, pdf: bool) -> None:
+    """One report for 全国 or a province, computed on Dask (`stationmap.report.national`)."""
+    import contextlib
+
+    from stationmap.analysis.national import open_chunked_demand, open_client
+    from stationmap.report.national import build_national_report, write_national_report
+
+    name, units = national
+    frame = _loaded_stations(stations_paths)
+    if frame is None:
+        raise click.UsageError(f"Give the stations of {name} with --stations FILE (or --database URL).")
+    demand = (open_chunked_demand(demand_path, weight_col=weight_col, crs=demand_crs)
+              if demand_path is not None else None)
+    wanted = ctx.meta.get(_REGISTER_META, {})
+    source = None if wanted else "、".join(p.name for p in stations_paths)
+    day = wanted.get("as_of")
+    with open_client(scheduler, workers=workers) as client, contextlib.ExitStack() as stack:
+        bars: list[Any] = []
+
+        def new_bar(n: int) -> None:
+            bars.append(stack.enter_context(_stderr_bar(n, f"{name}: {n} tiles")))
+
+        built = build_national_report(frame, units, client=client, name=name, radius_m=radius_m,
+                                      stations_source=source, demand=demand,
+                                      demand_source=demand_path.name if demand_path is not None else None,
+                                      as_of=day.date() if day is not None else None, on_plan=new_bar,
+                                      progress=lambda k: bars[-1].update(k))
+    files = write_national_report(built, output, lang=lang, pdf=pdf)
+    for file_name, path in files.items():
+        click.echo(f"wrote {path}" if file_name != "report.html" else f"wrote {path}  <- open this")
+    whole = built.whole
+    click.echo(f"{name}: {whole.n_stations} stations inside, {len(built.counties)} counties, "
+               f"{_pct(whole.pct_area_covered)} of the area within {radius_m:g} m")
 
 
 def _base_url(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

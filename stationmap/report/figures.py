@@ -20,7 +20,7 @@ from matplotlib import colormaps, font_manager, patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection, PathCollection
-from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.colors import BoundaryNorm, ListedColormap, Normalize, to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -35,8 +35,8 @@ from stationmap.errors import StationMapError
 from stationmap.report.compose import DistrictReport
 from stationmap.schema import AMENITIES
 
-__all__ = ["CJK_FONT_FAMILY", "amenities_chart", "cjk_font_path", "coverage_chart", "district_map", "map_figure",
-           "map_words", "stars_chart"]
+__all__ = ["CHOROPLETH_EDGES_PCT", "CJK_FONT_FAMILY", "amenities_chart", "cjk_font_path", "coverage_chart",
+           "coverage_choropleth", "district_map", "map_figure", "map_words", "stars_chart"]
 
 CJK_FONT_FAMILY = "Noto Sans CJK SC"
 _STAR_COLOURS = ["#9e9e9e", "#90caf9", "#4fc3f7", "#29b6f6", "#fb8c00", "#d81b60"]
@@ -462,4 +462,103 @@ def coverage_chart(report: DistrictReport, *, lang: str = "zh") -> bytes:
     ax2.set_xticks(xt, times)
     weekday = t[f"weekday.{hours.OSM_DAYS[report.on.weekday()]}"]  # the day whose opening hours apply
     ax2.set_title(t["by_time"].format(weekday=weekday, r=int(report.radius_m)), fontproperties=font)
+    return _png(fig)
+
+
+#: Class edges of the county choropleth, percent of the area covered: a national share is small, so the low
+#: classes are narrow.
+CHOROPLETH_EDGES_PCT = (0.0, 1.0, 5.0, 10.0, 20.0, 50.0, 80.0, 100.0)
+_CHOROPLETH_CMAP = ListedColormap(colormaps["YlGn"](np.linspace(0.12, 0.95, len(CHOROPLETH_EDGES_PCT) - 1)),
+                                  name="covered_share")
+_NO_AREA_COLOUR = "#eeeeee"
+
+
+def coverage_choropleth(counties: Sequence[Any], pct_covered: Sequence[float | None], *, title: str, lang: str = "zh",
+                        provinces: Sequence[Any] = (), simplify_frac: float = 1 / 2000) -> bytes:
+    """
+    Draw counties coloured by the share of their area covered, as PNG bytes (a national or provincial report).
+
+    The map is in an Albers equal-area projection fitted to the counties' extent (metres), so areas look true and
+    the scale bar holds along the standard parallels; outlines are simplified to `simplify_frac` of the extent's
+    longer side (about 2.5 km for China), which keeps the drawing fast and the page small. Classes:
+    `CHOROPLETH_EDGES_PCT`, with a colour bar; province outlines drawn darker; a scale bar and a north arrow.
+
+    Artists carry a ``gid``: ``counties`` (one path per county, in the order given), ``provinces``,
+    ``scale-bar``, ``scale-label``, ``north-arrow``.
+
+    Parameters
+    ----------
+    counties
+        County boundaries, WGS-84 (lon/lat) degrees.
+    pct_covered
+        Share of each county's area covered, percent (None: no area; drawn grey).
+    title
+        The map's title (already in `lang`).
+    lang
+        ``zh`` or ``en``: the colour bar, legend and north words (``[report.national]``, ``[report.map]``).
+    provinces
+        Province boundaries drawn on top, WGS-84.
+    simplify_frac
+        Simplification tolerance as a fraction of the extent's longer side.
+
+    Returns
+    -------
+    png
+        PNG bytes.
+    """
+    lang = i18n.check_lang(lang)
+    words = i18n.section("report.national", lang)
+    font = _font()
+    outlines = gpd.GeoSeries(list(counties), crs=geo.WGS84)
+    west, south, east, north = outlines.total_bounds
+    span = max(north - south, 1e-6)
+    crs = CRS.from_proj4(f"+proj=aea +lat_0={(south + north) / 2:.4f} +lon_0={(west + east) / 2:.4f} "
+                         f"+lat_1={south + span / 6:.4f} +lat_2={north - span / 6:.4f} +datum=WGS84 +units=m "
+                         "+no_defs")
+    projected = outlines.to_crs(crs)
+    xmin, ymin, xmax, ymax = projected.total_bounds
+    tolerance = simplify_frac * max(xmax - xmin, ymax - ymin)
+    shapes = shapely.simplify(projected.values, tolerance, preserve_topology=True)
+    fig = _figure(7.4, 7.6)
+    fig.dpi = 130
+    ax = fig.add_axes((0.01, 0.12, 0.98, 0.82))
+    pad = 0.02 * max(xmax - xmin, ymax - ymin)
+    ax.set_xlim(xmin - pad, xmax + pad + 0.1 * (xmax - xmin))  # room at the right for the north arrow
+    ax.set_ylim(ymin - pad, ymax + pad)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    values = np.array([np.nan if v is None else float(v) for v in pct_covered], dtype=float)
+    norm = BoundaryNorm(CHOROPLETH_EDGES_PCT, _CHOROPLETH_CMAP.N)
+    colours = np.array([_NO_AREA_COLOUR] * len(values), dtype=object)
+    known = np.isfinite(values)
+    colours[known] = [to_hex(c) for c in _CHOROPLETH_CMAP(norm(np.clip(values[known], 0.0, 100.0)))]
+    edge = 0.15 if len(shapes) > 500 else 0.4
+    ax.add_collection(_patches(shapes, facecolor=list(colours), edgecolor="white", linewidth=edge, zorder=2,
+                               gid="counties"))
+    handles: list[Any] = []
+    if len(provinces):
+        borders = shapely.simplify(gpd.GeoSeries(list(provinces), crs=geo.WGS84).to_crs(crs).values, tolerance,
+                                   preserve_topology=True)
+        xs: list[float] = []
+        ys: list[float] = []
+        for border in borders:
+            bx, by = _rings(border)
+            xs += bx
+            ys += by
+        ax.plot(xs, ys, color="#37474f", linewidth=0.6, zorder=3, gid="provinces")
+        handles.append(Line2D([], [], color="#37474f", linewidth=0.8, label=words["province_line"]))
+    if not known.all():
+        handles.append(Patch(facecolor=_NO_AREA_COLOUR, edgecolor="#bdbdbd", label=words["no_area"]))
+    ax.set_title(title, fontproperties=font, fontsize=12)
+    cax = fig.add_axes((0.2, 0.085, 0.6, 0.016))
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=_CHOROPLETH_CMAP), cax=cax, orientation="horizontal",
+                       ticks=CHOROPLETH_EDGES_PCT, spacing="uniform")
+    bar.ax.set_xticklabels([f"{e:g}" for e in CHOROPLETH_EDGES_PCT])
+    bar.set_label(words["map_legend"], fontproperties=font, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if handles:
+        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=2, prop=_font_sized(8),
+                   frameon=False, handlelength=1.6, columnspacing=1.2)
+    _scale_bar(ax)
+    _north_arrow(ax, crs, map_words(lang)["north"], font)
     return _png(fig)
