@@ -29,7 +29,7 @@ from stationmap.errors import (
     StationNotFoundError,
     TooManyAttemptsError,
 )
-from stationmap.files import is_formula_text
+from stationmap.files import neutralise_formula
 from stationmap.parameters import (
     FEEDBACK_CLIENT_PER_HOUR,
     FEEDBACK_PHONE_MAX_DIGITS,
@@ -480,11 +480,6 @@ def reports_on(store: Store, station_ids: Iterable[str], district_codes: Sequenc
         before = batch[-1].id
 
 
-def _cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula, quoted (``'=HYPERLINK(...)``); anything else as it is."""
-    return "'" + value if is_formula_text(value) else value
-
-
 def queue_rows(reports: Sequence[Feedback], names: Mapping[str, str], *, lang: str = "zh",
                now: datetime | None = None, spreadsheet: bool = False) -> list[dict[str, Any]]:
     """
@@ -508,5 +503,5 @@ def queue_rows(reports: Sequence[Feedback], names: Mapping[str, str], *, lang: s
                "rating": r.rating, "text": r.text, "phone": r.phone, "note": r.note,
                "state_changed_at": _iso(r.state_changed_at), "state_changed_by": r.state_changed_by,
                "edit_id": r.edit_id}
-        rows.append({k: _cell(v) for k, v in row.items()} if spreadsheet else row)
+        rows.append({k: neutralise_formula(v) for k, v in row.items()} if spreadsheet else row)
     return rows

@@ -16,6 +16,7 @@ import unicodedata
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from stationmap.errors import StationDataError
 
@@ -36,6 +37,7 @@ __all__ = [
     "check_xlsx_size",
     "decode_table_text",
     "is_formula_text",
+    "neutralise_formula",
     "read_utf8",
 ]
 
@@ -83,6 +85,17 @@ def is_formula_text(value: object) -> bool:
     """
     return (isinstance(value, str) and bool(value) and value[0] in _FORMULA_STARTS
             and not _PLAIN_NUMBER.fullmatch(value))
+
+
+def neutralise_formula(value: Any) -> Any:
+    """
+    Prefix ``'`` to text a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+cmd``, ``@SUM``; OWASP).
+
+    Numbers, and text that is a plain number such as ``-3.5``, are left as they are (`is_formula_text`). The quote
+    also makes openpyxl write an XLSX cell as a string, not as a formula. Every CSV or XLSX written for people goes
+    through this, cell and header: ``frame.rename(columns=neutralise_formula).map(neutralise_formula)``.
+    """
+    return "'" + value if is_formula_text(value) else value
 
 
 def check_xlsx_size(path: str | Path) -> None:

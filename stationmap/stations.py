@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from stationmap import geo
 from stationmap.errors import BadRequestError, StationDataError
-from stationmap.files import atomic_write, is_formula_text, read_utf8
+from stationmap.files import atomic_write, neutralise_formula, read_utf8
 from stationmap.schema import (
     AMENITIES,
     FIELDS,
@@ -344,17 +344,7 @@ def stations_table(stations: gpd.GeoDataFrame, *, datum: str = "wgs84", headers:
     if headers == "zh":
         table = table.rename(columns=_ZH_HEADERS)
     # no cell or header may run as a formula when a clerk opens the file in Excel or WPS
-    return table.rename(columns=_neutralise_formula).map(_neutralise_formula)
-
-
-def _neutralise_formula(value: Any) -> Any:
-    """
-    Prefix ``'`` to text a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+cmd``, ``@SUM``; OWASP).
-
-    Numbers, and text that is a plain number such as ``-3.5``, are left as they are (`files.is_formula_text`). The
-    quote also makes openpyxl write the XLSX cell as a string, not as a formula.
-    """
-    return "'" + value if is_formula_text(value) else value
+    return table.rename(columns=neutralise_formula).map(neutralise_formula)
 
 
 def export_stations(stations: gpd.GeoDataFrame, path: str | Path, *, fmt: str | None = None,

@@ -108,3 +108,24 @@ def test_boundary_source_in_the_report_language(source, lang, expected):
         return i18n.text(f"report.{key}", lang, **fields)
 
     assert render._boundary_source(source, t) == expected
+
+
+def test_the_tables_written_with_the_report_cannot_run_as_formulas(settings, tmp_path):
+    """A station named like a formula (recorded above its evidence, so it is in stars_review.csv) comes out quoted;
+    numbers, also negative ones, stay numbers."""
+    import pandas as pd
+
+    stations = load_stations(settings.data_dir / "stations" / "450305.geojson")
+    stations.loc[0, "name"] = '=HYPERLINK("http://evil.example","点我")'
+    stations.loc[0, "stars"] = 5
+    district = load_district("450305", data_dir=settings.data_dir)
+    rubric = load_rubric(default_rubric_path(settings.data_dir))
+    built = report.build_district_report(stations, district, rubric=rubric, on=REPORT_DAY, k_sites=1)
+    written = render.write_report([built], tmp_path, lang="zh", pdf=False)
+    review = pd.read_csv(written["stars_review.csv"], encoding="utf-8-sig", dtype=str)
+    assert "'=HYPERLINK(\"http://evil.example\",\"点我\")" in set(review["name"])
+    for name in ("summary.csv", "coverage.csv", "gaps.csv", "sites.csv", "stars_review.csv"):
+        cells = pd.read_csv(written[name], encoding="utf-8-sig", dtype=str, keep_default_na=False).to_numpy().ravel()
+        assert not [c for c in cells if c[:1] in ("=", "@", "\t", "\r")], name
+    sites = pd.read_csv(written["sites.csv"], encoding="utf-8-sig")
+    assert pd.api.types.is_float_dtype(sites["lon"])  # numbers are not quoted

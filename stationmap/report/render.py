@@ -27,7 +27,7 @@ from stationmap.errors import BadRequestError
 from stationmap.extras import import_extra
 from stationmap.feedback import KINDS as FEEDBACK_KINDS
 from stationmap.feedback import STATES as FEEDBACK_STATES
-from stationmap.files import atomic_write
+from stationmap.files import atomic_write, neutralise_formula
 from stationmap.report import compose, figures
 from stationmap.report.compose import DistrictReport, summary_table
 from stationmap.schema import AMENITIES, DEMO_NOTICE, HONOUR_LEVELS, KINDS
@@ -368,16 +368,20 @@ def write_report(reports: Sequence[DistrictReport], out_dir: str | Path, *, lang
             writer(tmp)
         written[name] = out / name
 
+    def _csv(name: str, table: pd.DataFrame) -> None:  # for Excel and WPS: a BOM, and no cell runs as a formula
+        safe = table.rename(columns=neutralise_formula).map(neutralise_formula)
+        _put(name, lambda p: safe.to_csv(p, index=False, encoding="utf-8-sig"))
+
     _put("report.html", lambda p: p.write_text(page, encoding="utf-8"))
     if pdf:
         _put("report.pdf", lambda p: p.write_bytes(render_pdf(page, base_url=str(out))))
-    _put("summary.csv", lambda p: summary_table(reports).to_csv(p, index=False, encoding="utf-8-sig"))
+    _csv("summary.csv", summary_table(reports))
     coverage_rows = [{"adcode": r.district.adcode, **_coverage_row(c)} for r in reports
                      for c in (*r.coverage, *r.coverage_by_time)]
-    _put("coverage.csv", lambda p: pd.DataFrame(coverage_rows).to_csv(p, index=False, encoding="utf-8-sig"))
+    _csv("coverage.csv", pd.DataFrame(coverage_rows))
     gaps = pd.concat([r.gaps.gaps.assign(adcode=r.district.adcode) for r in reports], ignore_index=True)
     gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=geo.WGS84)
-    _put("gaps.csv", lambda p: gaps.drop(columns="geometry").to_csv(p, index=False, encoding="utf-8-sig"))
+    _csv("gaps.csv", gaps.drop(columns="geometry"))
     _put("gaps.geojson", lambda p: p.write_text(gaps.to_json(ensure_ascii=False, drop_id=True), encoding="utf-8"))
     site_rows = [{"adcode": r.district.adcode, "rank": s.rank, "lon": s.lon, "lat": s.lat, "gain": s.gain,
                   "cumulative_pct": s.cumulative_pct, "method": r.sites.method, "radius_m": r.sites.radius_m,
@@ -388,11 +392,11 @@ def write_report(reports: Sequence[DistrictReport], out_dir: str | Path, *, lang
                                                               "demand_source"]),
                              geometry=gpd.points_from_xy([s["lon"] for s in site_rows],
                                                          [s["lat"] for s in site_rows]), crs=geo.WGS84)
-    _put("sites.csv", lambda p: sites.drop(columns="geometry").to_csv(p, index=False, encoding="utf-8-sig"))
+    _csv("sites.csv", sites.drop(columns="geometry"))
     _put("sites.geojson", lambda p: p.write_text(sites.to_json(ensure_ascii=False, drop_id=True), encoding="utf-8"))
     review = pd.concat([r.ratings_in(lang)[r.ratings_in(lang)["review_candidate"]] for r in reports],
                        ignore_index=True)
-    _put("stars_review.csv", lambda p: review.to_csv(p, index=False, encoding="utf-8-sig"))
+    _csv("stars_review.csv", review)
     return written
 
 
