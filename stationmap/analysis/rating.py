@@ -954,7 +954,7 @@ def _report_trigger(station_id: str, rule: DowngradeRule, entries: list[tuple[Fe
         zh_list = "、".join(f"#{r.id}（{_day(r.created_at)}报，期限{_minute(r.deadline)}）" for r in chosen)
         en_list = ", ".join(f"#{r.id} (reported {_day(r.created_at)}, due {_minute(r.deadline)})" for r in chosen)
         item = RatingItem(code, f"工人报告超期未处理{len(chosen)}件：{zh_list}",
-                          f"{len(chosen)} workers' report{'' if len(chosen) == 1 else 's'} past deadline, "
+                          f"{len(chosen)} report{'' if len(chosen) == 1 else 's'} from workers past deadline, "
                           f"unresolved: {en_list}")
     else:
         return None
