@@ -671,8 +671,10 @@
       var notice = (state.cfg.notices || [])[Number(node.getAttribute("data-notice"))];
       if (notice) { node.textContent = notice[state.lang] || notice.zh; }
     });
-    var link = $("ed-planner-link");
-    link.href = link.pathname + "?lang=" + state.lang;
+    ["ed-planner-link", "ed-queue-link"].forEach(function (id) {  // the other pages open in this page's language
+      var link = $(id);
+      link.href = link.pathname + "?lang=" + state.lang;
+    });
     renderAccount();
     if (state.form && state.form.mode === "edit" && state.form.feature) {
       $("ed-form-title").textContent = t("edit.form_edit", { id: state.form.id, v: state.form.version });

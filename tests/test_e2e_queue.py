@@ -255,7 +255,9 @@ def test_an_editor_works_through_the_queue(browser, served, page_watch, artifact
         page.goto(f"{base_url}/edit", wait_until="load")
         page.wait_for_selector("body.ed-can-edit", state="attached", timeout=TIMEOUT_MS)
         assert page.locator("#ed-queue-link").is_visible()
-        assert page.locator("#ed-queue-link").get_attribute("href") == "/feedback"
+        assert page.locator("#ed-queue-link").get_attribute("href") == "/feedback?lang=zh"
+        page.click("#ed-lang")  # the queue opens in the language the editor chose
+        assert page.locator("#ed-queue-link").get_attribute("href") == "/feedback?lang=en"
         watch.assert_clean()
     finally:
         context.close()
