@@ -40,6 +40,7 @@ from stationmap.parameters import (
 from stationmap.schema import AMENITIES, Term, Vocabulary
 from stationmap.store import (
     FEEDBACK_STATES,
+    OPEN_FEEDBACK_STATES,
     Feedback,
     FeedbackChange,
     NthLatest,
@@ -87,7 +88,6 @@ STATES = Vocabulary("feedback state", (
 ))
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
 _MEMBERS = ("kind", "amenity", "text", "rating", "location", "phone")
-_OPEN_STATES = ("new", "acknowledged")
 
 
 def _control_free(text: str) -> bool:
@@ -217,7 +217,7 @@ def working_deadline(created_at: datetime, days: int) -> datetime:
 
 def is_overdue(report: Feedback, now: datetime | None = None) -> bool:
     """Whether a report still open (``new`` or ``acknowledged``) is past its deadline at `now` (default now)."""
-    return report.state in _OPEN_STATES and (now or utc_now()) > report.deadline
+    return report.state in OPEN_FEEDBACK_STATES and (now or utc_now()) > report.deadline
 
 
 def _limit(nth_latest: datetime | None, limit: int, window: timedelta, now: datetime, what: str) -> None:
@@ -448,7 +448,7 @@ def select_reports(store: Store, *, district: str | None = None, states: Sequenc
     For the command line, which reads the register directly (no account: whoever holds the database URL reads it
     all). With `overdue`, only reports still open and past their deadline at `now` (default now).
     """
-    wanted = [s for s in (states or FEEDBACK_STATES) if not overdue or s in _OPEN_STATES]
+    wanted = [s for s in (states or FEEDBACK_STATES) if not overdue or s in OPEN_FEEDBACK_STATES]
     if not wanted:
         return []
     out: list[Feedback] = []

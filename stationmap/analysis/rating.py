@@ -41,6 +41,7 @@ from stationmap import hours
 from stationmap.errors import BadRequestError, OpeningHoursError, StationDataError
 from stationmap.rubric import N_LEVELS, DowngradeRule, HoursAlternative, Rubric, StarLevel
 from stationmap.schema import AMENITIES, TOILET
+from stationmap.store import OPEN_FEEDBACK_STATES
 
 if TYPE_CHECKING:
     from stationmap.store import Feedback
@@ -66,7 +67,6 @@ REPORTS_CLOSED_MIN = 2
 #: ... made within this many days before the check. Local choice.
 REPORTS_CLOSED_LOOKBACK_DAYS = 90
 _CONFIRMED_STATES = ("acknowledged", "resolved")
-_OPEN_STATES = ("new", "acknowledged")
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _LANGS = ("zh", "en")
@@ -463,9 +463,7 @@ def feedback_triggers(reports: Iterable[Feedback], rubric: Rubric,
     for report in reports:
         if report.created_at > now:
             continue
-        changed = report.state_changed_at
-        state = report.state if changed is None or changed <= now else "new"
-        by_station.setdefault(report.station_id, []).append((report, state))
+        by_station.setdefault(report.station_id, []).append((report, report.state_at(now)))
     result: dict[str, tuple[FeedbackTrigger, ...]] = {}
     for station_id, entries in by_station.items():
         entries.sort(key=lambda e: (e[0].created_at, e[0].id))
@@ -925,7 +923,7 @@ def _minute(moment: dt.datetime) -> str:
 def _report_trigger(station_id: str, rule: DowngradeRule, entries: list[tuple[Feedback, str]],
                     now: dt.datetime, used: set[int]) -> FeedbackTrigger | None:
     code = f"downgrade:{rule.trigger}"
-    overdue = [r for r, state in entries if state in _OPEN_STATES and now > r.deadline]
+    overdue = [r for r, state in entries if state in OPEN_FEEDBACK_STATES and now > r.deadline]
     if rule.trigger == "shut_at_stated_hours":
         since = now - dt.timedelta(days=REPORTS_CLOSED_LOOKBACK_DAYS)
         chosen = [r for r, state in entries if r.kind == "closed_at_stated_hours" and state in _CONFIRMED_STATES

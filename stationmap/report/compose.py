@@ -38,6 +38,7 @@ from stationmap.network import WalkNetwork, read_walk_network
 from stationmap.parameters import RADIUS_M, REPORT_RADII_M, REPORT_SITES
 from stationmap.rubric import Rubric
 from stationmap.stations import validate_stations
+from stationmap.store import OPEN_FEEDBACK_STATES
 from stationmap.validation import ValidationReport
 
 if TYPE_CHECKING:
@@ -60,7 +61,6 @@ _MAP_MAX_CELLS = 400
 _STREET_MARGIN_DEG = 0.02
 #: Fewest ratings whose mean the report prints (fewer: the count only). Local choice.
 MIN_RATINGS_FOR_MEAN = 3
-_OPEN_STATES = ("new", "acknowledged")
 
 
 @dataclass(frozen=True)
@@ -143,13 +143,13 @@ def feedback_figures(reports: Sequence[Feedback], *, now: dt.datetime,
         raise BadRequestError(msg)
     end = now.astimezone(hours.TZ).date()
     start = _year_before(end) + dt.timedelta(days=1)
-    seen = [(r, _state_at(r, now)) for r in reports if r.created_at <= now]
+    seen = [(r, r.state_at(now)) for r in reports if r.created_at <= now]
     period = sorted(((r, s) for r, s in seen if r.created_at.astimezone(hours.TZ).date() >= start),
                     key=lambda e: (e[0].created_at, e[0].id))
     problems = [(r, s) for r, s in seen if r.kind != "confirm_open"]
-    still_open = [r for r, s in problems if s in _OPEN_STATES]
+    still_open = [r for r, s in problems if s in OPEN_FEEDBACK_STATES]
     by_kind = tuple((kind, sum(r.kind == kind for r, _ in period),
-                     sum(r.kind == kind and s in _OPEN_STATES for r, s in period)) for kind in FEEDBACK_KINDS.keys)
+                     sum(r.kind == kind and s in OPEN_FEEDBACK_STATES for r, s in period)) for kind in FEEDBACK_KINDS.keys)
     resolved = [(r.state_changed_at - r.created_at).total_seconds() / 86_400 for r, s in period
                 if s == "resolved" and r.kind != "confirm_open" and r.state_changed_at is not None]
     ratings = [r.rating for r, _ in period if r.rating is not None]
@@ -160,11 +160,6 @@ def feedback_figures(reports: Sequence[Feedback], *, now: dt.datetime,
         mean_rating=statistics.fmean(ratings) if len(ratings) >= MIN_RATINGS_FOR_MEAN else None,
         n_confirmations=len(confirmations), n_confirmed_stations=len({r.station_id for r in confirmations}),
         triggers=tuple(sorted(triggers, key=lambda t: (t.station_id, t.trigger))))
-
-
-def _state_at(report: Feedback, now: dt.datetime) -> str:
-    changed = report.state_changed_at
-    return report.state if changed is None or changed <= now else "new"
 
 
 def _year_before(day: dt.date) -> dt.date:

@@ -30,6 +30,7 @@ __all__ = [
     "ACTIONS",
     "FEEDBACK_STATES",
     "FEEDBACK_TRANSITIONS",
+    "OPEN_FEEDBACK_STATES",
     "ROLES",
     "SCHEMA_VERSION",
     "Change",
@@ -57,6 +58,8 @@ ACTIONS = ("add", "modify", "close", "reopen", "revert")
 ROLES = ("admin", "editor", "viewer")
 #: States of a worker's feedback report, in queue order (``stationmap.feedback`` has their labels).
 FEEDBACK_STATES = ("new", "acknowledged", "resolved", "rejected")
+#: The states of a report still owed an answer (the others are final).
+OPEN_FEEDBACK_STATES = ("new", "acknowledged")
 #: The state changes a report may take: ``new`` may be acknowledged, or closed at once (spam, a confirmation);
 #: ``resolved`` and ``rejected`` are final.
 FEEDBACK_TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -309,6 +312,16 @@ class Feedback:
     state_changed_by: str = ""
     note: str = ""
     edit_id: int | None = None
+
+    def state_at(self, now: datetime) -> str:
+        """
+        Where the report stood at `now` (timezone-aware): its state, or ``new`` if that state was reached later.
+
+        The queue keeps only a report's latest state, so a report moved after `now` is taken as not yet handled
+        then; the star review and the reports judge reports as of a past day this way.
+        """
+        changed = self.state_changed_at
+        return self.state if changed is None or changed <= now else "new"
 
 
 @dataclass(frozen=True)
