@@ -976,20 +976,29 @@ def _national_units(settings: Settings, query: str | None, boundary: Path | None
     return division_units(text, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
 
 
+def _national_inputs(name: str, stations_paths: tuple[Path, ...], demand_path: Path | None, weight_col: str | None,
+                     demand_crs: str | None) -> tuple[Any, Any]:
+    """The stations (required) and the demand read tile by tile (or None) of a run on Dask over `name`."""
+    from stationmap.analysis.national import open_chunked_demand
+
+    frame = _loaded_stations(stations_paths)
+    if frame is None:
+        raise click.UsageError(f"Give the stations of {name} with --stations FILE (or --database URL).")
+    demand = (open_chunked_demand(demand_path, weight_col=weight_col, crs=demand_crs)
+              if demand_path is not None else None)
+    return frame, demand
+
+
 def _coverage_national(national: tuple[str, list[Any]], stations_paths: tuple[Path, ...], *, radii: list[float],
                        at: str | None, demand_path: Path | None, weight_col: str | None, demand_crs: str | None,
                        scheduler: str, workers: int | None, fmt: str, extra: dict[str, Any]) -> None:
     """Coverage of 全国 or a province on Dask: the whole, then one row per province and county (with its adcode)."""
     import contextlib
 
-    from stationmap.analysis.national import national_coverage, open_chunked_demand, open_client
+    from stationmap.analysis.national import national_coverage, open_client
 
     name, units = national
-    frame = _loaded_stations(stations_paths)
-    if frame is None:
-        raise click.UsageError(f"Give the stations of {name} with --stations FILE (or --database URL).")
-    demand = (open_chunked_demand(demand_path, weight_col=weight_col, crs=demand_crs)
-              if demand_path is not None else None)
+    frame, demand = _national_inputs(name, stations_paths, demand_path, weight_col, demand_crs)
     results = []
     with open_client(scheduler, workers=workers) as client, contextlib.ExitStack() as stack:
         bars: list[Any] = []  # one bar per radius, made once the tiles are counted
@@ -1668,9 +1677,7 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
                 on=on.date() if on is not None else None, as_of=as_of, network=streets,
                 progress=lambda _step: bar.update(1), feedback=read[0] if read else None,
                 feedback_at=read[1] if read else None))
-    files = report_mod.write_report(built, output, lang=lang, pdf=not no_pdf)
-    for name, path in files.items():
-        click.echo(f"wrote {path}" if name != "report.html" else f"wrote {path}  <- open this")
+    _echo_written(report_mod.write_report(built, output, lang=lang, pdf=not no_pdf))
     if len(built) > 1 and any(sel.level != "county" for sel in selections):
         for one in built:  # a city or province: each district's own report as well
             own = report_mod.write_report([one], output / one.district.adcode, lang=lang, pdf=not no_pdf)
@@ -1680,21 +1687,23 @@ def report(ctx: click.Context, district_codes: tuple[str, ...], stations_paths: 
         click.echo(f"no stations in {len(empty)} district(s), reported as uncovered: {'、'.join(empty)}")
 
 
+def _echo_written(files: dict[str, Path]) -> None:
+    """Say which files a report wrote, pointing at the page to open."""
+    for name, path in files.items():
+        click.echo(f"wrote {path}" if name != "report.html" else f"wrote {path}  <- open this")
+
+
 def _report_national(ctx: click.Context, national: tuple[str, list[Any]], stations_paths: tuple[Path, ...], *,
                      output: Path, lang: str, radius_m: float, demand_path: Path | None, weight_col: str | None,
                      demand_crs: str | None, scheduler: str, workers: int | None, pdf: bool) -> None:
     """One report for 全国 or a province, computed on Dask (`stationmap.report.national`)."""
     import contextlib
 
-    from stationmap.analysis.national import open_chunked_demand, open_client
+    from stationmap.analysis.national import open_client
     from stationmap.report.national import build_national_report, write_national_report
 
     name, units = national
-    frame = _loaded_stations(stations_paths)
-    if frame is None:
-        raise click.UsageError(f"Give the stations of {name} with --stations FILE (or --database URL).")
-    demand = (open_chunked_demand(demand_path, weight_col=weight_col, crs=demand_crs)
-              if demand_path is not None else None)
+    frame, demand = _national_inputs(name, stations_paths, demand_path, weight_col, demand_crs)
     wanted = ctx.meta.get(_REGISTER_META, {})
     source = None if wanted else "、".join(p.name for p in stations_paths)
     day = wanted.get("as_of")
@@ -1709,9 +1718,7 @@ def _report_national(ctx: click.Context, national: tuple[str, list[Any]], statio
                                       demand_source=demand_path.name if demand_path is not None else None,
                                       as_of=day.date() if day is not None else None, on_plan=new_bar,
                                       progress=lambda k: bars[-1].update(k))
-    files = write_national_report(built, output, lang=lang, pdf=pdf)
-    for file_name, path in files.items():
-        click.echo(f"wrote {path}" if file_name != "report.html" else f"wrote {path}  <- open this")
+    _echo_written(write_national_report(built, output, lang=lang, pdf=pdf))
     whole = built.whole
     click.echo(f"{name}: {whole.n_stations} stations inside, {len(built.counties)} counties, "
                f"{_pct(whole.pct_area_covered)} of the area within {radius_m:g} m")
