@@ -1,5 +1,5 @@
 /* stationmap: helpers shared by the worker page (stationmap.js), the planner (planner.js), the editing page
- * (editor.js) and the feedback queue (queue.js).
+ * (editor.js) and the feedback queue (queue.js): elements, strings, language switches and API calls.
  *
  * Every string that comes from data reaches the page through el(..., { text }) or a text node, never as HTML.
  */
@@ -65,5 +65,53 @@
     });
   }
 
-  window.smcommon = { el: el, clear: clear, translator: translator, apiUrl: apiUrl, sendJson: sendJson };
+  // state.pending counts requests in flight; the body's data-pending says it (the end-to-end tests wait on it).
+  function busy(state, delta) {
+    state.pending += delta;
+    document.body.setAttribute("data-pending", String(Math.max(0, state.pending)));
+  }
+
+  // The signed-in pages' API calls (editing, queue): {ok, status, body}, never rejecting; a write carries the
+  // session's CSRF token, and options.version becomes If-Match.
+  function accountApi(state) {
+    return function api(method, path, options) {
+      options = options || {};
+      var headers = { Accept: "application/json" };
+      if (method !== "GET") {
+        if (state.me && state.me.csrf_token) { headers["X-CSRF-Token"] = state.me.csrf_token; }
+        if (options.body !== undefined) { headers["Content-Type"] = "application/json"; }
+      }
+      if (options.version !== undefined && options.version !== null) { headers["If-Match"] = '"' + options.version + '"'; }
+      busy(state, 1);
+      return sendJson(apiUrl(state.cfg.api, path, options.params), method, headers, options.body)
+        .then(function (answer) { busy(state, -1); return answer; });
+    };
+  }
+
+  // The label of `key` in the vocabulary `vocab` of the page's strings, in the page's language.
+  function vocabLabel(state, vocab, key) {
+    var entry = (state.cfg.strings[vocab] || {})[key];
+    return entry ? (entry[state.lang] || entry.zh) : String(key);
+  }
+
+  // Re-label what the page's HTML marks (data-i18n text, aria-label, placeholder; the data notices) in
+  // state.lang, and point each of linkIds at its page in the same language.
+  function relabel(state, t, linkIds) {
+    document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
+    var each = function (selector, fn) { Array.prototype.forEach.call(document.querySelectorAll(selector), fn); };
+    each("[data-i18n]", function (node) { node.textContent = t(node.getAttribute("data-i18n")); });
+    each("[data-i18n-aria]", function (node) { node.setAttribute("aria-label", t(node.getAttribute("data-i18n-aria"))); });
+    each("[data-i18n-placeholder]", function (node) { node.setAttribute("placeholder", t(node.getAttribute("data-i18n-placeholder"))); });
+    each("[data-notice]", function (node) {
+      var notice = (state.cfg.notices || [])[Number(node.getAttribute("data-notice"))];
+      if (notice) { node.textContent = notice[state.lang] || notice.zh; }
+    });
+    (linkIds || []).forEach(function (id) {
+      var link = document.getElementById(id);
+      if (link) { link.href = link.pathname + "?lang=" + state.lang; }
+    });
+  }
+
+  window.smcommon = { el: el, clear: clear, translator: translator, apiUrl: apiUrl, sendJson: sendJson, busy: busy,
+                      accountApi: accountApi, vocabLabel: vocabLabel, relabel: relabel };
 })();

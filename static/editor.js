@@ -28,33 +28,13 @@
   var t = window.smcommon.translator(function () { return state; });
 
   function toLatLng(lonlat) { return L.latLng(lonlat[1], lonlat[0]); }  // Leaflet wants [lat, lon]
-  function label(vocab, key) {
-    var entry = (state.cfg.strings[vocab] || {})[key];
-    return entry ? (entry[state.lang] || entry.zh) : String(key);
-  }
-
-  function busy(delta) {
-    state.pending += delta;
-    document.body.setAttribute("data-pending", String(Math.max(0, state.pending)));
-  }
+  function label(vocab, key) { return window.smcommon.vocabLabel(state, vocab, key); }
+  function busy(delta) { window.smcommon.busy(state, delta); }
 
   /* ---- API ---------------------------------------------------------------------------------------- */
 
-  function apiUrl(path, params) { return window.smcommon.apiUrl(state.cfg.api, path, params); }
-
-  // One request to the API; resolves to {ok, status, body} and never rejects on an HTTP error.
-  function api(method, path, options) {
-    options = options || {};
-    var headers = { Accept: "application/json" };
-    if (method !== "GET") {
-      if (state.me && state.me.csrf_token) { headers["X-CSRF-Token"] = state.me.csrf_token; }
-      if (options.body !== undefined) { headers["Content-Type"] = "application/json"; }
-    }
-    if (options.version !== undefined && options.version !== null) { headers["If-Match"] = '"' + options.version + '"'; }
-    busy(1);
-    return window.smcommon.sendJson(apiUrl(path, options.params), method, headers, options.body)
-      .then(function (answer) { busy(-1); return answer; });
-  }
+  // resolves to {ok, status, body}; never rejects on an HTTP error; options.version becomes If-Match
+  var api = window.smcommon.accountApi(state);
 
   /* ---- messages ----------------------------------------------------------------------------------- */
 
@@ -662,19 +642,8 @@
   /* ---- language ----------------------------------------------------------------------------------- */
 
   function applyLanguage() {
-    document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) { node.textContent = t(node.getAttribute("data-i18n")); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-aria]"), function (node) { node.setAttribute("aria-label", t(node.getAttribute("data-i18n-aria"))); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-placeholder]"), function (node) { node.setAttribute("placeholder", t(node.getAttribute("data-i18n-placeholder"))); });
+    window.smcommon.relabel(state, t, ["ed-planner-link", "ed-queue-link"]);  // links open in this language
     Array.prototype.forEach.call(document.querySelectorAll("[data-vocab]"), function (node) { node.textContent = label(node.getAttribute("data-vocab"), node.getAttribute("data-key")); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-notice]"), function (node) {
-      var notice = (state.cfg.notices || [])[Number(node.getAttribute("data-notice"))];
-      if (notice) { node.textContent = notice[state.lang] || notice.zh; }
-    });
-    ["ed-planner-link", "ed-queue-link"].forEach(function (id) {  // the other pages open in this page's language
-      var link = $(id);
-      link.href = link.pathname + "?lang=" + state.lang;
-    });
     renderAccount();
     if (state.form && state.form.mode === "edit" && state.form.feature) {
       $("ed-form-title").textContent = t("edit.form_edit", { id: state.form.id, v: state.form.version });

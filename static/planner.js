@@ -374,16 +374,8 @@
   /* ---- language ----------------------------------------------------------------------------------- */
 
   function applyLanguage() {
-    document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) { node.textContent = t(node.getAttribute("data-i18n")); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-aria]"), function (node) { node.setAttribute("aria-label", t(node.getAttribute("data-i18n-aria"))); });
+    window.smcommon.relabel(state, t, ["pl-worker-link"]);
     Array.prototype.forEach.call(document.querySelectorAll("[data-radius]"), function (node) { node.textContent = t("radius_option", { n: node.getAttribute("data-radius") }); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-notice]"), function (node) {
-      var notice = (state.cfg.notices || [])[Number(node.getAttribute("data-notice"))];
-      if (notice) { node.textContent = notice[state.lang] || notice.zh; }
-    });
-    var link = $("pl-worker-link");
-    link.href = link.pathname + "?lang=" + state.lang;
     qrLink();
     renderCoverage(); renderGaps(); renderSites(); renderWhatIf();
   }

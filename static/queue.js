@@ -19,29 +19,9 @@
   var t = window.smcommon.translator(function () { return state; });
 
   function $(id) { return document.getElementById(id); }
-  function label(vocab, key) {
-    var entry = (state.cfg.strings[vocab] || {})[key];
-    return entry ? (entry[state.lang] || entry.zh) : String(key);
-  }
-  function busy(delta) {
-    state.pending += delta;
-    document.body.setAttribute("data-pending", String(Math.max(0, state.pending)));
-  }
-
-  /* ---- API ---------------------------------------------------------------------------------------- */
-
-  // One request to the API; resolves to {ok, status, body} and never rejects on an HTTP error.
-  function api(method, path, options) {
-    options = options || {};
-    var headers = { Accept: "application/json" };
-    if (method !== "GET") {
-      if (state.me && state.me.csrf_token) { headers["X-CSRF-Token"] = state.me.csrf_token; }
-      if (options.body !== undefined) { headers["Content-Type"] = "application/json"; }
-    }
-    busy(1);
-    return window.smcommon.sendJson(window.smcommon.apiUrl(state.cfg.api, path, options.params), method, headers, options.body)
-      .then(function (answer) { busy(-1); return answer; });
-  }
+  function label(vocab, key) { return window.smcommon.vocabLabel(state, vocab, key); }
+  function busy(delta) { window.smcommon.busy(state, delta); }
+  var api = window.smcommon.accountApi(state);  // resolves to {ok, status, body}; never rejects on an HTTP error
 
   /* ---- messages ----------------------------------------------------------------------------------- */
 
@@ -368,15 +348,7 @@
   /* ---- language ----------------------------------------------------------------------------------- */
 
   function applyLanguage() {
-    document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) { node.textContent = t(node.getAttribute("data-i18n")); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-aria]"), function (node) { node.setAttribute("aria-label", t(node.getAttribute("data-i18n-aria"))); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-notice]"), function (node) {
-      var notice = (state.cfg.notices || [])[Number(node.getAttribute("data-notice"))];
-      if (notice) { node.textContent = notice[state.lang] || notice.zh; }
-    });
-    var link = $("fq-edit-link");
-    link.href = link.pathname + "?lang=" + state.lang;
+    window.smcommon.relabel(state, t, ["fq-edit-link"]);
     renderAccount();
     fillDistricts();
     if (canHandle()) { renderList(); }

@@ -1014,10 +1014,7 @@
   /* ---- language ----------------------------------------------------------------------------------- */
 
   function applyLanguage() {
-    document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
-    forEach("[data-i18n]", function (node) { node.textContent = t(node.getAttribute("data-i18n")); });
-    forEach("[data-i18n-aria]", function (node) { node.setAttribute("aria-label", t(node.getAttribute("data-i18n-aria"))); });
-    forEach("[data-i18n-placeholder]", function (node) { node.setAttribute("placeholder", t(node.getAttribute("data-i18n-placeholder"))); });
+    window.smcommon.relabel(state, t);
     forEach(".sm-need[data-need]", function (node) {
       var need = state.cfg.strings.needs[node.getAttribute("data-need")];
       node.textContent = label(need.short || need.label);
@@ -1028,9 +1025,6 @@
       var link = new URL(node.getAttribute("href"), window.location.href);
       link.searchParams.set("lang", state.lang);
       node.setAttribute("href", link.pathname + link.search);
-    });
-    forEach("[data-notice]", function (node) {
-      node.textContent = state.cfg.notices[Number(node.getAttribute("data-notice"))][state.lang];
     });
     renderDays();
     var url = new URL(window.location.href);
