@@ -112,6 +112,17 @@ def _tap_height(page, selector: str) -> float:
     return min(box["height"], box["width"])
 
 
+
+def _tap_map(page, x: int, y: int) -> list[float]:
+    """Tap the map at page pixel (x, y); return the [lon, lat] Leaflet puts there, in the tiles' datum."""
+    tapped = page.evaluate("""([x, y]) => {
+        const map = window.stationmap.state.map, box = map.getContainer().getBoundingClientRect();
+        const at = map.containerPointToLatLng([x - box.left, y - box.top]);
+        return [at.lng, at.lat];
+    }""", [x, y])
+    page.mouse.click(x, y)
+    return tapped
+
 def test_worker_confirms_reports_and_is_rate_limited(browser, server, page_watch, artifacts, database_url):
     base_url, store, sid = server
     backend = database_url.split(":", 1)[0]
@@ -177,12 +188,7 @@ def test_worker_confirms_reports_and_is_rate_limited(browser, server, page_watch
     page.locator("#sm-fb-pickbar:not([hidden])").wait_for(timeout=TIMEOUT_MS)
     page.screenshot(path=str(artifacts / f"feedback-360x640-{backend}-pick.png"))
     x, y = 180, 150
-    tapped = page.evaluate("""([x, y]) => {
-        const map = window.stationmap.state.map, box = map.getContainer().getBoundingClientRect();
-        const at = map.containerPointToLatLng([x - box.left, y - box.top]);
-        return [at.lng, at.lat];
-    }""", [x, y])
-    page.mouse.click(x, y)
+    tapped = _tap_map(page, x, y)
     page.locator(".sm-fb-picked").wait_for(timeout=TIMEOUT_MS)
     page.click("#sm-fb-send")
     page.locator("#sm-fb-status", has_text="谢谢！报告").wait_for(timeout=TIMEOUT_MS)
@@ -268,12 +274,7 @@ def test_wrong_location_on_amap_tiles_is_sent_in_gcj02(browser, database_url, tm
         page.click("#sm-fb-pick")
         page.locator("#sm-fb-pickbar:not([hidden])").wait_for(timeout=TIMEOUT_MS)
         x, y = 200, 200
-        tapped = page.evaluate("""([x, y]) => {
-            const map = window.stationmap.state.map, box = map.getContainer().getBoundingClientRect();
-            const at = map.containerPointToLatLng([x - box.left, y - box.top]);
-            return [at.lng, at.lat];
-        }""", [x, y])
-        page.mouse.click(x, y)
+        tapped = _tap_map(page, x, y)
         page.locator(".sm-fb-picked").wait_for(timeout=TIMEOUT_MS)
         page.screenshot(path=str(artifacts / f"feedback-360x640-{backend}-amap-picked.png"))
         page.click("#sm-fb-send")
