@@ -112,7 +112,6 @@ def _tap_height(page, selector: str) -> float:
     return min(box["height"], box["width"])
 
 
-
 def _tap_map(page, x: int, y: int) -> list[float]:
     """Tap the map at page pixel (x, y); return the [lon, lat] Leaflet puts there, in the tiles' datum."""
     tapped = page.evaluate("""([x, y]) => {
@@ -122,6 +121,7 @@ def _tap_map(page, x: int, y: int) -> list[float]:
     }""", [x, y])
     page.mouse.click(x, y)
     return tapped
+
 
 def test_worker_confirms_reports_and_is_rate_limited(browser, server, page_watch, artifacts, database_url):
     base_url, store, sid = server
