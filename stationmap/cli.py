@@ -979,7 +979,7 @@ def _national_units(settings: Settings, query: str | None, boundary: Path | None
 def _national_inputs(name: str, stations_paths: tuple[Path, ...], demand_path: Path | None, weight_col: str | None,
                      demand_crs: str | None) -> tuple[Any, Any]:
     """The stations (required) and the demand read tile by tile (or None) of a run on Dask over `name`."""
-    from stationmap.analysis.national import open_chunked_demand
+    from stationmap.demand_chunks import open_chunked_demand
 
     frame = _loaded_stations(stations_paths)
     if frame is None:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from stationmap import geo
+from stationmap.demand import load_demand
 from stationmap.errors import BadRequestError, DatumError, EmptyInputError
 from stationmap.extras import import_extra
 
@@ -27,6 +28,7 @@ __all__ = [
     "ParquetDemand",
     "PointDemand",
     "RasterDemand",
+    "open_chunked_demand",
     "open_parquet_demand",
     "open_raster_demand",
 ]
@@ -518,3 +520,22 @@ def _row_group_bounds(handle: Any, column: dict[str, Any], geometry_col: str,
         box = shapely.total_bounds(shapely.from_wkb(wkb))
         bounds.append((float(box[0]), float(box[1]), float(box[2]), float(box[3])))
     return tuple(bounds)
+
+
+def open_chunked_demand(path: str | Path, *, weight_col: str | None = None,
+                        crs: str | None = None) -> RasterDemand | ParquetDemand | PointDemand:
+    """
+    Open a demand file for a run by tiles: a GeoTIFF or GeoParquet is read by the workers box by box; any other
+    file (GeoJSON, GeoPackage, CSV of points) is small and read here once.
+
+    Raises
+    ------
+    StationDataError, DatumError, BadRequestError
+        As `stationmap.demand.load_demand` and the readers above.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in {".tif", ".tiff"}:
+        return open_raster_demand(path, crs=crs)  # each worker reads its own windows
+    if suffix in {".parquet", ".geoparquet"}:
+        return open_parquet_demand(path, weight_col=weight_col, crs=crs)  # by row group
+    return PointDemand.from_frame(load_demand(path, weight_col=weight_col, crs=crs), name=Path(path).name)

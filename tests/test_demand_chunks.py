@@ -9,7 +9,14 @@ import pytest
 from gridcheck import write_ones, write_population_grid  # tests/gridcheck.py
 
 from stationmap.demand import load_demand
-from stationmap.demand_chunks import PointDemand, open_parquet_demand, open_raster_demand
+from stationmap.demand_chunks import (
+    ParquetDemand,
+    PointDemand,
+    RasterDemand,
+    open_chunked_demand,
+    open_parquet_demand,
+    open_raster_demand,
+)
 from stationmap.errors import BadRequestError, DatumError
 
 rasterio = pytest.importorskip("rasterio")
@@ -59,3 +66,16 @@ def test_points_are_cut_by_box_each_once():
     west, east = source.read_box(108.5, 33.5, 109.5, 34.5), source.read_box(109.5, 33.5, 110.5, 34.5)
     assert sorted(west.keys) == ["a"] and sorted(east.keys) == ["b", "c"]  # 109.5 is in [109.5, 110.5) only
     assert east.weight.sum() == 5.0
+
+
+def test_a_demand_file_opens_with_the_reader_of_its_kind(raster, tmp_path):
+    import geopandas as gpd
+
+    assert isinstance(open_chunked_demand(raster), RasterDemand)
+    cells = load_demand(raster).drop(columns="id")
+    cells.to_parquet(tmp_path / "cells.parquet")
+    assert isinstance(open_chunked_demand(tmp_path / "cells.parquet"), ParquetDemand)
+    gpd.GeoDataFrame({"weight": [2.0]}, geometry=gpd.points_from_xy([109.0], [34.3]), crs="EPSG:4326").to_file(
+        tmp_path / "spots.geojson")
+    points = open_chunked_demand(tmp_path / "spots.geojson")  # small: read once, cut by box here
+    assert isinstance(points, PointDemand) and points.read_box(108.5, 34.0, 109.5, 34.5).weight.tolist() == [2.0]

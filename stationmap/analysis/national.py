@@ -61,7 +61,6 @@ __all__ = [
     "UnitCoverage",
     "division_units",
     "national_coverage",
-    "open_chunked_demand",
     "open_client",
     "plan_tiles",
 ]
@@ -279,27 +278,6 @@ def division_units(query: str, *, data_dir: Path, cache_dir: Path | None = None)
                                load_district(c.adcode, data_dir=data_dir, cache_dir=cache_dir).geometry, c.province)
                       for c in gazetteer.counties(top)]
     return name, units
-
-
-def open_chunked_demand(path: Path, *, weight_col: str | None = None, crs: str | None = None) -> ChunkedDemand:
-    """
-    Open a demand file for a run by tiles: a GeoTIFF or GeoParquet is read by the workers box by box; any other
-    file (GeoJSON, GeoPackage, CSV of points) is small and read here once.
-
-    Raises
-    ------
-    StationDataError, DatumError, BadRequestError
-        As `stationmap.demand.load_demand` and the readers of `stationmap.demand_chunks`.
-    """
-    from stationmap.demand import load_demand
-    from stationmap.demand_chunks import PointDemand, open_parquet_demand, open_raster_demand
-
-    suffix = Path(path).suffix.lower()
-    if suffix in {".tif", ".tiff"}:
-        return open_raster_demand(path, crs=crs)  # each worker reads its own windows
-    if suffix in {".parquet", ".geoparquet"}:
-        return open_parquet_demand(path, weight_col=weight_col, crs=crs)  # by row group
-    return PointDemand.from_frame(load_demand(path, weight_col=weight_col, crs=crs), name=Path(path).name)
 
 
 # --------------------------------------------------------------------------------------------------------------

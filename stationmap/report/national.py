@@ -170,7 +170,7 @@ def build_national_report(stations: gpd.GeoDataFrame, units: Sequence[AreaUnit],
     stations_source
         Where the stations came from, as the report prints it (file names), or None for the register.
     demand, demand_source
-        Demand read tile by tile (`stationmap.analysis.national.open_chunked_demand`) and its file name; None for
+        Demand read tile by tile (`stationmap.demand_chunks.open_chunked_demand`) and its file name; None for
         areas only.
     as_of
         The register's day, when the stations are the register as of that day.
