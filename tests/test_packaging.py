@@ -43,8 +43,14 @@ SHIPPED = (
     "static/vendor/leaflet/LICENSE",
     "static/vendor/leaflet/images/marker-icon.png",
     "static/vendor/leaflet.markercluster/leaflet.markercluster.js",
+    "static/common.js",
+    "static/queue.js",
+    "static/queue.css",
     "web/templates/index.html",
+    "web/templates/feedback.html",
     "report/templates/report.html",
+    "report/templates/qr_sheet.html",
+    "report/templates/national.html",
     "locale/zh.toml",
     "_data/china_region.geojson",
 )
@@ -122,5 +128,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     assert "610111 西安市灞桥区: 63 stations" in summary and "illustrative" in summary
     coverage = _run([stationmap, "coverage", "--district", "610111"], cwd=elsewhere, env=env)
     assert "Coverage of 西安市灞桥区" in coverage and "63 stations" in coverage
+    sheet = _run([stationmap, "qr", "--district", "610111", "--base-url", "https://map.example.org", "-o",
+                  str(elsewhere / "qr.html")], cwd=elsewhere, env=env)
+    assert "62 station(s) of 西安市灞桥区" in sheet and (elsewhere / "qr.html").stat().st_size > 0
     checked = _run([str(python), "-c", CHECK, str(site), str(ROOT), *SHIPPED], cwd=elsewhere, env=env)
     assert "resources ok:" in checked
